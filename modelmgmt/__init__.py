@@ -1,0 +1,82 @@
+"""modelmgmt: the whole life of a machine-learning model in one small library.
+
+Train, evaluate, tune, compress, version, deploy, monitor, roll back. Everything below is
+imported lazily on first use, so ``import modelmgmt`` stays fast and never loads scipy or
+plugins until they are needed.
+
+>>> import modelmgmt as mm
+>>> issubclass(mm.NotFoundError, mm.ModelmgmtError)
+True
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from modelmgmt.errors import (
+    ConflictError,
+    IntegrityError,
+    ModelmgmtError,
+    NotFittedError,
+    NotFoundError,
+    PluginError,
+)
+
+__version__ = "0.1.0"
+
+# public name -> "module:attribute" (attribute empty for a submodule)
+_LAZY: dict[str, str] = {
+    # the five interfaces
+    "Model": "modelmgmt.models.base:Model",
+    "Optimizer": "modelmgmt.optim.base:Optimizer",
+    "Metric": "modelmgmt.metrics.base:Metric",
+    "Store": "modelmgmt.stores.base:Store",
+    "Deployer": "modelmgmt.deployment.base:Deployer",
+    "Deployment": "modelmgmt.deployment.base:Deployment",
+    # plugins
+    "hookimpl": "modelmgmt.hookspecs:hookimpl",
+    "plugins": "modelmgmt.plugin_manager:plugins",
+    "deployers": "modelmgmt.plugin_manager:deployers",
+    # lifecycle, in data-flow order
+    "fit": "modelmgmt.training:fit",
+    "History": "modelmgmt.training:History",
+    "evaluate": "modelmgmt.metrics:evaluate",
+    "Registry": "modelmgmt.registry:Registry",
+    "ModelVersion": "modelmgmt.registry:ModelVersion",
+    "save": "modelmgmt.registry:save",
+    "load": "modelmgmt.registry:load",
+    "deploy": "modelmgmt.deployment:deploy",
+    "Monitor": "modelmgmt.monitor:Monitor",
+    "DriftReport": "modelmgmt.monitor:DriftReport",
+    # submodules reachable as attributes (mm.metrics.f1, mm.optim.Adam, ...)
+    **{
+        m: f"modelmgmt.{m}:"
+        for m in (
+            "data", "models", "losses", "optim", "callbacks", "training", "metrics",
+            "tuning", "compress", "registry", "stores", "deployment", "monitor", "drift",
+            "testing", "hookspecs", "plugin_manager", "errors",
+        )
+    },
+}
+
+__all__ = [
+    "ModelmgmtError", "NotFoundError", "NotFittedError", "IntegrityError", "PluginError",
+    "ConflictError", "__version__", *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'modelmgmt' has no attribute {name!r}")
+    module_name, _, attr = target.partition(":")
+    module = importlib.import_module(module_name)
+    value = getattr(module, attr) if attr else module
+    if attr:  # cache functions/classes; submodules are set on the package by import itself
+        globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

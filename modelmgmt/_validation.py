@@ -1,0 +1,98 @@
+"""Input checks shared by every module: one place that turns bad input into a clear error."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "as_float_2d",
+    "as_1d",
+    "check_same_length",
+    "check_finite",
+    "validate_name",
+    "MAX_NAME_LENGTH",
+]
+
+MAX_NAME_LENGTH = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _describe(x: Any) -> str:
+    if isinstance(x, np.ndarray):
+        return f"array of shape {x.shape} and dtype {x.dtype}"
+    return type(x).__name__
+
+
+def check_finite(a: np.ndarray, name: str) -> None:
+    """Raise ValueError when a float array holds NaN or infinity."""
+    if a.dtype.kind in "fc" and a.size and not np.isfinite(a).all():
+        bad = int(np.size(a) - np.count_nonzero(np.isfinite(a)))
+        raise ValueError(f"{name} must be finite; it contains {bad} NaN or infinite value(s)")
+
+
+def as_float_2d(X: Any, name: str = "X", *, allow_nan: bool = False, dtype=None) -> np.ndarray:
+    """Return X as a non-empty 2-D float array (n_samples, n_features) or raise ValueError.
+
+    Float32 and float64 input keep their dtype; other numeric input becomes float64.
+    """
+    try:
+        a = np.asarray(X)
+    except Exception as exc:  # ragged lists and the like
+        raise ValueError(f"{name} must be a 2-D numeric array; got {_describe(X)} ({exc})") from None
+    if a.dtype == object or a.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a 2-D numeric array; got {_describe(a)}")
+    if dtype is not None:
+        a = a.astype(dtype, copy=False)
+    elif a.dtype.kind != "f":
+        a = a.astype(np.float64)
+    if a.ndim != 2:
+        hint = " (reshape 1-D data with X.reshape(-1, 1) for one feature)" if a.ndim == 1 else ""
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features); got {a.ndim}-D shape {a.shape}{hint}")
+    if a.shape[0] == 0 or a.shape[1] == 0:
+        raise ValueError(f"{name} must have at least one sample and one feature; got shape {a.shape}")
+    if not allow_nan:
+        check_finite(a, name)
+    return a
+
+
+def as_1d(y: Any, name: str = "y", *, allow_empty: bool = False) -> np.ndarray:
+    """Return y as a 1-D array (a column vector (n, 1) is accepted and flattened)."""
+    a = np.asarray(y)
+    if a.ndim == 2 and a.shape[1] == 1:
+        a = a.ravel()
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (n_samples,); got {a.ndim}-D shape {a.shape}")
+    if not allow_empty and a.shape[0] == 0:
+        raise ValueError(f"{name} must not be empty")
+    if a.dtype.kind in "fc":
+        check_finite(a, name)
+    return a
+
+
+def check_same_length(**arrays: Any) -> int:
+    """Raise ValueError unless every named array has the same first dimension; return it."""
+    lengths = {k: len(v) for k, v in arrays.items() if v is not None}
+    if len(set(lengths.values())) > 1:
+        shown = ", ".join(f"{k} has {n}" for k, n in lengths.items())
+        raise ValueError(f"inputs must have the same number of samples; {shown}")
+    return next(iter(lengths.values()), 0)
+
+
+def validate_name(name: Any, what: str = "name") -> str:
+    """Check a model/alias/experiment name: 1-200 chars, no '/', '\\', NUL or control chars, not '.'/'..'."""
+    if not isinstance(name, str):
+        raise TypeError(f"{what} must be a str; got {type(name).__name__}")
+    if not 1 <= len(name) <= MAX_NAME_LENGTH:
+        raise ValueError(f"{what} must be 1 to {MAX_NAME_LENGTH} characters; got {len(name)}")
+    if name in (".", ".."):
+        raise ValueError(f"{what} must not be '.' or '..'; got {name!r}")
+    if "/" in name or "\\" in name:
+        raise ValueError(f"{what} must not contain '/' or '\\'; got {name!r}")
+    if _CONTROL.search(name):
+        raise ValueError(f"{what} must not contain NUL or control characters; got {name!r}")
+    if name != name.strip():
+        raise ValueError(f"{what} must not start or end with whitespace; got {name!r}")
+    return name

@@ -1,0 +1,1 @@
+"""deployment (being built; see the issue)."""

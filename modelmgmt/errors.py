@@ -1,0 +1,39 @@
+"""The library's own exceptions; every message says what was expected and what came."""
+
+from __future__ import annotations
+
+__all__ = [
+    "ModelmgmtError",
+    "NotFoundError",
+    "NotFittedError",
+    "IntegrityError",
+    "PluginError",
+    "ConflictError",
+]
+
+
+class ModelmgmtError(Exception):
+    """Base class of every exception modelmgmt raises on purpose."""
+
+
+class NotFoundError(ModelmgmtError, KeyError):
+    """A model, version, alias, run, store key or plugin name does not exist."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message; keep it readable
+        return str(self.args[0]) if self.args else ""
+
+
+class NotFittedError(ModelmgmtError, ValueError):
+    """A model was asked to predict (or be saved) before it was fitted."""
+
+
+class IntegrityError(ModelmgmtError):
+    """Stored bytes do not match the digest recorded for them."""
+
+
+class PluginError(ModelmgmtError):
+    """A plugin is broken, misnamed, or clashes with another plugin."""
+
+
+class ConflictError(ModelmgmtError):
+    """An operation was refused because of the current state (e.g. an alias points there)."""

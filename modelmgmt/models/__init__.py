@@ -1,0 +1,1 @@
+"""models (being built; see the issue)."""

@@ -1,0 +1,22 @@
+"""Built-in plugin: the model types the registry can rebuild by name (no pickle)."""
+
+from __future__ import annotations
+
+from modelmgmt.hookspecs import hookimpl
+
+BUILTIN_MODEL_TYPES = {
+    "LinearRegression": "modelmgmt.models.linear:LinearRegression",
+    "LogisticRegression": "modelmgmt.models.linear:LogisticRegression",
+    "LinearSVM": "modelmgmt.models.linear:LinearSVM",
+    "MLP": "modelmgmt.models.mlp:MLP",
+    "Pipeline": "modelmgmt.models.pipeline:Pipeline",
+    "StandardScaler": "modelmgmt.data.preprocessing:StandardScaler",
+    "SimpleImputer": "modelmgmt.data.preprocessing:SimpleImputer",
+    "QuantizedModel": "modelmgmt.compress.quantize:QuantizedModel",
+}
+
+
+@hookimpl
+def modelmgmt_register_model_types(register):
+    for name, path in BUILTIN_MODEL_TYPES.items():
+        register(name, path)
