@@ -51,10 +51,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _registry(args: argparse.Namespace):
-    from modelmgmt.registry import Registry
-
     if not args.registry:
         raise SystemExit(f"modelmgmt: error: --registry URL is required (or set ${REGISTRY_ENV})")
+    from modelmgmt.registry import Registry
+
     return Registry(args.registry)
 
 
@@ -62,8 +62,9 @@ def _json(obj: Any) -> str:
     return json.dumps(obj, indent=2, sort_keys=True, default=str)
 
 
-def run(args: argparse.Namespace, out=sys.stdout) -> int:
+def run(args: argparse.Namespace, out=None) -> int:
     """Execute one parsed command; returns the exit status."""
+    out = out if out is not None else sys.stdout
     cmd = args.command
     if cmd == "demo":
         from modelmgmt.demo import main as demo
