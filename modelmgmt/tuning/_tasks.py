@@ -1,0 +1,75 @@
+"""The unit of work of every search: fit one candidate on one fold and score it.
+
+Module-level functions only, so a process pool or a dask cluster can pickle them.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+__all__ = ["fit_and_score", "fit_model", "run_tasks"]
+
+
+def _accepts(func: Callable, name: str) -> bool:
+    try:
+        sig = inspect.signature(func)
+    except (TypeError, ValueError):
+        return False
+    return name in sig.parameters or any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+
+
+def fit_model(factory: Callable, params: dict, X: np.ndarray, y: np.ndarray, fit_params: dict | None) -> Any:
+    """Build ``factory(**params)`` and fit it on (X, y) with a private copy of fit_params."""
+    model = factory(**params)
+    kw = copy.deepcopy(fit_params) if fit_params else {}
+    if "progress" not in kw and _accepts(model.fit, "progress"):
+        kw["progress"] = False  # the search shows its own progress; no bar per fit
+    model.fit(X, y, **kw)
+    return model
+
+
+def fit_and_score(
+    factory: Callable,
+    params: dict,
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    scorers: dict,
+    fit_params: dict | None,
+) -> dict[str, Any]:
+    """Fit one candidate on one training fold; its test scores and timings."""
+    start = time.perf_counter()
+    model = fit_model(factory, params, X_train, y_train, fit_params)
+    fit_time = time.perf_counter() - start
+    start = time.perf_counter()
+    scores = {name: float(scorer(model, X_test, y_test)) for name, scorer in scorers.items()}
+    score_time = time.perf_counter() - start
+    return {"scores": scores, "fit_time": fit_time, "score_time": score_time}
+
+
+def run_tasks(executor: Any, tasks: list[tuple], progress: Any = None) -> list[dict]:
+    """Run ``fit_and_score(*task)`` for every task, on ``executor`` when given; results in order."""
+    if executor is None:
+        out = []
+        for task in tasks:
+            out.append(fit_and_score(*task))
+            if progress is not None:
+                progress.advance()
+        return out
+    if not hasattr(executor, "submit"):
+        raise TypeError(
+            f"executor must be a concurrent.futures.Executor (with submit); got {type(executor).__name__}"
+        )
+    futures = [executor.submit(fit_and_score, *task) for task in tasks]
+    out = []
+    for fut in futures:
+        out.append(fut.result())
+        if progress is not None:
+            progress.advance()
+    return out

@@ -1,0 +1,152 @@
+"""Cross-validation: split the data into folds, fit on each training part, score the rest."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Callable
+
+import numpy as np
+
+from modelmgmt._validation import as_1d, as_float_2d, check_same_length
+from modelmgmt.tuning._progress import make_progress
+from modelmgmt.tuning._scoring import check_scoring
+from modelmgmt.tuning._tasks import run_tasks
+
+__all__ = ["cross_validate", "check_cv"]
+
+
+def _kfold(n: int, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Unshuffled K-fold exactly as scikit-learn's KFold: the first n % k folds get one more."""
+    sizes = np.full(k, n // k, dtype=int)
+    sizes[: n % k] += 1
+    idx = np.arange(n)
+    out, start = [], 0
+    for size in sizes:
+        test = idx[start : start + size]
+        out.append((np.concatenate([idx[:start], idx[start + size :]]), test))
+        start += size
+    return out
+
+
+def _stratified_kfold(y: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Unshuffled stratified K-fold with scikit-learn's (>= 0.22) fold allocation."""
+    _, first, inverse = np.unique(y, return_index=True, return_inverse=True)
+    _, perm = np.unique(first, return_inverse=True)  # classes in order of first appearance
+    encoded = perm[inverse]
+    counts = np.bincount(encoded)
+    if k > counts.max():
+        raise ValueError(f"cv={k} folds need at least {k} members in some class; the largest class has {counts.max()}")
+    order = np.sort(encoded)
+    allocation = np.asarray([np.bincount(order[i::k], minlength=len(counts)) for i in range(k)])
+    test_folds = np.empty(len(y), dtype=int)
+    for c in range(len(counts)):
+        test_folds[encoded == c] = np.arange(k).repeat(allocation[:, c])
+    idx = np.arange(len(y))
+    return [(idx[test_folds != i], idx[test_folds == i]) for i in range(k)]
+
+
+def _library_splitter(k: int, classifier: bool) -> Any:
+    """modelmgmt.data's KFold/StratifiedKFold when available (None otherwise)."""
+    try:
+        from modelmgmt import data
+    except ImportError:
+        return None
+    cls = getattr(data, "StratifiedKFold" if classifier else "KFold", None)
+    return cls(n_splits=k) if cls is not None else None
+
+
+def check_cv(cv: Any, X: np.ndarray, y: np.ndarray | None, classifier: bool) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Turn ``cv`` (int, splitter with ``split``, or iterable of (train, test)) into index pairs.
+
+    An int k means StratifiedKFold(k) for classifiers and KFold(k) otherwise, unshuffled, as
+    scikit-learn does.
+    """
+    n = len(X)
+    if isinstance(cv, bool):
+        raise TypeError("cv must be an int >= 2, a splitter with split(X, y), or an iterable of (train, test); got a bool")
+    if isinstance(cv, numbers.Integral):
+        k = int(cv)
+        if k < 2:
+            raise ValueError(f"cv must be at least 2 folds; got {k}")
+        if k > n:
+            raise ValueError(f"cv={k} folds need at least {k} samples; got {n}")
+        splitter = _library_splitter(k, classifier and y is not None)
+        if splitter is not None:
+            pairs = list(splitter.split(X, y))
+        elif classifier and y is not None:
+            pairs = _stratified_kfold(y, k)
+        else:
+            pairs = _kfold(n, k)
+    elif hasattr(cv, "split"):
+        pairs = list(cv.split(X, y))
+    elif hasattr(cv, "__iter__") and not isinstance(cv, (str, bytes, dict)):
+        pairs = list(cv)
+    else:
+        raise TypeError(
+            "cv must be an int >= 2, a splitter with split(X, y), or an iterable of (train, test) "
+            f"index pairs; got {type(cv).__name__}"
+        )
+    if not pairs:
+        raise ValueError("cv produced no (train, test) splits")
+    out = []
+    for i, pair in enumerate(pairs):
+        try:
+            train, test = pair
+        except (TypeError, ValueError):
+            raise ValueError(f"cv split {i} must be a (train, test) pair of index arrays; got {pair!r:.80}") from None
+        train, test = np.asarray(train), np.asarray(test)
+        for part, a in (("train", train), ("test", test)):
+            if a.ndim != 1 or a.size == 0 or a.dtype.kind not in "iu":
+                raise ValueError(f"cv split {i}: {part} must be a non-empty 1-D integer index array; got shape {a.shape}, dtype {a.dtype}")
+            if a.min() < -n or a.max() >= n:
+                raise ValueError(f"cv split {i}: {part} indices must be in [0, {n}); got min {a.min()}, max {a.max()}")
+        out.append((train, test))
+    return out
+
+
+def prepare_xy(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Validate the data every search takes: 2-D finite X, 1-D y of the same length."""
+    X = as_float_2d(X, "X")
+    y = as_1d(y, "y")
+    check_same_length(X=X, y=y)
+    return X, y
+
+
+def cross_validate(
+    factory: Callable[..., Any],
+    X: Any,
+    y: Any,
+    *,
+    cv: Any = 5,
+    scoring: Any = ("accuracy",),
+    fit_params: dict | None = None,
+    executor: Any = None,
+    progress: bool | None = False,
+) -> dict[str, np.ndarray]:
+    """Fit ``factory()`` on each training fold and score the held-out fold, like scikit-learn.
+
+    Returns ``{"test_<metric>": scores per fold, "fit_time": ..., "score_time": ...}``. One
+    task per fold, run on ``executor`` (any ``concurrent.futures.Executor``) or here.
+    """
+    if not callable(factory):
+        raise TypeError(f"factory must be a callable returning an unfitted Model; got {type(factory).__name__}")
+    if fit_params is not None and not isinstance(fit_params, dict):
+        raise TypeError(f"fit_params must be a dict of keyword arguments for fit; got {type(fit_params).__name__}")
+    X, y = prepare_xy(X, y)
+    scorers = check_scoring(scoring)
+    classifier = bool(getattr(factory(), "is_classifier", False))
+    splits = check_cv(cv, X, y, classifier)
+    tasks = [(factory, {}, X[tr], y[tr], X[te], y[te], scorers, fit_params) for tr, te in splits]
+    bar = make_progress(progress, len(tasks), "cross_validate")
+    try:
+        results = run_tasks(executor, tasks, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    out: dict[str, np.ndarray] = {
+        "fit_time": np.array([r["fit_time"] for r in results]),
+        "score_time": np.array([r["score_time"] for r in results]),
+    }
+    for name in scorers:
+        out[f"test_{name}"] = np.array([r["scores"][name] for r in results])
+    return out

@@ -1,0 +1,323 @@
+"""Hyperparameter search with cross-validation: GridSearch and RandomSearch.
+
+One task per (candidate, fold), run on any ``concurrent.futures.Executor`` (a process pool, a
+dask ``Client.get_executor()``, Ray's) or, by default, in the calling process.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import warnings
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from modelmgmt.tuning._progress import make_progress
+from modelmgmt.tuning._scoring import check_scoring
+from modelmgmt.tuning._tasks import fit_model, run_tasks
+from modelmgmt.tuning.cv import check_cv, prepare_xy
+
+__all__ = ["GridSearch", "RandomSearch", "parameter_grid"]
+
+
+def _factory_name(factory: Any) -> str:
+    return getattr(factory, "__qualname__", None) or type(factory).__name__
+
+
+def check_param_names(factory: Callable, names: Iterable[str]) -> None:
+    """Raise ValueError for a parameter ``factory(**params)`` cannot take, listing what it accepts."""
+    try:
+        sig = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return  # builtins and the like: nothing to check against
+    accepted = [
+        p.name for p in sig.parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+    if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+        return
+    for name in names:
+        if name not in accepted:
+            raise ValueError(
+                f"unknown parameter {name!r} for {_factory_name(factory)}; it accepts: "
+                f"{', '.join(accepted) or 'no keyword arguments'}"
+            )
+
+
+def _as_grid_list(grid: Any, what: str) -> list[dict[str, Any]]:
+    if isinstance(grid, dict):
+        grid = [grid]
+    if not isinstance(grid, (list, tuple)):
+        raise TypeError(f"{what} must be a dict of parameter name -> values or a list of such dicts; got {type(grid).__name__}")
+    if not grid:
+        raise ValueError(f"{what} is empty; give at least one parameter with at least one value")
+    for g in grid:
+        if not isinstance(g, dict):
+            raise TypeError(f"{what} entries must be dicts; got {type(g).__name__}")
+        if not g:
+            raise ValueError(f"{what} is empty; give at least one parameter with at least one value")
+        for k in g:
+            if not isinstance(k, str):
+                raise TypeError(f"{what} keys must be parameter names (str); got {k!r}")
+    return list(grid)
+
+
+def _values(name: str, v: Any) -> list:
+    if isinstance(v, (str, bytes)) or not hasattr(v, "__len__"):
+        raise TypeError(f"values for parameter {name!r} must be a list (or tuple/array); got {type(v).__name__} {v!r:.40}")
+    vals = list(v)
+    if not vals:
+        raise ValueError(f"parameter {name!r} has no values to try; give a non-empty list")
+    return vals
+
+
+def parameter_grid(param_grid: Any) -> list[dict[str, Any]]:
+    """Every combination of a grid, in scikit-learn's ParameterGrid order (sorted keys, last fastest)."""
+    out = []
+    for g in _as_grid_list(param_grid, "param_grid"):
+        keys = sorted(g)
+        for combo in itertools.product(*(_values(k, g[k]) for k in keys)):
+            out.append(dict(zip(keys, combo)))
+    return out
+
+
+def _plain(v: Any) -> Any:
+    """numpy scalars to Python numbers, so params log and register as JSON."""
+    return v.item() if isinstance(v, np.generic) else v
+
+
+class _BaseSearch:
+    """Shared machinery: run tasks, aggregate per-fold scores, rank, refit, log, register."""
+
+    def __init__(
+        self,
+        factory: Callable[..., Any],
+        *,
+        cv: Any = 5,
+        scoring: Any = "accuracy",
+        fit_params: dict | None = None,
+        executor: Any = None,
+        refit: bool = True,
+        progress: bool | None = None,
+        registry: Any = None,
+        experiment: str | None = None,
+    ) -> None:
+        if not callable(factory):
+            raise TypeError(f"factory must be a callable returning an unfitted Model; got {type(factory).__name__}")
+        if not (isinstance(scoring, str) or callable(scoring)):
+            raise TypeError(f"scoring must be one metric name or a callable(model, X, y); got {type(scoring).__name__}")
+        if fit_params is not None and not isinstance(fit_params, dict):
+            raise TypeError(f"fit_params must be a dict of keyword arguments for fit; got {type(fit_params).__name__}")
+        if isinstance(cv, int) and not isinstance(cv, bool) and cv < 2:
+            raise ValueError(f"cv must be at least 2 folds; got {cv}")
+        if executor is not None and not hasattr(executor, "submit"):
+            raise TypeError(f"executor must be a concurrent.futures.Executor (with submit); got {type(executor).__name__}")
+        self.factory = factory
+        self.cv = cv
+        self.scoring = scoring
+        self.fit_params = fit_params
+        self.executor = executor
+        self.refit = refit
+        self.progress = progress
+        self.registry = registry
+        self.experiment = experiment
+        self.results: list[dict[str, Any]] = []
+        self.best_index: int | None = None
+        self.best_model: Any = None
+
+    # --- what subclasses provide ----------------------------------------------------
+    def _candidates(self) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    # --- running ----------------------------------------------------------------------
+    @property
+    def _scoring_name(self) -> str:
+        return self.scoring if isinstance(self.scoring, str) else getattr(self.scoring, "__name__", "score")
+
+    def _evaluate(
+        self, candidates: list[dict], splits: list, X: np.ndarray, y: np.ndarray, fit_params_for: Callable[[int], dict | None], bar: Any
+    ) -> list[dict[str, Any]]:
+        """Score every candidate on every split; one result row per candidate."""
+        scorers = check_scoring(self.scoring)
+        (key,) = scorers
+        tasks = []
+        for c, params in enumerate(candidates):
+            fp = fit_params_for(c)
+            for train, test in splits:
+                tasks.append((self.factory, params, X[train], y[train], X[test], y[test], scorers, fp))
+        raw = run_tasks(self.executor, tasks, bar)
+        rows = []
+        k = len(splits)
+        for c, params in enumerate(candidates):
+            chunk = raw[c * k : (c + 1) * k]
+            scores = np.array([r["scores"][key] for r in chunk])
+            row: dict[str, Any] = {"params": {n: _plain(v) for n, v in params.items()}}
+            for i, s in enumerate(scores):
+                row[f"split{i}_score"] = float(s)
+            row["split_scores"] = scores.tolist()
+            row["mean_score"] = float(np.mean(scores))
+            row["std_score"] = float(np.std(scores))  # population std, as scikit-learn
+            row["fit_time"] = float(np.mean([r["fit_time"] for r in chunk]))
+            row["score_time"] = float(np.mean([r["score_time"] for r in chunk]))
+            rows.append(row)
+        return rows
+
+    @staticmethod
+    def _rank(rows: list[dict]) -> None:
+        """rank 1 = best mean score; ties share the smallest rank (scipy's "min", as sklearn)."""
+        means = np.array([r["mean_score"] for r in rows], dtype=float)
+        means = np.where(np.isnan(means), -np.inf, means)
+        for r, m in zip(rows, means):
+            r["rank"] = int(1 + np.sum(means > m))
+
+    def fit(self, X: Any, y: Any) -> "_BaseSearch":
+        """Run the search on (X, y); fills ``results`` and the ``best_*`` attributes; returns self."""
+        X, y = prepare_xy(X, y)
+        candidates = self._candidates()
+        check_param_names(self.factory, {n for c in candidates for n in c})
+        check_scoring(self.scoring)
+        classifier = bool(getattr(self.factory(**candidates[0]), "is_classifier", False))
+        splits = check_cv(self.cv, X, y, classifier)
+        bar = make_progress(self.progress, len(candidates) * len(splits), type(self).__name__)
+        try:
+            rows = self._evaluate(candidates, splits, X, y, lambda c: self.fit_params, bar)
+        finally:
+            if bar is not None:
+                bar.close()
+        self._rank(rows)
+        self.results = rows
+        self.best_index = int(np.argmin([r["rank"] for r in rows]))  # first of tied bests
+        self._finish(X, y, self.fit_params)
+        return self
+
+    def _finish(self, X: np.ndarray, y: np.ndarray, refit_params: dict | None) -> None:
+        self.best_model = None
+        if self.refit:
+            self.best_model = fit_model(self.factory, self.results[self.best_index]["params"], X, y, refit_params)
+        if self.registry is not None:
+            self._log_runs()
+
+    # --- results ------------------------------------------------------------------------
+    def _check_done(self) -> None:
+        if self.best_index is None:
+            from modelmgmt.errors import NotFittedError
+
+            raise NotFittedError(f"{type(self).__name__} has not been run yet; call fit(X, y) first")
+
+    @property
+    def best_params(self) -> dict[str, Any]:
+        """Parameters of the best candidate."""
+        self._check_done()
+        return dict(self.results[self.best_index]["params"])
+
+    @property
+    def best_score(self) -> float:
+        """Mean cross-validated score of the best candidate (greater is better)."""
+        self._check_done()
+        return self.results[self.best_index]["mean_score"]
+
+    # --- tracking and registry --------------------------------------------------------
+    def _log_runs(self) -> None:
+        """One tracking run per candidate in ``experiment`` with its params and fold scores."""
+        experiment = self.experiment or type(self).__name__
+        for i, row in enumerate(self.results):
+            with self.registry.start_run(experiment, params=row["params"], tags={"search": type(self).__name__}) as run:
+                metrics = {f"mean_{self._scoring_name}": row["mean_score"], f"std_{self._scoring_name}": row["std_score"],
+                           "fit_time": row["fit_time"], "rank": row["rank"]}
+                metrics.update({k: v for k, v in row.items() if k.startswith("split") and k.endswith("_score")})
+                run.log_metrics(metrics)
+                row["run_id"] = run.id
+
+    def register_best(self, registry: Any = None, name: str = "best") -> Any:
+        """Register ``best_model`` with its params and CV score in ``registry``; the ModelVersion."""
+        self._check_done()
+        registry = registry if registry is not None else self.registry
+        if registry is None:
+            raise ValueError("register_best needs a registry: pass one here or as registry= to the search")
+        if self.best_model is None:
+            raise ValueError("register_best needs the refitted best model; run the search with refit=True")
+        row = self.results[self.best_index]
+        kwargs: dict[str, Any] = {
+            "params": row["params"],
+            "metrics": {f"cv_{self._scoring_name}": row["mean_score"], f"cv_{self._scoring_name}_std": row["std_score"]},
+        }
+        return registry.register(name, self.best_model, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({_factory_name(self.factory)}, cv={self.cv!r}, scoring={self.scoring!r})"
+
+
+class GridSearch(_BaseSearch):
+    """Try every combination of ``param_grid`` with cross-validation and keep the best.
+
+    >>> from modelmgmt.tuning.search import parameter_grid
+    >>> parameter_grid({"l2": [0.1, 1.0], "lr": [1e-3]})
+    [{'l2': 0.1, 'lr': 0.001}, {'l2': 1.0, 'lr': 0.001}]
+    """
+
+    def __init__(self, factory: Callable[..., Any], param_grid: Any, **kwargs: Any) -> None:
+        super().__init__(factory, **kwargs)
+        self.param_grid = param_grid
+        check_param_names(factory, {n for c in parameter_grid(param_grid) for n in c})
+
+    def _candidates(self) -> list[dict[str, Any]]:
+        return parameter_grid(self.param_grid)
+
+
+def _is_distribution(v: Any) -> bool:
+    return hasattr(v, "rvs")
+
+
+class RandomSearch(_BaseSearch):
+    """Try ``n_iter`` parameter sets drawn from ``param_distributions`` (seeded, reproducible).
+
+    A value is a list (uniform choice) or a scipy.stats frozen distribution (``rvs``). When
+    every value is a list, the draws are distinct grid points, as scikit-learn's
+    ParameterSampler does.
+    """
+
+    def __init__(self, factory: Callable[..., Any], param_distributions: Any, *, n_iter: int = 10, seed: int | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(factory, **kwargs)
+        if isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)):
+            raise TypeError(f"n_iter must be an int >= 1; got {type(n_iter).__name__}")
+        if n_iter < 1:
+            raise ValueError(f"n_iter must be at least 1; got {n_iter}")
+        grids = _as_grid_list(param_distributions, "param_distributions")
+        for g in grids:
+            for k, v in g.items():
+                if not _is_distribution(v):
+                    _values(k, v)
+        check_param_names(factory, {n for g in grids for n in g})
+        self.param_distributions = param_distributions
+        self.n_iter = int(n_iter)
+        self.seed = seed
+
+    def _candidates(self) -> list[dict[str, Any]]:
+        grids = _as_grid_list(self.param_distributions, "param_distributions")
+        rng = np.random.default_rng(self.seed)
+        if all(not _is_distribution(v) for g in grids for v in g.values()):
+            grid = parameter_grid(grids)
+            n = self.n_iter
+            if len(grid) < n:
+                warnings.warn(
+                    f"the grid has only {len(grid)} points, fewer than n_iter={n}; trying each once",
+                    UserWarning, stacklevel=3,
+                )
+                n = len(grid)
+            return [grid[i] for i in rng.choice(len(grid), size=n, replace=False)]
+        out = []
+        for _ in range(self.n_iter):
+            g = grids[int(rng.integers(len(grids)))] if len(grids) > 1 else grids[0]
+            params = {}
+            for k in sorted(g):
+                v = g[k]
+                if _is_distribution(v):
+                    params[k] = _plain(v.rvs(random_state=rng))
+                else:
+                    vals = list(v)
+                    params[k] = vals[int(rng.integers(len(vals)))]
+            out.append(params)
+        return out
+
+
