@@ -1,0 +1,76 @@
+"""Compare a model with its compressed version: bytes, sparsity, and metric deltas."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from modelmgmt.compress._common import check_model, weight_names
+from modelmgmt.models.base import Model
+
+__all__ = ["compression_report", "param_bytes"]
+
+
+def param_bytes(model: Model) -> int:
+    """Bytes of the model's stored arrays at their stored dtypes (what a saved artifact holds)."""
+    return int(sum(np.asarray(v).nbytes for v in model.params.values()))
+
+
+def _sparsity(model: Model) -> float:
+    """Share of exact zeros among the weight tensors (int8 codes for a QuantizedModel)."""
+    from modelmgmt.compress.quantize import QuantizedModel
+
+    p = model.params
+    if isinstance(model, QuantizedModel):
+        arrays = []
+        for n in model.config["quantized"]:
+            q = p[n + ".q"].astype(np.int16)
+            z = p.get(n + ".zero_point")
+            if z is not None:  # codes equal to the zero point decode to exactly 0
+                q = q - (z.astype(np.int16) if q.ndim < 2 else z.astype(np.int16).reshape((1,) * (q.ndim - 1) + (-1,)))
+            arrays.append(q)
+    else:
+        arrays = [p[n] for n in weight_names(p)]
+    total = sum(a.size for a in arrays)
+    return float(sum(int(np.count_nonzero(a == 0)) for a in arrays) / total) if total else 0.0
+
+
+def _metric_value(name: str, model: Model, X: Any, y: Any) -> float:
+    from modelmgmt.tuning._scoring import Scorer
+
+    scorer = Scorer(name)
+    return scorer.sign * scorer(model, X, y)  # undo the negation: report the metric itself
+
+
+def compression_report(
+    original: Model, compressed: Model, X: Any, y: Any, metrics: Sequence[str] = ("accuracy",)
+) -> dict[str, Any]:
+    """Size in bytes, sparsity, compression ratio and metric deltas of ``compressed`` vs ``original``.
+
+    Keys: ``original_bytes`` / ``compressed_bytes`` (arrays at their stored dtypes),
+    ``float32_bytes`` (the original's values at float32), ``compression_ratio`` (original /
+    compressed bytes), ``ratio_vs_float32``, ``original_sparsity`` / ``sparsity`` (share of
+    zero weights), and ``metrics``: name -> {"original", "compressed", "delta"} with delta =
+    compressed - original.
+    """
+    check_model(original, "original")
+    check_model(compressed, "compressed")
+    if isinstance(metrics, str):
+        metrics = (metrics,)
+    ob, cb = param_bytes(original), param_bytes(compressed)
+    f32 = int(sum(np.asarray(v).size for v in original.params.values()) * 4)
+    out: dict[str, Any] = {
+        "original_bytes": ob,
+        "compressed_bytes": cb,
+        "float32_bytes": f32,
+        "compression_ratio": ob / cb if cb else float("inf"),
+        "ratio_vs_float32": f32 / cb if cb else float("inf"),
+        "original_sparsity": _sparsity(original),
+        "sparsity": _sparsity(compressed),
+        "metrics": {},
+    }
+    for name in metrics:
+        a, b = _metric_value(name, original, X, y), _metric_value(name, compressed, X, y)
+        out["metrics"][name] = {"original": a, "compressed": b, "delta": b - a}
+    return out
