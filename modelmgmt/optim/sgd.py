@@ -1,0 +1,88 @@
+"""Stochastic gradient descent with momentum, dampening, Nesterov and L2 weight decay (torch.optim.SGD)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from modelmgmt.optim._core import BlockOptimizer, check_number, hyper
+
+__all__ = ["SGD"]
+
+
+class SGD(BlockOptimizer):
+    """SGD with torch.optim.SGD's update rule; plain gradient descent is SGD on full batches.
+
+    Per step, with ``g`` the gradient: ``g += weight_decay * p``; with momentum the buffer is
+    ``b = g`` on the first step and ``b = momentum * b + (1 - dampening) * g`` afterwards;
+    the update direction is ``g + momentum * b`` (nesterov) or ``b``; ``p -= lr * direction``.
+
+    >>> import numpy as np
+    >>> p = {"w": np.array([1.0, 2.0])}
+    >>> SGD(lr=0.1).step(p, {"w": np.array([1.0, -1.0])})
+    >>> p["w"]
+    array([0.9, 2.1])
+    """
+
+    _scratch_count = 2
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+    ) -> None:
+        lr = check_number("learning rate", lr)
+        momentum = check_number("momentum value", momentum)
+        dampening = check_number("dampening value", dampening, low=-np.inf)
+        weight_decay = check_number("weight_decay value", weight_decay)
+        if not isinstance(nesterov, (bool, np.bool_)):
+            raise TypeError(f"nesterov must be a bool; got {type(nesterov).__name__} {nesterov!r}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError(
+                "Nesterov momentum requires a momentum and zero dampening; "
+                f"got momentum={momentum!r}, dampening={dampening!r}"
+            )
+        super().__init__(
+            lr=lr, momentum=momentum, dampening=dampening, nesterov=bool(nesterov), weight_decay=weight_decay
+        )
+
+    momentum = hyper("momentum")
+    dampening = hyper("dampening")
+    nesterov = hyper("nesterov")
+    weight_decay = hyper("weight_decay")
+
+    def _buffer_names(self) -> tuple[str, ...]:
+        return ("momentum_buffer",) if self._hp["momentum"] != 0 else ()
+
+    def _coefficients(self, step: int) -> tuple:
+        h = self._hp
+        return (h["lr"], h["momentum"], h["dampening"], h["nesterov"], h["weight_decay"])
+
+    def _kernel(self, p, g, bufs, tmp, c, step) -> None:
+        lr, momentum, dampening, nesterov, wd = c
+        t0, t1 = tmp
+        if wd != 0:
+            np.multiply(p, wd, out=t0)  # grad = grad + wd * param
+            t0 += g
+            g = t0
+        if momentum != 0:
+            buf = bufs[0]
+            if step == 1:
+                np.copyto(buf, g)  # torch: buf = grad.clone() on first sight
+            else:
+                buf *= momentum
+                if dampening != 0:
+                    np.multiply(g, 1.0 - dampening, out=t1)
+                    buf += t1
+                else:
+                    buf += g
+            if nesterov:
+                np.multiply(buf, momentum, out=t1)
+                t1 += g
+                g = t1
+            else:
+                g = buf
+        np.multiply(g, -lr, out=t1)
+        p += t1
