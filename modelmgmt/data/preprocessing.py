@@ -1,0 +1,227 @@
+"""Preprocessing steps with scikit-learn's results: StandardScaler and SimpleImputer.
+
+Both keep their learned state as named arrays plus a JSON config (like a Model), so a
+:class:`~modelmgmt.models.Pipeline` saves them with its model.
+
+>>> import numpy as np
+>>> X = np.array([[1.0, np.nan], [3.0, 4.0], [np.nan, 8.0]])
+>>> SimpleImputer(strategy="mean").fit_transform(X)
+array([[1., 6.],
+       [3., 4.],
+       [2., 8.]])
+>>> StandardScaler().fit_transform([[0.0], [2.0]]).ravel()
+array([-1.,  1.])
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+
+from modelmgmt._validation import as_float_2d
+from modelmgmt.errors import NotFittedError
+
+__all__ = ["Transformer", "StandardScaler", "SimpleImputer"]
+
+
+class Transformer:
+    """A fitted data transformation: ``fit(X) -> self``, ``transform(X)``, params and config."""
+
+    #: whether X may contain NaN (missing values) when given to fit/transform
+    accepts_nan: bool = True
+    is_classifier = False
+
+    def __init__(self) -> None:
+        self._params: dict[str, np.ndarray] = {}
+        self.n_features_: int | None = None
+
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        """Learned arrays by name; ``{}`` before fit."""
+        return self._params
+
+    @property
+    def is_fitted(self) -> bool:
+        """True once fit has run."""
+        return bool(self._params)
+
+    def check_fitted(self) -> None:
+        """Raise NotFittedError unless fitted."""
+        if not self.is_fitted:
+            raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit(X) before transform")
+
+    def _hyper(self) -> dict[str, Any]:
+        return {}
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """Hyperparameters and the feature count (JSON-serialisable)."""
+        return {**self._hyper(), "n_features_": self.n_features_}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], params: dict[str, np.ndarray]) -> "Transformer":
+        """Rebuild a fitted step from its config and params."""
+        if not isinstance(config, dict):
+            raise TypeError(f"config must be a dict; got {type(config).__name__}")
+        hyper = {k: v for k, v in config.items() if not k.endswith("_")}
+        try:
+            step = cls(**hyper)
+        except TypeError as exc:
+            raise ValueError(f"config does not fit {cls.__name__}: {exc}") from None
+        n = config.get("n_features_")
+        step.n_features_ = None if n is None else int(n)
+        step._params = {k: np.array(v, dtype=np.float64) for k, v in (params or {}).items()}
+        return step
+
+    def _check(self, X: Any) -> np.ndarray:
+        X = as_float_2d(X, "X", allow_nan=True, dtype=np.float64)
+        if np.isinf(X).any():
+            raise ValueError(f"X must not contain infinite values; got {int(np.isinf(X).sum())}")
+        if not self.accepts_nan and np.isnan(X).any():
+            raise ValueError(f"X must be finite for {type(self).__name__}; it contains NaN")
+        return X
+
+    def _check_fitted_X(self, X: Any) -> np.ndarray:
+        self.check_fitted()
+        X = self._check(X)
+        if X.shape[1] != self.n_features_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} was fitted with "
+                f"{self.n_features_} features"
+            )
+        return X
+
+    def fit(self, X: Any, y: Any = None) -> "Transformer":
+        """Learn the statistics from X; returns self."""
+        raise NotImplementedError
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Apply the learned transformation to X."""
+        raise NotImplementedError
+
+    def fit_transform(self, X: Any, y: Any = None) -> np.ndarray:
+        """``fit(X).transform(X)``."""
+        return self.fit(X, y).transform(X)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self._hyper().items())})"
+
+
+def _is_constant(var: np.ndarray, mean: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """scikit-learn's test for a zero-variance column up to rounding error."""
+    eps = np.finfo(np.float64).eps
+    upper = n * eps * var + (n * mean * eps) ** 2
+    return var <= upper
+
+
+class StandardScaler(Transformer):
+    """(X - mean) / std per column, population std like scikit-learn; constant columns scale 1.
+
+    NaN values are ignored in fit and left as NaN by transform (as scikit-learn does).
+    Params: ``"mean"`` and ``"scale"`` (n_features,).
+    """
+
+    def fit(self, X: Any, y: Any = None) -> "StandardScaler":
+        """Learn per-column mean and standard deviation; returns self."""
+        X = self._check(X)
+        n = np.sum(~np.isnan(X), axis=0)
+        if np.any(n == 0):
+            cols = np.flatnonzero(n == 0).tolist()[:10]
+            raise ValueError(f"columns {cols} of X have only missing values; cannot scale them")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean = np.nanmean(X, axis=0)
+            var = np.nanmean((X - mean) ** 2, axis=0)
+        scale = np.sqrt(var)
+        scale[_is_constant(var, mean, n)] = 1.0
+        self.n_features_ = int(X.shape[1])
+        self._params = {"mean": mean, "scale": scale}
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Standardise X with the learned mean and scale."""
+        X = self._check_fitted_X(X)
+        return (X - self._params["mean"]) / self._params["scale"]
+
+    def inverse_transform(self, X: Any) -> np.ndarray:
+        """Undo :meth:`transform`."""
+        X = self._check_fitted_X(X)
+        return X * self._params["scale"] + self._params["mean"]
+
+
+_STRATEGIES = ("mean", "median", "most_frequent", "constant")
+
+
+class SimpleImputer(Transformer):
+    """Fill missing values per column with its mean, median, most frequent value or a constant.
+
+    Matches scikit-learn's SimpleImputer: ties in "most_frequent" go to the smallest value;
+    a column with no observed value is dropped by transform (with a warning), as
+    scikit-learn does by default. ``missing_values`` is NaN or a number.
+    Params: ``"statistics"`` (n_features,), NaN for dropped columns.
+    """
+
+    def __init__(self, strategy: str = "mean", missing_values: Any = math.nan, fill_value: Any = None) -> None:
+        super().__init__()
+        if strategy not in _STRATEGIES:
+            raise ValueError(f"strategy must be one of {list(_STRATEGIES)}; got {strategy!r}")
+        if missing_values is None:
+            missing_values = math.nan
+        if isinstance(missing_values, bool) or not isinstance(missing_values, (int, float, np.number)):
+            raise TypeError(f"missing_values must be NaN or a number; got {missing_values!r}")
+        if fill_value is not None and (isinstance(fill_value, bool) or not isinstance(fill_value, (int, float))):
+            raise TypeError(f"fill_value must be a number; got {fill_value!r}")
+        self.strategy = strategy
+        self.missing_values = float(missing_values)
+        self.fill_value = fill_value
+
+    def _hyper(self) -> dict[str, Any]:
+        mv = None if math.isnan(self.missing_values) else self.missing_values  # JSON has no NaN
+        return {"strategy": self.strategy, "missing_values": mv, "fill_value": self.fill_value}
+
+    def _mask(self, X: np.ndarray) -> np.ndarray:
+        if math.isnan(self.missing_values):
+            return np.isnan(X)
+        return (X == self.missing_values) | np.isnan(X)
+
+    def fit(self, X: Any, y: Any = None) -> "SimpleImputer":
+        """Learn the fill value of every column; returns self."""
+        X = self._check(X)
+        mask = self._mask(X)
+        stats = np.full(X.shape[1], np.nan)
+        for j in range(X.shape[1]):
+            col = X[~mask[:, j], j]
+            if self.strategy == "constant":
+                stats[j] = 0.0 if self.fill_value is None else float(self.fill_value)
+            elif col.size == 0:
+                continue
+            elif self.strategy == "mean":
+                stats[j] = col.mean()
+            elif self.strategy == "median":
+                stats[j] = np.median(col)
+            else:
+                values, counts = np.unique(col, return_counts=True)
+                stats[j] = values[np.argmax(counts)]  # unique is sorted: first max = smallest
+        empty = np.isnan(stats)
+        if empty.any():
+            warnings.warn(
+                f"SimpleImputer: columns {np.flatnonzero(empty).tolist()[:10]} have no observed "
+                "values and are dropped by transform",
+                UserWarning,
+                stacklevel=2,
+            )
+        self.n_features_ = int(X.shape[1])
+        self._params = {"statistics": stats}
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """X with every missing value replaced by its column's statistic."""
+        X = self._check_fitted_X(X)
+        stats = self._params["statistics"]
+        mask = self._mask(X)
+        out = np.where(mask, stats, X)
+        keep = ~np.isnan(stats)
+        return out if keep.all() else out[:, keep]
