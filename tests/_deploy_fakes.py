@@ -77,3 +77,25 @@ class FakeRegistry:
 
     def deployment_history(self, name):
         return list(self.events.get(name, []))
+
+
+class FakeSoftmax:
+    """A multinomial classifier: softmax(X @ W); labels 0..k-1."""
+
+    is_classifier = True
+
+    def __init__(self, W):
+        self.W = np.asarray(W, dtype=np.float64)
+        self.classes_ = np.arange(self.W.shape[1])
+
+    @property
+    def input_signature(self):
+        return {"n_features": int(self.W.shape[0]), "dtype": "float64"}
+
+    def predict_proba(self, X):
+        z = np.asarray(X, dtype=np.float64) @ self.W
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

@@ -77,6 +77,10 @@ class ModelServer(ThreadingHTTPServer):
         self.connections: set[socket.socket] = set()
         self.conn_lock = threading.Lock()
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Count (do not print) a connection that died outside a request, e.g. reset by the peer."""
+        self.connection_errors = getattr(self, "connection_errors", 0) + 1
+
     def close_connections(self) -> None:
         """Shut down every open keep-alive connection (used by stop)."""
         with self.conn_lock:
