@@ -150,9 +150,22 @@ def _result(test: str, statistic: float, p_value: float | None, threshold: float
 
 
 def ks_p_value(d: float, n1: int, n2: int) -> float:
-    """Two-sided KS p-value of statistic ``d`` for large samples (scipy's asymptotic mode)."""
+    """Two-sided KS p-value of statistic ``d`` for samples of sizes n1, n2 (scipy's "auto").
+
+    Exact when both sizes are at most ``KS_EXACT_MAX_N`` (through scipy's own exact routine),
+    else scipy's asymptotic formula.
+    """
     from scipy.stats import kstwo
 
+    if max(n1, n2) <= KS_EXACT_MAX_N:
+        try:  # scipy's private exact routine; fall back to the asymptotic formula without it
+            from scipy.stats._stats_py import _attempt_exact_2kssamp
+
+            ok, _, prob = _attempt_exact_2kssamp(n1, n2, math.gcd(n1, n2), d, "two-sided")
+            if ok:
+                return float(np.clip(prob, 0.0, 1.0))
+        except (ImportError, TypeError, ValueError):
+            pass
     m, n = sorted([float(n1), float(n2)], reverse=True)
     en = m * n / (m + n)
     return float(np.clip(kstwo.sf(d, np.round(en)), 0.0, 1.0))
