@@ -1,0 +1,467 @@
+"""The artifact format: ``manifest.json`` plus content-addressed tensor blobs, never pickle.
+
+A saved model is a JSON manifest (format version, model type, config, a table of tensors
+with dtype/shape/byte length/sha256, and metadata) and one blob per distinct tensor at
+``blobs/sha256/<hex>``, holding the tensor's raw little-endian C-order bytes. Loading reads
+bytes with an explicit dtype (``np.memmap``/``readinto``), so no byte is ever unpickled, and
+the model class is either a registered model type name or an importable subclass of
+:class:`modelmgmt.Model` (checked before anything is built).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import importlib
+import json
+import math
+import os
+import sys
+import threading
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from modelmgmt.errors import IntegrityError, ModelmgmtError, NotFittedError, NotFoundError
+from modelmgmt.stores.base import Store
+
+__all__ = [
+    "FORMAT_VERSION",
+    "BLOB_PREFIX",
+    "MANIFEST",
+    "blob_key",
+    "model_type_name",
+    "resolve_model_type",
+    "hash_tensors",
+    "write_blobs",
+    "build_manifest",
+    "dump_manifest",
+    "parse_manifest",
+    "read_tensors",
+    "build_model",
+    "to_jsonable",
+    "utc_now",
+    "save",
+    "load",
+]
+
+FORMAT = "modelmgmt-artifact"
+FORMAT_VERSION = 1
+BLOB_PREFIX = "blobs/sha256/"
+MANIFEST = "manifest.json"
+_ALLOWED_KINDS = "biufc"  # bool, signed/unsigned int, float, complex: plain bytes only
+_HEX = frozenset("0123456789abcdef")
+_WORKERS = max(1, min(4, os.cpu_count() or 1))
+
+
+def utc_now() -> str:
+    """The current time as UTC ISO 8601 with microseconds (sorts as text)."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+def blob_key(digest: str) -> str:
+    """The store key of the blob whose sha256 is ``digest``."""
+    if not isinstance(digest, str) or len(digest) != 64 or not set(digest) <= _HEX:
+        raise IntegrityError(f"a blob digest must be 64 lowercase hex characters; got {digest!r}")
+    return BLOB_PREFIX + digest
+
+
+# --- JSON -------------------------------------------------------------------------------
+def to_jsonable(value: Any, what: str) -> Any:
+    """``value`` with numpy scalars/arrays turned into plain JSON types; TypeError otherwise."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in _ALLOWED_KINDS:
+            raise TypeError(f"{what} must be JSON-serialisable; got an array of dtype {value.dtype}")
+        return value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v, what) for v in value]
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise TypeError(f"{what} keys must be str; got {type(k).__name__} key {k!r}")
+            out[k] = to_jsonable(v, f"{what}[{k!r}]")
+        return out
+    raise TypeError(f"{what} must be JSON-serialisable (str, number, bool, None, list, dict); "
+                    f"got {type(value).__name__}")
+
+
+# --- model types ------------------------------------------------------------------------
+def _model_base() -> type:
+    from modelmgmt.models.base import Model
+
+    return Model
+
+
+def model_type_name(model: Any) -> str:
+    """How a manifest names ``model``'s class: its registered type name, else "module:Class"."""
+    Model = _model_base()
+    if not isinstance(model, Model):
+        raise TypeError(f"expected a modelmgmt.Model instance; got {type(model).__name__}")
+    cls = type(model)
+    from modelmgmt import plugin_manager
+
+    if cls.__name__ in plugin_manager.model_types():
+        try:
+            if plugin_manager.get_model_type(cls.__name__) is cls:
+                return cls.__name__
+        except ModelmgmtError:
+            pass
+    path = f"{cls.__module__}:{cls.__qualname__}"
+    try:
+        found = _import_path(path)
+    except Exception:
+        found = None
+    if found is not cls:
+        raise TypeError(
+            f"{cls.__name__} cannot be saved: its class is not importable as {path!r}. Define it at "
+            "module top level, or register it with the modelmgmt_register_model_types hook"
+        )
+    return path
+
+
+def _import_path(path: str) -> Any:
+    module, _, attr = path.partition(":")
+    obj: Any = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def resolve_model_type(type_name: Any) -> type:
+    """The Model subclass a manifest names; anything that is not one is refused."""
+    Model = _model_base()
+    if not isinstance(type_name, str) or not type_name:
+        raise ModelmgmtError(f"manifest model_type must be a non-empty str; got {type_name!r}")
+    if ":" in type_name:
+        module, _, attr = type_name.partition(":")
+        if not module or not attr or not all(p.isidentifier() for p in module.split(".") + attr.split(".")):
+            raise ModelmgmtError(f"manifest model_type {type_name!r} is not a 'module:Class' import path")
+        try:
+            cls = _import_path(type_name)
+        except Exception as exc:
+            raise ModelmgmtError(
+                f"manifest model_type {type_name!r} cannot be imported: {type(exc).__name__}: {exc}"
+            ) from None
+    else:
+        from modelmgmt import plugin_manager
+
+        try:
+            cls = plugin_manager.get_model_type(type_name)
+        except NotFoundError as exc:
+            raise ModelmgmtError(f"manifest names an unknown model type: {exc}") from None
+    if not (isinstance(cls, type) and issubclass(cls, Model)):
+        raise ModelmgmtError(
+            f"manifest model_type {type_name!r} is {cls!r}, not a subclass of modelmgmt.Model; "
+            "refusing to load it"
+        )
+    return cls
+
+
+# --- tensors ----------------------------------------------------------------------------
+# Arrays memory-mapped (copy-on-write) from verified blobs: id -> (ref, digest, address, nbytes).
+# A pristine mapping still equals its blob, so re-registering it needs no re-hashing.
+_MAPPED: dict[int, tuple[Any, str, int, int]] = {}
+_MAPPED_LOCK = threading.Lock()
+
+
+def _remember_mapping(arr: np.ndarray, digest: str) -> None:
+    key = id(arr)
+
+    def _forget(_ref: Any, key: int = key) -> None:
+        with _MAPPED_LOCK:
+            entry = _MAPPED.get(key)
+            if entry is not None and entry[0] is _ref:
+                del _MAPPED[key]
+
+    with _MAPPED_LOCK:
+        _MAPPED[key] = (weakref.ref(arr, _forget), digest, arr.ctypes.data, arr.nbytes)
+
+
+def _pages_untouched(address: int, nbytes: int) -> bool:
+    """True when no page of a private file mapping was written (Linux /proc/self/pagemap)."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    first, last = address // page, (address + nbytes - 1) // page
+    try:
+        with open("/proc/self/pagemap", "rb") as f:
+            f.seek(first * 8)
+            raw = f.read((last - first + 1) * 8)
+    except OSError:
+        return False
+    if len(raw) != (last - first + 1) * 8:
+        return False
+    entries = np.frombuffer(raw, dtype="<u8")
+    present = (entries >> np.uint64(63)) & np.uint64(1)
+    swapped = (entries >> np.uint64(62)) & np.uint64(1)
+    file_page = (entries >> np.uint64(61)) & np.uint64(1)
+    # a written copy-on-write page becomes anonymous: present (or swapped) and not file-backed
+    return not bool(np.any(((present | swapped) == 1) & (file_page == 0)))
+
+
+def _known_digest(arr: np.ndarray) -> str | None:
+    with _MAPPED_LOCK:
+        entry = _MAPPED.get(id(arr))
+    if entry is None or entry[0]() is not arr or arr.nbytes == 0:
+        return None
+    _, digest, address, nbytes = entry
+    if arr.ctypes.data != address or arr.nbytes != nbytes:
+        return None
+    return digest if _pages_untouched(address, nbytes) else None
+
+
+def _as_le_contiguous(name: str, value: Any) -> np.ndarray:
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"model parameter {name!r} must be a numpy array; got {type(value).__name__}")
+    if value.dtype.kind not in _ALLOWED_KINDS or value.dtype.fields is not None:
+        raise TypeError(
+            f"model parameter {name!r} has dtype {value.dtype}; only bool, integer, float and "
+            "complex arrays can be saved (object and structured dtypes could hide pickles)"
+        )
+    if value.dtype.byteorder == ">" or (value.dtype.byteorder == "=" and sys.byteorder == "big"):
+        value = value.astype(value.dtype.newbyteorder("<"))  # the format is little-endian
+    return np.ascontiguousarray(value)
+
+
+def hash_tensors(params: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray]]:
+    """The tensor table (dtype, shape, nbytes, sha256 per name) and the arrays as they are stored."""
+    if not isinstance(params, dict):
+        raise TypeError(f"model.params must be a dict of arrays; got {type(params).__name__}")
+    arrays: dict[str, np.ndarray] = {}
+    for name, value in params.items():
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"model parameter names must be non-empty str; got {name!r}")
+        arrays[name] = _as_le_contiguous(name, value)
+
+    def digest(arr: np.ndarray) -> str:
+        known = _known_digest(arr)
+        if known is not None:
+            return known
+        return hashlib.sha256(_bytes_of(arr)).hexdigest()
+
+    names = list(arrays)
+    big = sum(a.nbytes for a in arrays.values()) > (8 << 20) and len(names) > 1
+    if big:  # hashlib releases the GIL: hash tensors on several cores
+        with ThreadPoolExecutor(_WORKERS) as pool:
+            digests = list(pool.map(digest, (arrays[n] for n in names)))
+    else:
+        digests = [digest(arrays[n]) for n in names]
+    table = {
+        n: {
+            "dtype": arrays[n].dtype.str,
+            "shape": list(arrays[n].shape),
+            "nbytes": int(arrays[n].nbytes),
+            "sha256": d,
+        }
+        for n, d in zip(names, digests)
+    }
+    return table, arrays
+
+
+def _bytes_of(arr: np.ndarray) -> memoryview:
+    return memoryview(arr.reshape(-1).view(np.uint8)) if arr.size else memoryview(b"")
+
+
+def write_blobs(store: Store, table: dict[str, dict[str, Any]], arrays: dict[str, np.ndarray]) -> int:
+    """Write each distinct tensor once at ``blobs/sha256/<hex>``; blobs already present are
+    skipped. Returns the number of bytes written."""
+    todo: dict[str, np.ndarray] = {}
+    for name, info in table.items():
+        todo.setdefault(info["sha256"], arrays[name])
+
+    def put(item: tuple[str, np.ndarray]) -> int:
+        digest, arr = item
+        key = blob_key(digest)
+        if store.exists(key):
+            return 0
+        return arr.nbytes if store.put_if_absent(key, _bytes_of(arr)) else 0
+
+    if len(todo) > 1 and sum(a.nbytes for a in todo.values()) > (8 << 20):
+        with ThreadPoolExecutor(_WORKERS) as pool:
+            return sum(pool.map(put, todo.items()))
+    return sum(map(put, todo.items()))
+
+
+# --- manifests --------------------------------------------------------------------------
+def build_manifest(model: Any, table: dict[str, dict[str, Any]], metadata: dict[str, Any]) -> dict[str, Any]:
+    """The manifest dict for ``model`` with tensor ``table`` and JSON-able ``metadata``."""
+    from modelmgmt import __version__
+
+    config = to_jsonable(model.config, "model.config")
+    if not isinstance(config, dict):
+        raise TypeError(f"model.config must be a dict; got {type(model.config).__name__}")
+    signature = to_jsonable(model.input_signature, "model.input_signature")
+    meta = {"created_at": utc_now(), "input_signature": signature, **metadata}
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "library_version": __version__,
+        "model_type": model_type_name(model),
+        "config": config,
+        "tensors": table,
+        "metadata": meta,
+    }
+
+
+def dump_manifest(manifest: dict[str, Any]) -> bytes:
+    """Canonical manifest bytes (sorted keys), whose sha256 is the version's digest."""
+    return json.dumps(manifest, sort_keys=True, indent=1, allow_nan=True).encode("utf-8")
+
+
+def parse_manifest(data: bytes, where: str) -> dict[str, Any]:
+    """Decode and check a manifest's structure; IntegrityError when it is malformed."""
+    try:
+        manifest = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IntegrityError(f"manifest {where} is not valid JSON: {exc}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise IntegrityError(f"{where} is not a modelmgmt manifest (no 'format': {FORMAT!r})")
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ModelmgmtError(
+            f"manifest {where} has format_version {version!r}; this modelmgmt reads up to "
+            f"{FORMAT_VERSION} (upgrade modelmgmt)"
+        )
+    tensors = manifest.get("tensors")
+    if not isinstance(tensors, dict) or not isinstance(manifest.get("config"), dict):
+        raise IntegrityError(f"manifest {where} lacks a 'tensors' or 'config' table")
+    for name, info in tensors.items():
+        _check_tensor_info(name, info, where)
+    if not isinstance(manifest.get("metadata", {}), dict):
+        raise IntegrityError(f"manifest {where} has a malformed 'metadata' entry")
+    return manifest
+
+
+def _check_tensor_info(name: str, info: Any, where: str) -> np.dtype:
+    if not isinstance(info, dict):
+        raise IntegrityError(f"manifest {where}: tensor {name!r} entry is not an object")
+    try:
+        dtype = np.dtype(info["dtype"]) if isinstance(info.get("dtype"), str) else None
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype.kind not in _ALLOWED_KINDS or dtype.fields is not None or dtype.hasobject:
+        raise IntegrityError(
+            f"manifest {where}: tensor {name!r} has dtype {info.get('dtype')!r}; only bool, int, "
+            "uint, float and complex dtypes are loadable (never object)"
+        )
+    shape = info.get("shape")
+    if not isinstance(shape, list) or not all(isinstance(s, int) and s >= 0 for s in shape):
+        raise IntegrityError(f"manifest {where}: tensor {name!r} has a malformed shape {shape!r}")
+    expected = math.prod(shape) * dtype.itemsize
+    if info.get("nbytes") != expected:
+        raise IntegrityError(
+            f"manifest {where}: tensor {name!r} says {info.get('nbytes')!r} bytes but dtype "
+            f"{dtype.str} and shape {tuple(shape)} need {expected}"
+        )
+    blob_key(info.get("sha256"))
+    return dtype
+
+
+# --- reading ----------------------------------------------------------------------------
+def _read_one(store: Store, name: str, info: dict[str, Any], verify: bool, mmap: bool) -> np.ndarray:
+    dtype, shape, nbytes, digest = np.dtype(info["dtype"]), tuple(info["shape"]), info["nbytes"], info["sha256"]
+    key = blob_key(digest)
+    path = store.local_path(key) if mmap else None
+    if path is not None and nbytes > 0:
+        try:
+            size = os.path.getsize(path)
+        except FileNotFoundError:
+            raise NotFoundError(f"blob {key} of tensor {name!r} is missing from {store.url!r}") from None
+        if size != nbytes:
+            raise IntegrityError(
+                f"blob {key} of tensor {name!r} holds {size} bytes; the manifest says {nbytes}"
+            )
+        arr = np.memmap(path, dtype=dtype, mode="c", shape=shape)
+    else:
+        arr = np.empty(shape, dtype=dtype)
+        view = _bytes_of(arr)
+        try:
+            f = store.open(key)
+        except NotFoundError:
+            raise NotFoundError(f"blob {key} of tensor {name!r} is missing from {store.url!r}") from None
+        with f:
+            got = 0
+            while got < nbytes:
+                n = f.readinto(view[got:])
+                if not n:
+                    break
+                got += n
+            extra = f.read(1)
+        if got != nbytes or extra:
+            raise IntegrityError(
+                f"blob {key} of tensor {name!r} holds {'more than ' if extra else ''}{got} bytes; "
+                f"the manifest says {nbytes}"
+            )
+    if verify:
+        actual = hashlib.sha256(_bytes_of(arr)).hexdigest()
+        if actual != digest:
+            raise IntegrityError(
+                f"blob {key} of tensor {name!r} is damaged: its sha256 is {actual}, expected {digest}"
+            )
+        if isinstance(arr, np.memmap):
+            _remember_mapping(arr, digest)
+    return arr
+
+
+def read_tensors(store: Store, manifest: dict[str, Any], *, verify: bool = True,
+                 mmap: bool = True) -> dict[str, np.ndarray]:
+    """The manifest's tensors from ``store``; memory-mapped (copy-on-write) on local disk."""
+    items = list(manifest["tensors"].items())
+    total = sum(info["nbytes"] for _, info in items)
+
+    def one(item: tuple[str, dict[str, Any]]) -> np.ndarray:
+        return _read_one(store, item[0], item[1], verify, mmap)
+
+    if len(items) > 1 and total > (8 << 20) and (verify or store.local_path(BLOB_PREFIX + "0" * 64) is None):
+        with ThreadPoolExecutor(_WORKERS) as pool:
+            arrays = list(pool.map(one, items))
+    else:
+        arrays = [one(item) for item in items]
+    return {name: arr for (name, _), arr in zip(items, arrays)}
+
+
+def build_model(manifest: dict[str, Any], params: dict[str, np.ndarray]) -> Any:
+    """Rebuild the model a manifest describes (its class checked to be a Model first)."""
+    cls = resolve_model_type(manifest.get("model_type"))
+    return cls.from_config(manifest["config"], params)
+
+
+# --- single artifacts -------------------------------------------------------------------
+def save(model: Any, path_or_url: Any, **storage_options: Any) -> str:
+    """Save one model as an artifact (``manifest.json`` + ``blobs/``) at a path or URL.
+
+    Returns the manifest's sha256. No pickle is involved; ``load`` reads it back.
+    """
+    from modelmgmt.stores import open_store
+
+    _model_base()
+    if not isinstance(model, _model_base()):
+        raise TypeError(f"save() expects a modelmgmt.Model; got {type(model).__name__}")
+    if not model.is_fitted:
+        raise NotFittedError(f"{type(model).__name__} is not fitted; fit it before saving")
+    store = open_store(path_or_url, **storage_options)
+    table, arrays = hash_tensors(model.params)
+    manifest = build_manifest(model, table, {})
+    write_blobs(store, table, arrays)
+    data = dump_manifest(manifest)
+    store.put(MANIFEST, data)  # last: the artifact is complete once this exists
+    return hashlib.sha256(data).hexdigest()
+
+
+def load(path_or_url: Any, verify: bool = True, **storage_options: Any) -> Any:
+    """Load a model saved with :func:`save`; ``verify`` checks every blob's sha256."""
+    from modelmgmt.stores import open_store
+
+    store = open_store(path_or_url, **storage_options)
+    try:
+        data = store.get(MANIFEST)
+    except NotFoundError:
+        raise NotFoundError(f"no artifact at {store.url!r}: {MANIFEST} is missing") from None
+    manifest = parse_manifest(data, f"{store.url}/{MANIFEST}")
+    resolve_model_type(manifest.get("model_type"))  # refuse bad types before reading blobs
+    return build_model(manifest, read_tensors(store, manifest, verify=verify))
