@@ -147,9 +147,9 @@ class HalvingSearch(_BaseSearch):
                 keep = math.ceil(len(alive) / self.factor)
                 means = np.array([r["mean_score"] for r in it_rows])
                 means = np.where(np.isnan(means), -np.inf, means)
-                order = np.argsort(-means, kind="stable")
                 if it < n_iter - 1:
-                    alive = [alive[i] for i in sorted(order[:keep])]
+                    # as scikit-learn's _top_k: ascending sort, keep the last k, in that order
+                    alive = [alive[i] for i in np.argsort(means)[-keep:]]
         finally:
             if bar is not None:
                 bar.close()
