@@ -194,7 +194,7 @@ class BinaryCrossEntropy(Loss):
     """Binary cross-entropy of probabilities, as torch.nn.BCELoss (log terms clamped at -100)."""
 
     _LOG_FLOOR = -100.0
-    _EPS = 1e-12  # torch's backward clamps p (1 - p) at this value
+    _EPS = float(np.float32(1e-12))  # torch's backward clamps p (1 - p) at 1e-12 held as a float32
 
     def _check(self, y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
         t, p = _same_shape(_float(y_true, "y_true"), _float(y_pred, "y_pred"))
