@@ -225,7 +225,7 @@ def _as_le_contiguous(name: str, value: Any) -> np.ndarray:
         )
     if value.dtype.byteorder == ">" or (value.dtype.byteorder == "=" and sys.byteorder == "big"):
         value = value.astype(value.dtype.newbyteorder("<"))  # the format is little-endian
-    return np.ascontiguousarray(value)
+    return value if value.flags.c_contiguous else value.copy(order="C")
 
 
 def hash_tensors(params: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray]]:
@@ -367,7 +367,7 @@ def _read_one(store: Store, name: str, info: dict[str, Any], verify: bool, mmap:
     dtype, shape, nbytes, digest = np.dtype(info["dtype"]), tuple(info["shape"]), info["nbytes"], info["sha256"]
     key = blob_key(digest)
     path = store.local_path(key) if mmap else None
-    if path is not None and nbytes > 0:
+    if path is not None and nbytes > 0 and shape:
         try:
             size = os.path.getsize(path)
         except FileNotFoundError:

@@ -192,4 +192,8 @@ def open_fsspec_store(url: str, **storage_options: Any) -> FsspecStore:
         return LocalStore(url, **storage_options)
     if protocol == "memory":
         return MemoryStore(url, **storage_options)
+    if protocol in ("s3", "s3a"):
+        from modelmgmt.stores.s3 import S3Store  # conditional-write put_if_absent
+
+        return S3Store(url, **storage_options)
     return FsspecStore(url, **storage_options)
