@@ -1,0 +1,204 @@
+"""mm.fit: batches, seeding, validation, run logging, progress, warm start and bad input."""
+
+from __future__ import annotations
+
+import io
+import sys
+
+import numpy as np
+import pytest
+
+import modelmgmt as mm
+from modelmgmt.models import MLP, LinearRegression, LogisticRegression
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 4))
+    y = (X[:, 0] - X[:, 1] > 0).astype(int)
+    return X, y
+
+
+class RecordingRun:
+    def __init__(self):
+        self.calls = []
+
+    def log_metrics(self, metrics, step=None):
+        self.calls.append((step, dict(metrics)))
+
+
+class CountingOptimizer(mm.optim.SGD):
+    """SGD that counts its steps and the batch sizes it saw."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.steps = 0
+
+    def step(self, params, grads):
+        self.steps += 1
+        super().step(params, grads)
+
+
+def test_history_has_one_loss_per_epoch_and_val_loss(data):
+    X, y = data
+    model = LogisticRegression()
+    history = mm.fit(model, X[:80], y[:80], epochs=4, batch_size=16, validation_data=(X[80:], y[80:]), seed=0)
+    assert isinstance(history, mm.History)
+    assert history.epoch == [0, 1, 2, 3]
+    assert len(history.history["loss"]) == len(history.history["val_loss"]) == 4
+    assert history.history["lr"] == [1e-3] * 4  # default optimizer: Adam(lr=1e-3)
+    assert history.params["batch_size"] == 16 and history.params["optimizer"] == "Adam"
+    assert history.params["steps_per_epoch"] == 5
+    assert history.stopped_epoch is None
+    assert history.history["val_loss"][-1] == pytest.approx(model.loss_and_grad(X[80:], y[80:])[0], rel=1e-12)
+
+
+def test_loss_is_the_mean_of_the_batch_losses(data):
+    X, y = data
+    seen = []
+
+    class Batches(mm.callbacks.Callback):
+        def on_batch_end(self, batch, logs):
+            seen.append((logs["loss"], logs["size"]))
+
+    history = mm.fit(LogisticRegression(), X, y, epochs=1, batch_size=30, callbacks=[Batches()], seed=0)
+    assert [s for _, s in seen] == [30, 30, 30, 10]
+    assert history.history["loss"][0] == pytest.approx(np.mean([v for v, _ in seen]), rel=1e-12)
+
+
+def test_one_optimizer_step_per_batch_and_full_batch_gradient_descent(data):
+    X, y = data
+    opt = CountingOptimizer(lr=0.1)
+    mm.fit(LogisticRegression(), X, y, epochs=3, batch_size=32, optimizer=opt, seed=0)
+    assert opt.steps == 3 * 4
+    # batch_size=None is plain gradient descent: identical to stepping by hand
+    model = LogisticRegression()
+    model.initialize(X, y, np.random.default_rng(0))
+    by_hand = LogisticRegression.from_config(model.config, {k: v.copy() for k, v in model.params.items()})
+    mm.fit(model, X, y, epochs=5, batch_size=None, optimizer=mm.optim.SGD(lr=0.5), shuffle=False)
+    for _ in range(5):
+        _, grads = by_hand.loss_and_grad(X, y)
+        for k, g in grads.items():
+            by_hand.params[k] -= 0.5 * g
+    for k in model.params:
+        np.testing.assert_allclose(model.params[k], by_hand.params[k], rtol=1e-12)
+
+
+def test_same_seed_gives_identical_history_and_params(data):
+    X, y = data
+
+    def run(seed):
+        model = MLP(hidden=(8,))
+        history = mm.fit(model, X, y, epochs=3, batch_size=10, seed=seed, optimizer=mm.optim.Adam(lr=0.01))
+        return history.history, model.params
+
+    h1, p1 = run(7)
+    h2, p2 = run(7)
+    h3, p3 = run(8)
+    assert h1 == h2
+    assert all(np.array_equal(p1[k], p2[k]) for k in p1)
+    assert h1["loss"] != h3["loss"]
+
+
+def test_shuffle_false_visits_rows_in_order(data):
+    X, y = data
+    order = []
+
+    class Spy(LogisticRegression):
+        def loss_and_grad(self, Xb, yb):
+            order.append(Xb[:, 0].copy())
+            return super().loss_and_grad(Xb, yb)
+
+    mm.fit(Spy(), X, y, epochs=1, batch_size=25, shuffle=False)
+    assert np.array_equal(np.concatenate(order), X[:, 0])
+    order.clear()
+    mm.fit(Spy(), X, y, epochs=1, batch_size=25, shuffle=True, seed=0)
+    got = np.concatenate(order)
+    assert not np.array_equal(got, X[:, 0]) and np.array_equal(np.sort(got), np.sort(X[:, 0]))
+
+
+def test_warm_start_continues_from_current_params(data):
+    X, y = data
+    model = LogisticRegression()
+    first = mm.fit(model, X, y, epochs=3, seed=0, optimizer=mm.optim.Adam(lr=0.05))
+    before = {k: v.copy() for k, v in model.params.items()}
+    second = model.fit(X, y, epochs=3, seed=0, optimizer=mm.optim.Adam(lr=0.05))
+    assert second.history["loss"][0] < first.history["loss"][0]
+    assert not np.array_equal(before["W"], model.params["W"])
+
+
+def test_run_gets_metrics_every_epoch(data):
+    X, y = data
+    run = RecordingRun()
+    mm.fit(LogisticRegression(), X, y, epochs=3, validation_data=(X, y), run=run, seed=0)
+    assert [step for step, _ in run.calls] == [0, 1, 2]
+    assert all({"loss", "val_loss", "lr"} <= set(m) for _, m in run.calls)
+    with pytest.raises(TypeError, match="log_metrics"):
+        mm.fit(LogisticRegression(), X, y, epochs=1, run=object())
+
+
+def test_progress_bar_only_when_asked_or_on_a_terminal(data, capsys, monkeypatch):
+    X, y = data
+    mm.fit(LogisticRegression(), X, y, epochs=2, seed=0)  # stderr is not a terminal under pytest
+    assert capsys.readouterr().err == ""
+    mm.fit(LogisticRegression(), X, y, epochs=2, seed=0, progress=True)
+    err = capsys.readouterr().err
+    assert "epoch 2/2" in err and "loss" in err and err.count("\n") == 2
+
+    class FakeTerminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    fake = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", fake)
+    mm.fit(LogisticRegression(), X, y, epochs=1, seed=0)
+    assert "epoch 1/1" in fake.getvalue()
+    quiet = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", quiet)
+    mm.fit(LogisticRegression(), X, y, epochs=1, seed=0, progress=False)
+    assert quiet.getvalue() == ""
+
+
+@pytest.mark.parametrize(
+    "X_bad,y_bad,match",
+    [
+        (np.array([[np.nan, 1.0], [1.0, 2.0]]), [0, 1], "finite"),
+        (np.array([[np.inf, 1.0], [1.0, 2.0]]), [0, 1], "finite"),
+        (np.ones((3, 2)), [0, 1], "same number of samples"),
+        (np.ones(4), [0, 1, 0, 1], "2-D"),
+        (np.ones((0, 2)), [], "at least one sample"),
+        (np.ones((2, 2)), [np.nan, 1.0], "finite"),
+    ],
+)
+def test_bad_training_data_is_refused(X_bad, y_bad, match):
+    with pytest.raises(ValueError, match=match):
+        mm.fit(LinearRegression(), X_bad, y_bad, epochs=1)
+
+
+def test_bad_settings_are_refused(data):
+    X, y = data
+    with pytest.raises(ValueError, match="epochs"):
+        mm.fit(LogisticRegression(), X, y, epochs=-1)
+    with pytest.raises(ValueError, match="batch_size"):
+        mm.fit(LogisticRegression(), X, y, batch_size=0)
+    with pytest.raises(ValueError, match="validation_data"):
+        mm.fit(LogisticRegression(), X, y, validation_data=X)
+    with pytest.raises(ValueError, match="X_val has 3 features"):
+        mm.fit(LogisticRegression(), X, y, validation_data=(X[:, :3], y))
+    with pytest.raises(TypeError, match="optimizer"):
+        mm.fit(LogisticRegression(), X, y, optimizer="adam")
+    with pytest.raises(TypeError, match="Model"):
+        mm.fit(object(), X, y)
+    with pytest.raises(TypeError, match="Callback"):
+        mm.fit(LogisticRegression(), X, y, callbacks=[object()])
+    with pytest.raises(TypeError, match="seed"):
+        mm.fit(LogisticRegression(), X, y, seed="x")
+
+
+def test_a_model_learns_with_the_default_optimizer(data):
+    X, y = data
+    model = LogisticRegression()
+    history = model.fit(X, y, epochs=20, batch_size=8, seed=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert (model.predict(X) == y).mean() > 0.9
