@@ -1,0 +1,104 @@
+"""Log loss (cross-entropy) of predicted class probabilities, as scikit-learn computes it.
+
+Probabilities are clipped to ``[eps, 1 - eps]`` with ``eps`` the machine epsilon of their
+dtype; values above 1 or below 0 raise ValueError; rows that do not sum to one give a
+``UserWarning`` (scikit-learn 1.9 behaviour) and are used as they are.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+
+from modelmgmt._validation import check_same_length
+from modelmgmt.metrics._checks import as_labels, as_weights
+
+__all__ = ["log_loss", "as_probabilities", "log_loss_classes", "true_class_losses"]
+
+
+def as_probabilities(y_pred: Any) -> np.ndarray:
+    """Validate predicted probabilities; return them as an (n, k) float array (1-D p → [1-p, p])."""
+    p = np.asarray(y_pred)
+    if p.dtype.kind not in "biuf":
+        raise TypeError(f"y_pred must hold numeric probabilities; got dtype {p.dtype}")
+    if p.dtype.kind != "f" or p.dtype.itemsize < 4:
+        p = p.astype(np.float64)
+    if p.ndim not in (1, 2) or p.shape[0] == 0:
+        raise ValueError(f"y_pred must be a non-empty 1-D or 2-D array of probabilities; got shape {p.shape}")
+    if not np.isfinite(p).all():
+        raise ValueError("y_pred must be finite; it contains NaN or infinite values")
+    if p.max() > 1:
+        raise ValueError(f"y_prob contains values greater than 1: {p.max()}")
+    if p.min() < 0:
+        raise ValueError(f"y_prob contains values lower than 0: {p.min()}")
+    if p.ndim == 1:
+        p = p[:, None]
+    if p.shape[1] == 1:
+        p = np.concatenate([1 - p, p], axis=1)
+    eps = np.finfo(p.dtype).eps
+    if not np.all(np.isclose(p.sum(axis=1), 1, rtol=math.sqrt(eps))):
+        warnings.warn("The y_prob values do not sum to one. Make sure to pass probabilities.", UserWarning, stacklevel=3)
+    return p
+
+
+def log_loss_classes(seen: np.ndarray, labels: Any, n_columns: int) -> np.ndarray:
+    """The classes the probability columns stand for (sorted labels, or the labels seen in y_true)."""
+    if labels is not None:
+        classes = np.unique(np.asarray(labels))
+        if len(classes) != len(np.asarray(labels)) or not np.array_equal(classes, np.asarray(labels)):
+            warnings.warn(
+                f"Labels passed were {list(np.asarray(labels).tolist())}. But this function assumes labels are "
+                f"ordered lexicographically. Pass the ordered labels={classes.tolist()} and ensure that the "
+                "columns of y_prob correspond to this ordering.",
+                UserWarning,
+                stacklevel=3,
+            )
+        extra = np.setdiff1d(seen, classes)
+        if len(extra):
+            raise ValueError(f"y_true contains values {set(extra.tolist())} not belonging to the passed labels {classes.tolist()}.")
+    else:
+        classes = seen
+    if len(classes) == 1:
+        if labels is None:
+            raise ValueError(
+                f"y_true contains only one label ({classes[0]!r}). Please provide the list of all "
+                "expected class labels explicitly through the labels argument."
+            )
+        raise ValueError(f"The labels array needs to contain at least two labels, got {classes.tolist()}.")
+    if len(classes) != n_columns:
+        if labels is None:
+            raise ValueError(
+                f"y_true and y_prob contain different number of classes: {len(classes)} vs {n_columns}. Please "
+                f"provide the true labels explicitly through the labels argument. Classes found in y_true: {classes.tolist()}"
+            )
+        raise ValueError(
+            f"The number of classes in labels is different from that in y_prob. Classes found in labels: {classes.tolist()}"
+        )
+    return classes
+
+
+def true_class_losses(p: np.ndarray, column: np.ndarray) -> np.ndarray:
+    """-log of the clipped probability each sample gave its true class."""
+    eps = np.finfo(p.dtype).eps
+    picked = p[np.arange(p.shape[0]), column]
+    return -np.log(np.clip(picked, eps, 1 - eps))
+
+
+def log_loss(
+    y_true: Any, y_pred: Any, *, normalize: bool = True, sample_weight: Any = None, labels: Any = None
+) -> float:
+    """Mean negative log-likelihood of the true labels, as sklearn's log_loss."""
+    p = as_probabilities(y_pred)
+    yt = as_labels(y_true, "y_true")
+    n = check_same_length(y_true=yt, y_pred=p)
+    w = as_weights(sample_weight, n)
+    seen, inv = np.unique(yt, return_inverse=True)
+    classes = log_loss_classes(seen, labels, p.shape[1])
+    column = inv.reshape(-1) if classes is seen else np.searchsorted(classes, seen)[inv.reshape(-1)]
+    loss = true_class_losses(p, column)
+    if normalize:
+        return float(np.average(loss, weights=w))
+    return float(np.sum(loss) if w is None else np.dot(loss, w))

@@ -1,0 +1,309 @@
+"""Score-based metrics: ROC AUC, ROC and precision-recall curves, average precision.
+
+Results equal scikit-learn's (``roc_auc_score``, ``roc_curve``, ``precision_recall_curve``,
+``average_precision_score``) to 1e-10. ROC AUC is computed from ranks: sort the positive and
+the negative scores once and count, for each positive, the negatives below it (ties count
+one half) — the Mann-Whitney statistic, which is exactly the trapezoidal area under
+scikit-learn's ROC curve.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from typing import Any
+
+import numpy as np
+
+from modelmgmt._validation import check_same_length
+from modelmgmt.metrics._checks import as_labels, as_scores, as_weights, check_average
+
+__all__ = [
+    "roc_auc",
+    "roc_curve",
+    "precision_recall_curve",
+    "average_precision",
+    "unique_labels",
+    "binary_auc",
+]
+
+
+def unique_labels(y: np.ndarray) -> np.ndarray:
+    """Sorted distinct labels of a 1-D array (a bincount for small non-negative ints)."""
+    if y.dtype.kind in "iu" and y.size:
+        lo, hi = int(y.min()), int(y.max())
+        if lo >= 0 and hi <= max(4 * y.size, 1 << 16):
+            return np.flatnonzero(np.bincount(y.astype(np.intp), minlength=hi + 1)).astype(y.dtype)
+    return np.unique(y)
+
+
+def binary_auc(pos: np.ndarray, score: np.ndarray, weight: np.ndarray | None = None) -> float:
+    """Area under the ROC curve of a boolean target; NaN when one class is missing."""
+    if weight is None:
+        sp = np.sort(score[pos])
+        sn = np.sort(score[~pos])
+        n_pos, n_neg = sp.size, sn.size
+        if n_pos == 0 or n_neg == 0:
+            return float("nan")
+        lo = np.searchsorted(sn, sp, "left")
+        hi = np.searchsorted(sn, sp, "right")
+        # each positive beats `lo` negatives and ties with `hi - lo`: U = sum(lo + hi) / 2
+        u = int(lo.sum(dtype=np.int64)) + int(hi.sum(dtype=np.int64))
+        return float(u / (2.0 * n_pos * n_neg))
+    w = weight.astype(np.float64, copy=False)
+    keep = w != 0
+    if not keep.all():
+        pos, score, w = pos[keep], score[keep], w[keep]
+    ip = np.argsort(score[pos], kind="stable")
+    ineg = np.argsort(score[~pos], kind="stable")
+    sp, wp = score[pos][ip], w[pos][ip]
+    sn, wn = score[~pos][ineg], w[~pos][ineg]
+    w_pos, w_neg = wp.sum(), wn.sum()
+    if sp.size == 0 or sn.size == 0 or w_pos == 0 or w_neg == 0:
+        return float("nan")
+    cum = np.concatenate(([0.0], np.cumsum(wn)))
+    below = cum[np.searchsorted(sn, sp, "left")]
+    upto = cum[np.searchsorted(sn, sp, "right")]
+    return float(np.dot(wp, below + upto) / (2.0 * w_pos * w_neg))
+
+
+def _pos_label_or_default(y_true: np.ndarray, pos_label: Any) -> Any:
+    """sklearn's _check_pos_label_consistency: pos_label=None needs labels {0, 1} or {-1, 1}."""
+    if pos_label is not None:
+        return pos_label
+    classes = unique_labels(y_true)
+    ok = classes.dtype.kind not in "OUS" and len(classes) <= 2 and any(
+        np.array_equal(classes, np.array(allowed)) for allowed in ([0, 1], [-1, 1], [0], [-1], [1])
+    )
+    if not ok:
+        raise ValueError(
+            f"y_true takes value in {{{', '.join(map(repr, classes.tolist()))}}} and pos_label is not "
+            "specified: either make y_true take value in {0, 1} or {-1, 1} or pass pos_label explicitly."
+        )
+    return 1
+
+
+def _binary_inputs(y_true: Any, y_score: Any, sample_weight: Any) -> tuple:
+    yt = as_labels(y_true, "y_true")
+    ys = as_scores(y_score)
+    if ys.ndim != 1:
+        raise ValueError(f"y_score must be 1-D for a binary curve; got shape {ys.shape}")
+    n = check_same_length(y_true=yt, y_score=ys)
+    return yt, ys, as_weights(sample_weight, n)
+
+
+def _clf_curve(pos: np.ndarray, score: np.ndarray, w: np.ndarray | None) -> tuple:
+    """(fps, tps, thresholds) at each distinct score, descending, as sklearn computes them."""
+    if w is not None:
+        keep = w != 0
+        pos, score, w = pos[keep], score[keep], w[keep]
+    order = np.argsort(score, kind="stable")[::-1]
+    score = score[order]
+    y = pos[order].astype(np.float64)
+    idx = np.concatenate((np.flatnonzero(np.diff(score)), [y.size - 1]))
+    if w is None:
+        tps = np.cumsum(y)[idx]
+        fps = 1 + idx.astype(np.float64) - tps
+    else:
+        w = w[order].astype(np.float64)
+        tps = np.cumsum(y * w)[idx]
+        fps = np.cumsum((1 - y) * w)[idx]
+    return fps, tps, score[idx]
+
+
+def roc_curve(
+    y_true: Any, y_score: Any, *, pos_label: Any = None, sample_weight: Any = None, drop_intermediate: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(fpr, tpr, thresholds) of a binary ROC curve, as sklearn's roc_curve."""
+    yt, ys, w = _binary_inputs(y_true, y_score, sample_weight)
+    pos_label = _pos_label_or_default(yt, pos_label)
+    fps, tps, thresholds = _clf_curve(yt == pos_label, ys, w)
+    if drop_intermediate and fps.shape[0] > 2:
+        keep = np.concatenate(([True], np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), [True]))
+        fps, tps, thresholds = fps[keep], tps[keep], thresholds[keep]
+    tps = np.concatenate(([0.0], tps))
+    fps = np.concatenate(([0.0], fps))
+    thresholds = np.concatenate(([np.inf], thresholds.astype(np.float64)))
+    if fps[-1] <= 0:
+        warnings.warn("No negative samples in y_true, false positive value should be meaningless", UserWarning, stacklevel=2)
+        fpr = np.full(fps.shape, np.nan)
+    else:
+        fpr = fps / fps[-1]
+    if tps[-1] <= 0:
+        warnings.warn("No positive samples in y_true, true positive value should be meaningless", UserWarning, stacklevel=2)
+        tpr = np.full(tps.shape, np.nan)
+    else:
+        tpr = tps / tps[-1]
+    return fpr, tpr, thresholds
+
+
+def precision_recall_curve(
+    y_true: Any, y_score: Any, *, pos_label: Any = None, sample_weight: Any = None, drop_intermediate: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(precision, recall, thresholds) of a binary classifier, as sklearn's precision_recall_curve."""
+    yt, ys, w = _binary_inputs(y_true, y_score, sample_weight)
+    pos_label = _pos_label_or_default(yt, pos_label)
+    return _pr_curve(yt == pos_label, ys, w, drop_intermediate)
+
+
+def _pr_curve(pos: np.ndarray, score: np.ndarray, w: np.ndarray | None, drop_intermediate: bool = False) -> tuple:
+    fps, tps, thresholds = _clf_curve(pos, score, w)
+    if drop_intermediate and fps.shape[0] > 2:
+        keep = np.concatenate(([True], np.logical_or(np.diff(tps[:-1]), np.diff(tps[1:])), [True]))
+        fps, tps, thresholds = fps[keep], tps[keep], thresholds[keep]
+    ps = tps + fps
+    precision = np.divide(tps, ps, out=np.zeros_like(tps), where=ps != 0)
+    if tps[-1] == 0:
+        warnings.warn("No positive class found in y_true, recall is set to one for all thresholds.", UserWarning, stacklevel=3)
+        recall = np.ones_like(tps)
+    else:
+        recall = tps / tps[-1]
+    return (
+        np.concatenate((precision[::-1], [1.0])),
+        np.concatenate((recall[::-1], [0.0])),
+        thresholds[::-1],
+    )
+
+
+def _binary_ap(pos: np.ndarray, score: np.ndarray, w: np.ndarray | None) -> float:
+    precision, recall, _ = _pr_curve(pos, score, w)
+    return float(max(0.0, -np.sum(np.diff(recall) * precision[:-1])))
+
+
+def _one_vs_rest(metric, onehot: np.ndarray, score: np.ndarray, average: Any, w: np.ndarray | None) -> Any:
+    """sklearn's _average_binary_score for an (n, k) indicator target."""
+    average_weight = None
+    if average == "micro":
+        ww = None if w is None else np.repeat(w, onehot.shape[1])
+        return float(metric(onehot.ravel(), score.ravel(), ww))
+    if average == "weighted":
+        average_weight = onehot.sum(axis=0) if w is None else (onehot * w[:, None]).sum(axis=0)
+        if np.isclose(average_weight.sum(), 0):
+            return 0
+    values = np.array([metric(onehot[:, c], score[:, c], w) for c in range(onehot.shape[1])])
+    if average is None:
+        return values
+    if average_weight is not None:
+        values[average_weight == 0] = 0
+    return float(np.average(values, weights=average_weight))
+
+
+def _ovr_auc(pos: np.ndarray, score: np.ndarray, w: np.ndarray | None) -> float:
+    value = binary_auc(pos, score, w)
+    if np.isnan(value):
+        warnings.warn("Only one class is present in y_true. ROC AUC score is not defined in that case.", UserWarning, stacklevel=4)
+    return value
+
+
+def roc_auc(
+    y_true: Any,
+    y_score: Any,
+    *,
+    average: str | None = "macro",
+    sample_weight: Any = None,
+    multi_class: str = "raise",
+    labels: Any = None,
+) -> Any:
+    """Area under the ROC curve, as sklearn's roc_auc_score (binary; multiclass "ovr"/"ovo").
+
+    Binary scores are the positive (larger) label's scores, 1-D, or an (n, 2) probability array
+    whose second column is used. Unlike sklearn (which warns and returns NaN), a y_true holding
+    one class only raises ValueError.
+    """
+    check_average(average, ("micro", "macro", "weighted", None))
+    if multi_class not in ("raise", "ovr", "ovo"):
+        raise ValueError(f"multi_class must be 'raise', 'ovr' or 'ovo'; got {multi_class!r}")
+    yt = as_labels(y_true, "y_true")
+    ys = as_scores(y_score)
+    n = check_same_length(y_true=yt, y_score=ys)
+    w = as_weights(sample_weight, n)
+    classes = unique_labels(yt)
+    if len(classes) < 2:
+        raise ValueError(
+            f"Only one class is present in y_true ({classes.tolist()}); ROC AUC needs both classes"
+        )
+    if len(classes) == 2 and (ys.ndim == 1 or ys.shape[1] == 2):
+        score = ys if ys.ndim == 1 else ys[:, 1]
+        return binary_auc(yt == classes[1], score, w)
+    return _multiclass_auc(yt, ys, classes, w, average, multi_class, labels)
+
+
+def _multiclass_auc(yt, ys, classes, w, average, multi_class, labels) -> Any:
+    if multi_class == "raise":
+        raise ValueError("y_true is multiclass: multi_class must be 'ovr' or 'ovo' (got 'raise')")
+    if ys.ndim != 2:
+        raise ValueError(f"multiclass roc_auc needs y_score of shape (n_samples, n_classes); got {ys.shape}")
+    if average == "micro" and multi_class == "ovo":
+        raise ValueError("average must be one of ('macro', 'weighted', None) for multiclass problems")
+    if average is None and multi_class == "ovo":
+        raise NotImplementedError("average=None is not implemented for multi_class='ovo'.")
+    if not np.allclose(1, ys.sum(axis=1)):
+        raise ValueError(
+            "Target scores need to be probabilities for multiclass roc_auc, i.e. they should sum up to 1.0 over classes"
+        )
+    if labels is not None:
+        lab = np.asarray(labels).ravel()
+        uniq = np.unique(lab)
+        if len(uniq) != len(lab):
+            raise ValueError("Parameter 'labels' must be unique")
+        if not np.array_equal(uniq, lab):
+            raise ValueError("Parameter 'labels' must be ordered")
+        if len(lab) != ys.shape[1]:
+            raise ValueError(
+                f"Number of given labels, {len(lab)}, not equal to the number of columns in 'y_score', {ys.shape[1]}"
+            )
+        if len(np.setdiff1d(classes, lab)):
+            raise ValueError("'y_true' contains labels not in parameter 'labels'")
+        classes = lab
+    elif len(classes) != ys.shape[1]:
+        raise ValueError(
+            f"Number of classes in y_true ({len(classes)}) not equal to the number of columns in 'y_score' ({ys.shape[1]})"
+        )
+    enc = np.searchsorted(classes, yt)
+    if multi_class == "ovo":
+        if w is not None:
+            raise ValueError("sample_weight is not supported for multiclass one-vs-one ROC AUC")
+        present = np.unique(enc)
+        scores, prevalence = [], []
+        for a, b in itertools.combinations(present.tolist(), 2):
+            a_mask, b_mask = enc == a, enc == b
+            ab = a_mask | b_mask
+            pa = binary_auc(a_mask[ab], ys[ab, a])
+            pb = binary_auc(b_mask[ab], ys[ab, b])
+            scores.append((pa + pb) / 2)
+            prevalence.append(np.average(ab))
+        return np.average(np.array(scores), weights=np.array(prevalence) if average == "weighted" else None)
+    onehot = enc[:, None] == np.arange(len(classes))[None, :]
+    return _one_vs_rest(_ovr_auc, onehot, ys, average, w)
+
+
+def average_precision(
+    y_true: Any, y_score: Any, *, average: str | None = "macro", pos_label: Any = 1, sample_weight: Any = None
+) -> Any:
+    """Average precision (area under the step PR curve), as sklearn's average_precision_score.
+
+    Binary scores may also be an (n, 2) probability array (second column used).
+    """
+    check_average(average, ("micro", "macro", "weighted", None))
+    yt = as_labels(y_true, "y_true")
+    ys = as_scores(y_score)
+    n = check_same_length(y_true=yt, y_score=ys)
+    w = as_weights(sample_weight, n)
+    classes = unique_labels(yt)
+    if len(classes) <= 2:
+        if len(classes) == 2 and pos_label not in classes.tolist():
+            raise ValueError(f"pos_label={pos_label!r} is not a valid label. It should be one of {classes.tolist()}")
+        if ys.ndim == 2:
+            if ys.shape[1] != 2:
+                raise ValueError(f"binary y_true needs 1-D scores (or (n, 2) probabilities); got shape {ys.shape}")
+            ys = ys[:, 1]
+        return _binary_ap(yt == pos_label, ys, w)
+    if pos_label != 1:
+        raise ValueError("Parameter pos_label is fixed to 1 for multiclass y_true. Do not set pos_label or set pos_label to 1.")
+    if ys.shape != (n, len(classes)):
+        raise ValueError(
+            "`y_score` needs to be of shape `(n_samples, n_classes)`, since `y_true` contains "
+            f"multiple classes. Got `y_score.shape={ys.shape}`."
+        )
+    onehot = np.searchsorted(classes, yt)[:, None] == np.arange(len(classes))[None, :]
+    return _one_vs_rest(_binary_ap, onehot, ys, average, w)

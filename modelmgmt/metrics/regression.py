@@ -1,0 +1,203 @@
+"""Regression metrics (MSE, RMSE, MAE, R², explained variance) from mergeable moments.
+
+A batch is summarised by :class:`RegStats` (total weight, weighted sums of |e| and e², and the
+weighted mean and centred sum of squares of y and of the residual e = y - ŷ). Two summaries
+merge exactly with Chan et al.'s parallel formula, so the classes in
+:mod:`modelmgmt.metrics.stateful` give the same numbers on chunks as the functions on the
+whole data. Outputs may be 1-D or (n, n_outputs); multi-output scores are averaged uniformly,
+as scikit-learn's default ``multioutput="uniform_average"``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import attrs
+import numpy as np
+
+from modelmgmt._validation import check_same_length
+from modelmgmt.metrics._checks import as_weights
+
+__all__ = ["mse", "rmse", "mae", "r2", "explained_variance", "RegStats", "reg_stats"]
+
+
+def _as_target(y: Any, name: str) -> np.ndarray:
+    a = np.asarray(y)
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be numeric; got dtype {a.dtype}")
+    a = a.astype(np.float64, copy=False)
+    if a.ndim == 2 and a.shape[1] == 1:
+        a = a.ravel()
+    if a.ndim not in (1, 2) or a.shape[0] == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D or 2-D array; got shape {np.shape(y)}")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} must be finite; it contains NaN or infinite values")
+    return a
+
+
+def _merge_opt(a, b, fn):
+    return None if a is None or b is None else fn(a, b)
+
+
+@attrs.frozen
+class RegStats:
+    """Sufficient statistics of a regression batch, one entry per output (None: not tracked)."""
+
+    n: int
+    weight: np.ndarray = attrs.field(eq=False)
+    abs_err: np.ndarray | None = attrs.field(default=None, eq=False)
+    sq_err: np.ndarray | None = attrs.field(default=None, eq=False)
+    mean_y: np.ndarray | None = attrs.field(default=None, eq=False)
+    m2_y: np.ndarray | None = attrs.field(default=None, eq=False)
+    mean_e: np.ndarray | None = attrs.field(default=None, eq=False)
+    m2_e: np.ndarray | None = attrs.field(default=None, eq=False)
+
+    def merge(self, other: "RegStats") -> "RegStats":
+        """Combine two summaries (Chan's parallel update for the centred sums)."""
+        if self.weight.shape != other.weight.shape:
+            raise ValueError(f"number of outputs differs: {self.weight.shape[0]} vs {other.weight.shape[0]}")
+        w = self.weight + other.weight
+        with np.errstate(invalid="ignore", divide="ignore"):
+            fb = np.where(w != 0, other.weight / w, 0.0)
+            cross = np.where(w != 0, self.weight * other.weight / w, 0.0)
+
+        def moments(ma, m2a, mb, m2b):
+            if ma is None or mb is None:
+                return None, None
+            d = mb - ma
+            return ma + d * fb, m2a + m2b + d * d * cross
+
+        mean_y, m2_y = moments(self.mean_y, self.m2_y, other.mean_y, other.m2_y)
+        mean_e, m2_e = moments(self.mean_e, self.m2_e, other.mean_e, other.m2_e)
+        add = np.add
+        return RegStats(
+            n=self.n + other.n,
+            weight=w,
+            abs_err=_merge_opt(self.abs_err, other.abs_err, add),
+            sq_err=_merge_opt(self.sq_err, other.sq_err, add),
+            mean_y=mean_y,
+            m2_y=m2_y,
+            mean_e=mean_e,
+            m2_e=m2_e,
+        )
+
+
+#: every statistic: absolute error, squared error, moments of y, moments of the residual
+ALL_STATS = frozenset({"abs", "sq", "y", "e"})
+
+
+def reg_stats(y_true: Any, y_pred: Any, sample_weight: Any = None, need: frozenset = ALL_STATS) -> RegStats:
+    """Validate one batch and summarise it (the "update" step); ``need`` picks the statistics."""
+    yt = _as_target(y_true, "y_true")
+    yp = _as_target(y_pred, "y_pred")
+    n = check_same_length(y_true=yt, y_pred=yp)
+    if yt.shape[1:] != yp.shape[1:]:
+        raise ValueError(f"y_true and y_pred have different number of outputs ({yt.shape[1:]} != {yp.shape[1:]})")
+    w = as_weights(sample_weight, n)
+    e = yt - yp
+    one = np.atleast_1d
+    if w is None:
+        wsum = np.full(one(yt[0]).shape, float(n))
+
+        def total(a):
+            return one(a.sum(axis=0))
+    else:
+        w = w.astype(np.float64)
+        wc = w if yt.ndim == 1 else w[:, None]
+        wsum = np.full(one(yt[0]).shape, w.sum())
+
+        def total(a):
+            return one((a * wc).sum(axis=0))
+
+    out: dict[str, Any] = {}
+    if "abs" in need:
+        out["abs_err"] = total(np.abs(e))
+    if "sq" in need:
+        out["sq_err"] = total(e * e)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if "y" in need:
+            mean_y = np.where(wsum != 0, total(yt) / wsum, 0.0)
+            out["mean_y"], out["m2_y"] = mean_y, total((yt - mean_y) ** 2)
+        if "e" in need:
+            mean_e = np.where(wsum != 0, total(e) / wsum, 0.0)
+            out["mean_e"], out["m2_e"] = mean_e, total((e - mean_e) ** 2)
+    return RegStats(n=n, weight=wsum, **out)
+
+
+def _check_weight(s: RegStats) -> None:
+    if np.any(s.weight == 0):
+        raise ValueError("the sample weights sum to zero; the metric is undefined")
+
+
+def _uniform(values: np.ndarray) -> float:
+    return float(np.mean(values))
+
+
+def _fraction_explained(num: np.ndarray, den: np.ndarray) -> float:
+    """sklearn's force_finite rule: 0/0 → 1.0, x/0 → 0.0, else 1 - num/den; then averaged."""
+    out = np.ones_like(num)
+    nz_den = den != 0
+    nz_num = num != 0
+    valid = nz_den & nz_num
+    out[valid] = 1 - num[valid] / den[valid]
+    out[nz_num & ~nz_den] = 0.0
+    return _uniform(out)
+
+
+def mse_from_stats(s: RegStats) -> float:
+    """Mean squared error from a summary."""
+    _check_weight(s)
+    return _uniform(s.sq_err / s.weight)
+
+
+def rmse_from_stats(s: RegStats) -> float:
+    """Root mean squared error (per output, then averaged) from a summary."""
+    _check_weight(s)
+    return _uniform(np.sqrt(s.sq_err / s.weight))
+
+
+def mae_from_stats(s: RegStats) -> float:
+    """Mean absolute error from a summary."""
+    _check_weight(s)
+    return _uniform(s.abs_err / s.weight)
+
+
+def r2_from_stats(s: RegStats) -> float:
+    """R² from a summary; NaN with a warning for fewer than two samples (as sklearn)."""
+    if s.n < 2:
+        warnings.warn("R^2 score is not well-defined with less than two samples.", UserWarning, stacklevel=3)
+        return math.nan
+    return _fraction_explained(s.sq_err, s.m2_y)
+
+
+def explained_variance_from_stats(s: RegStats) -> float:
+    """Explained variance 1 - Var(y - ŷ) / Var(y) from a summary."""
+    _check_weight(s)
+    return _fraction_explained(s.m2_e / s.weight, s.m2_y / s.weight)
+
+
+def mse(y_true: Any, y_pred: Any, *, sample_weight: Any = None) -> float:
+    """Mean squared error, as sklearn's mean_squared_error."""
+    return mse_from_stats(reg_stats(y_true, y_pred, sample_weight, frozenset({"sq"})))
+
+
+def rmse(y_true: Any, y_pred: Any, *, sample_weight: Any = None) -> float:
+    """Root mean squared error, as sklearn's root_mean_squared_error."""
+    return rmse_from_stats(reg_stats(y_true, y_pred, sample_weight, frozenset({"sq"})))
+
+
+def mae(y_true: Any, y_pred: Any, *, sample_weight: Any = None) -> float:
+    """Mean absolute error, as sklearn's mean_absolute_error."""
+    return mae_from_stats(reg_stats(y_true, y_pred, sample_weight, frozenset({"abs"})))
+
+
+def r2(y_true: Any, y_pred: Any, *, sample_weight: Any = None) -> float:
+    """Coefficient of determination R², as sklearn's r2_score (constant y_true: 1.0 or 0.0)."""
+    return r2_from_stats(reg_stats(y_true, y_pred, sample_weight, frozenset({"sq", "y"})))
+
+
+def explained_variance(y_true: Any, y_pred: Any, *, sample_weight: Any = None) -> float:
+    """Explained variance score, as sklearn's explained_variance_score."""
+    return explained_variance_from_stats(reg_stats(y_true, y_pred, sample_weight, frozenset({"y", "e"})))
