@@ -74,9 +74,24 @@ class ServedVersion:
     def check_input(self, X: Any) -> np.ndarray:
         """Return X as a 2-D numeric array matching the signature or raise InputSignatureError."""
         try:
-            a = X if isinstance(X, np.ndarray) else np.asarray(X)
+            a = X if type(X) is np.ndarray else np.asarray(X)
         except Exception as exc:
             raise InputSignatureError(f"expected a 2-D numeric array; received {type(X).__name__} ({exc})") from None
+        kind = a.dtype.kind
+        n = self.n_features
+        if kind not in "biuf" or a.ndim != 2 or (n is not None and a.shape[1] != n) or a.shape[0] == 0:
+            self._reject(a)
+        want = self.dtype
+        if kind != "f":
+            a = a.astype(want if want is not None and want.kind == "f" else np.float64)
+        elif want is not None and want.kind == "f" and a.dtype.itemsize < want.itemsize:
+            a = a.astype(want)  # float32 request for a float64 model: widen, never narrow
+        if not np.isfinite(a).all():
+            raise InputSignatureError("expected finite values; received NaN or infinity")
+        return a
+
+    def _reject(self, a: np.ndarray) -> None:
+        """Raise the InputSignatureError that names what was expected and what came."""
         want = "?" if self.n_features is None else self.n_features
         dname = str(self.dtype) if self.dtype is not None else "numeric"
         if a.dtype.kind not in "biuf":
@@ -92,15 +107,7 @@ class ServedVersion:
                 f"expected {self.n_features} features (input shape (n_samples, {self.n_features})); "
                 f"received {a.shape[1]} (shape {a.shape})"
             )
-        if a.shape[0] == 0:
-            raise InputSignatureError(f"expected at least one row; received shape {a.shape}")
-        if a.dtype.kind != "f":
-            a = a.astype(self.dtype if self.dtype is not None and self.dtype.kind == "f" else np.float64)
-        elif self.dtype is not None and self.dtype.kind == "f" and a.dtype.itemsize < self.dtype.itemsize:
-            a = a.astype(self.dtype)  # float32 request for a float64 model: widen, never narrow
-        if not np.isfinite(a).all():
-            raise InputSignatureError("expected finite values; received NaN or infinity")
-        return a
+        raise InputSignatureError(f"expected at least one row; received shape {a.shape}")
 
 
 def _signature(model: Any, version: Any) -> tuple[int | None, np.dtype | None]:

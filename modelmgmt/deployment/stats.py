@@ -51,7 +51,7 @@ class Histogram:
         self.sum = 0.0
         self.count = 0
         self._window = int(window)
-        self._ring = np.empty(self._window, dtype=np.float64)
+        self._ring: list[float] = [0.0] * self._window
 
     def add(self, seconds: float) -> None:
         """Record one observation (the caller holds the lock)."""
@@ -66,7 +66,7 @@ class Histogram:
         qs = tuple(qs)
         if n == 0:
             return {f"p{q:g}": None for q in qs}
-        values = np.percentile(self._ring[:n], qs)
+        values = np.percentile(np.asarray(self._ring[:n], dtype=np.float64), qs)
         return {f"p{q:g}": float(v) for q, v in zip(qs, values)}
 
     def cumulative(self) -> list[tuple[str, int]]:
