@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["fit_and_score", "fit_model", "run_tasks"]
+__all__ = ["fit_and_score", "fit_model", "run_tasks", "split_params", "FIT_PREFIX"]
 
 
 def _accepts(func: Callable, name: str) -> bool:
@@ -23,10 +23,25 @@ def _accepts(func: Callable, name: str) -> bool:
     return name in sig.parameters or any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
 
 
+#: a parameter named "fit__<name>" is passed to fit as <name> instead of to the factory
+FIT_PREFIX = "fit__"
+
+
+def split_params(params: dict) -> tuple[dict, dict]:
+    """(factory keyword arguments, fit keyword arguments) of one candidate."""
+    model_kw = {k: v for k, v in params.items() if not k.startswith(FIT_PREFIX)}
+    fit_kw = {k[len(FIT_PREFIX) :]: v for k, v in params.items() if k.startswith(FIT_PREFIX)}
+    return model_kw, fit_kw
+
+
 def fit_model(factory: Callable, params: dict, X: np.ndarray, y: np.ndarray, fit_params: dict | None) -> Any:
-    """Build ``factory(**params)`` and fit it on (X, y) with a private copy of fit_params."""
-    model = factory(**params)
-    kw = copy.deepcopy(fit_params) if fit_params else {}
+    """Build ``factory(**params)`` and fit it on (X, y) with a private copy of fit_params.
+
+    ``fit__<name>`` entries of ``params`` override ``fit_params[<name>]`` (also copied).
+    """
+    model_kw, fit_kw = split_params(params)
+    model = factory(**model_kw)
+    kw = copy.deepcopy({**(fit_params or {}), **fit_kw})
     if "progress" not in kw and _accepts(model.fit, "progress"):
         kw["progress"] = False  # the search shows its own progress; no bar per fit
     model.fit(X, y, **kw)

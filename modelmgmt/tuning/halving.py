@@ -72,6 +72,8 @@ class HalvingSearch(_BaseSearch):
                     raise ValueError(f"{name} must be a positive int or one of {words}; got {v!r}")
             elif isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
                 raise ValueError(f"{name} must be a positive int or one of {words}; got {v!r}")
+        if resource == "epochs" and any("fit__epochs" in c for c in parameter_grid(param_grid)):
+            raise ValueError("'fit__epochs' cannot be searched when epochs are the halving resource")
         self.param_grid = param_grid
         check_param_names(factory, {n for c in parameter_grid(param_grid) for n in c})
         self.resource = resource
@@ -112,7 +114,7 @@ class HalvingSearch(_BaseSearch):
         """Run the rounds on (X, y); fills ``results``, ``n_resources``, ``n_candidates``; returns self."""
         X, y = prepare_xy(X, y)
         candidates = parameter_grid(self.param_grid)
-        classifier = bool(getattr(self.factory(**candidates[0]), "is_classifier", False))
+        classifier = self._probe(candidates)
         splits = check_cv(self.cv, X, y, classifier)
         n_classes = len(np.unique(y)) if classifier else 0
         min_r, max_r, n_iter = self._budget(len(X), len(splits), n_classes, len(candidates))

@@ -15,7 +15,7 @@ import numpy as np
 
 from modelmgmt.tuning._progress import make_progress
 from modelmgmt.tuning._scoring import check_scoring
-from modelmgmt.tuning._tasks import fit_model, run_tasks
+from modelmgmt.tuning._tasks import FIT_PREFIX, fit_model, run_tasks, split_params
 from modelmgmt.tuning.cv import check_cv, prepare_xy
 
 __all__ = ["GridSearch", "RandomSearch", "parameter_grid"]
@@ -37,10 +37,37 @@ def check_param_names(factory: Callable, names: Iterable[str]) -> None:
     if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
         return
     for name in names:
+        if name.startswith(FIT_PREFIX):
+            continue  # checked against the model's fit by check_fit_names
         if name not in accepted:
             raise ValueError(
                 f"unknown parameter {name!r} for {_factory_name(factory)}; it accepts: "
                 f"{', '.join(accepted) or 'no keyword arguments'}"
+            )
+
+
+def check_fit_names(model: Any, names: Iterable[str]) -> None:
+    """Raise ValueError for a ``fit__<name>`` parameter the model's fit does not take."""
+    wanted = [n[len(FIT_PREFIX) :] for n in names if n.startswith(FIT_PREFIX)]
+    if not wanted:
+        return
+    from modelmgmt.models.base import Model
+
+    fit = getattr(type(model), "fit", None)
+    if fit is Model.fit:  # the shorthand for modelmgmt.fit: check against that
+        from modelmgmt.training import fit
+    try:
+        sig = inspect.signature(fit)
+    except (TypeError, ValueError):
+        return
+    if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+        return
+    accepted = [p.name for p in sig.parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    accepted = [a for a in accepted if a not in ("self", "model", "X", "y")]
+    for name in wanted:
+        if name not in accepted:
+            raise ValueError(
+                f"unknown fit parameter {FIT_PREFIX + name!r}: {type(model).__name__}'s fit accepts: {', '.join(accepted)}"
             )
 
 
@@ -84,6 +111,15 @@ def parameter_grid(param_grid: Any) -> list[dict[str, Any]]:
 def _plain(v: Any) -> Any:
     """numpy scalars to Python numbers, so params log and register as JSON."""
     return v.item() if isinstance(v, np.generic) else v
+
+
+def _loggable(params: dict[str, Any]) -> dict[str, Any]:
+    """Params as JSON-able values for tracking: objects (an optimizer) become their repr."""
+    out = {}
+    for k, v in params.items():
+        v = _plain(v)
+        out[k] = v if isinstance(v, (str, int, float, bool, type(None))) else repr(v)
+    return out
 
 
 class _BaseSearch:
@@ -170,13 +206,19 @@ class _BaseSearch:
         for r, m in zip(rows, means):
             r["rank"] = int(1 + np.sum(means > m))
 
+    def _probe(self, candidates: list[dict]) -> bool:
+        """Build the first candidate: check fit__ names; True when the model is a classifier."""
+        model = self.factory(**split_params(candidates[0])[0])
+        check_fit_names(model, {n for c in candidates for n in c})
+        return bool(getattr(model, "is_classifier", False))
+
     def fit(self, X: Any, y: Any) -> "_BaseSearch":
         """Run the search on (X, y); fills ``results`` and the ``best_*`` attributes; returns self."""
         X, y = prepare_xy(X, y)
         candidates = self._candidates()
         check_param_names(self.factory, {n for c in candidates for n in c})
         check_scoring(self.scoring)
-        classifier = bool(getattr(self.factory(**candidates[0]), "is_classifier", False))
+        classifier = self._probe(candidates)
         splits = check_cv(self.cv, X, y, classifier)
         bar = make_progress(self.progress, len(candidates) * len(splits), type(self).__name__)
         try:
@@ -221,7 +263,7 @@ class _BaseSearch:
         """One tracking run per candidate in ``experiment`` with its params and fold scores."""
         experiment = self.experiment or type(self).__name__
         for i, row in enumerate(self.results):
-            with self.registry.start_run(experiment, params=row["params"], tags={"search": type(self).__name__}) as run:
+            with self.registry.start_run(experiment, params=_loggable(row["params"]), tags={"search": type(self).__name__}) as run:
                 metrics = {f"mean_{self._scoring_name}": row["mean_score"], f"std_{self._scoring_name}": row["std_score"],
                            "fit_time": row["fit_time"], "rank": row["rank"]}
                 metrics.update({k: v for k, v in row.items() if k.startswith("split") and k.endswith("_score")})
@@ -238,7 +280,7 @@ class _BaseSearch:
             raise ValueError("register_best needs the refitted best model; run the search with refit=True")
         row = self.results[self.best_index]
         kwargs: dict[str, Any] = {
-            "params": row["params"],
+            "params": _loggable(row["params"]),
             "metrics": {f"cv_{self._scoring_name}": row["mean_score"], f"cv_{self._scoring_name}_std": row["std_score"]},
         }
         return registry.register(name, self.best_model, **kwargs)
