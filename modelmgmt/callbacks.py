@@ -11,6 +11,7 @@ A callback sees the running fit through ``self.trainer`` (``.model``, ``.optimiz
 
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
 from typing import Any, Callable
@@ -179,7 +180,16 @@ class LRScheduler(Callback):
 
     @property
     def _wants_value(self) -> bool:
-        return self.monitor is not None or type(self.schedule).__name__ == "ReduceLROnPlateau"
+        if self.monitor is not None:
+            return True
+        try:  # a step(value) with a required argument is a plateau-style schedule
+            sig = inspect.signature(self.schedule.step)
+        except (TypeError, ValueError):
+            return False
+        return any(
+            p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            for p in sig.parameters.values()
+        )
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         """Check the schedule drives the optimizer fit uses."""
