@@ -52,11 +52,20 @@ def _to_columns(X: Any, name: str) -> tuple[list[str] | None, list[np.ndarray], 
         hint = " (reshape one feature with X.reshape(-1, 1))" if a.ndim == 1 else ""
         raise ValueError(f"{name} must be 2-D (n_samples, n_features); got {a.ndim}-D shape {a.shape}{hint}")
     if a.dtype.kind in "biuf":
-        a = np.ascontiguousarray(a.T, dtype=np.float64)
-        return None, list(a), a.shape[1]
+        return None, list(_transpose(a)), a.shape[0]
     if a.dtype.kind not in "OUS":
         raise TypeError(f"{name} must hold numbers or categories; got dtype {a.dtype}")
     return None, [a[:, j] for j in range(a.shape[1])], a.shape[0]
+
+
+def _transpose(a: np.ndarray, block: int = 1024) -> np.ndarray:
+    """A C-contiguous float64 copy of ``a.T``, copied in row blocks (cache-friendly)."""
+    if a.shape[0] <= block or a.flags.f_contiguous:
+        return np.array(a.T, dtype=np.float64, order="C")
+    out = np.empty((a.shape[1], a.shape[0]), dtype=np.float64)
+    for i in range(0, a.shape[0], block):
+        out[:, i : i + block] = a[i : i + block].T
+    return out
 
 
 def _as_float(col: np.ndarray, what: str) -> np.ndarray:

@@ -57,6 +57,7 @@ class NumericSketch:
         self.psi_inner = _drift.quantile_inner_edges(self.ref, psi_bins)
         self.edges = np.union1d(edges, self.psi_inner)
         e = self.edges
+        self._centre = float(self.ref[len(self.ref) // 2])
         # slot -> PSI bin (see module docstring: slot 2k is (e[k-1], e[k]), 2k+1 is == e[k])
         psi_map = np.empty(2 * len(e) + 1, dtype=np.intp)
         psi_map[0:-1:2] = np.searchsorted(self.psi_inner, e, side="left")
@@ -83,16 +84,31 @@ class NumericSketch:
         return int(self.counts.nbytes + self.offsets.nbytes + rows)
 
     def _bin(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Slot counts and distance sums of the values ``x`` (no NaN).
+
+        The batch is sorted once (fast SIMD sort); the edges are then located in it, which
+        is much cheaper than locating every value among the edges.
+        """
         e = self.edges
         m = len(e)
-        idx = np.searchsorted(e, x, side="left")
-        at = e[np.minimum(idx, m - 1)]
-        slot = 2 * idx
-        slot += x == at  # idx == m gives at = e[-1] < x, never equal
-        n_slots = 2 * m + 1
-        counts = np.bincount(slot, minlength=n_slots)
-        offsets = np.bincount(slot, weights=np.abs(x - at), minlength=n_slots)
-        return counts, offsets
+        s = np.sort(x)
+        bounds = np.empty(2 * m + 2, dtype=np.intp)
+        bounds[0] = 0
+        bounds[1:-1:2] = np.searchsorted(s, e, side="left")
+        bounds[2:-1:2] = np.searchsorted(s, e, side="right")
+        bounds[-1] = len(s)
+        counts = np.diff(bounds)
+        # sums relative to a centre keep the running sum small (less cancellation)
+        c = self._centre
+        cs = np.empty(len(s) + 1)
+        cs[0] = 0.0
+        np.cumsum(s - c, out=cs[1:])
+        sums = np.diff(cs[bounds])
+        offsets = np.zeros(2 * m + 1)
+        offsets[0:-1:2] = counts[0:-1:2] * (e - c) - sums[0:-1:2]  # values below their edge
+        offsets[-1] = sums[-1] - counts[-1] * (e[-1] - c)  # values above the last edge
+        np.maximum(offsets, 0.0, out=offsets)
+        return counts.astype(np.int64, copy=False), offsets
 
     def update(self, x: np.ndarray) -> None:
         """Add one batch of float values (NaN counted as missing)."""
