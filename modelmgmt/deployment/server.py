@@ -162,10 +162,11 @@ class Handler(BaseHTTPRequestHandler):
         refused = method in ("POST", "PUT", "PATCH") and not self._body_read
         if refused:
             self.close_connection = True
+        # counted before the write, so a client that has its answer also sees it in /metrics
+        self.server.stats.record(endpoint, time.perf_counter() - t0, code=str(code), error=code >= 400)
         self._send(code, body, ctype, extra, head=(method == "HEAD"))
         if refused:
             self._drain()
-        self.server.stats.record(endpoint, time.perf_counter() - t0, code=str(code), error=code >= 400)
 
     def _route(self, path: str):
         if path == "/v2/health/live":
