@@ -266,3 +266,34 @@ def test_benchmark_quick_runs():
                          capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert "peer/ours" in out.stdout
+
+
+# --- tracking and registry --------------------------------------------------------------------
+def test_every_trial_is_a_run_and_the_best_registers_in_one_call(iris):
+    X, y = iris
+    reg = mm.Registry("memory://tuning")
+    s = GridSearch(ToySoftmax, {"l2": [0.0, 1.0], "lr": [0.5]}, cv=3, scoring=toy_accuracy, fit_params={"epochs": 10},
+                   registry=reg, experiment="iris-grid").fit(X, y)
+    runs = reg.runs("iris-grid")
+    assert len(runs) == 2 and {r.status for r in runs} == {"finished"}
+    by_id = {r.id: r for r in runs}
+    for row in s.results:
+        run = by_id[row["run_id"]]
+        assert run.params == row["params"]
+        assert run.metrics["mean_toy_accuracy"][-1][1] == pytest.approx(row["mean_score"])
+        assert run.metrics["split2_score"][-1][1] == pytest.approx(row["split2_score"])
+    mv = s.register_best(name="iris-best")
+    assert mv.version == 1 and mv.params == s.best_params
+    assert mv.metrics["cv_toy_accuracy"] == pytest.approx(s.best_score)
+    loaded = reg.load("iris-best")
+    np.testing.assert_array_equal(loaded.predict(X), s.best_model.predict(X))
+
+
+def test_fit_prefixed_params_search_fit_arguments(iris):
+    X, y = iris
+    s = GridSearch(ToySoftmax, {"fit__epochs": [1, 40]}, cv=3, scoring=toy_accuracy).fit(X, y)
+    assert s.best_params == {"fit__epochs": 40} and s.results[0]["mean_score"] < s.results[1]["mean_score"]
+    with pytest.raises(ValueError, match="'fit__epochs' cannot be searched"):
+        HalvingSearch(ToySoftmax, {"fit__epochs": [1, 2]})
+    with pytest.raises(ValueError, match="unknown fit parameter 'fit__epoch'"):
+        GridSearch(mm.models.LogisticRegression, {"fit__epoch": [1]}).fit(X, y)

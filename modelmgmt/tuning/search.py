@@ -217,8 +217,8 @@ class _BaseSearch:
         X, y = prepare_xy(X, y)
         candidates = self._candidates()
         check_param_names(self.factory, {n for c in candidates for n in c})
-        check_scoring(self.scoring)
         classifier = self._probe(candidates)
+        check_scoring(self.scoring)
         splits = check_cv(self.cv, X, y, classifier)
         bar = make_progress(self.progress, len(candidates) * len(splits), type(self).__name__)
         try:
