@@ -1,101 +1,47 @@
-"""A tiny registry and model for deployment tests that must not depend on other areas."""
+"""Helpers for deployment tests: real models with chosen weights in a real memory:// Registry.
+
+(The file name is historical: it held a fake registry while the real one was being built.)
+"""
 
 from __future__ import annotations
 
-import threading
 import time
+import uuid
 
-import attrs
 import numpy as np
 
-from modelmgmt.errors import ModelmgmtError, NotFoundError
+from modelmgmt.models import LinearRegression, LogisticRegression
+from modelmgmt.registry import Registry
 
 
-@attrs.frozen
-class FakeVersion:
-    name: str
-    version: int
-    digest: str = "0" * 64
+def linear(w, b=0.0) -> LinearRegression:
+    """A fitted LinearRegression with weights ``w`` and bias ``b`` (y = X w + b)."""
+    w = np.asarray(w, dtype=np.float64)
+    return LinearRegression.from_config(
+        {"fit_intercept": True, "l2": 0.0, "n_features_": int(w.shape[0])}, {"W": w, "b": np.array([float(b)])}
+    )
 
 
-class FakeLinear:
-    """y = X @ w + b; a regressor with an input signature."""
-
-    is_classifier = False
-
-    def __init__(self, w, b=0.0, load_delay=0.0):
-        self.w = np.asarray(w, dtype=np.float64)
-        self.b = float(b)
-
-    @property
-    def input_signature(self):
-        return {"n_features": int(self.w.shape[0]), "dtype": "float64"}
-
-    def predict(self, X):
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != self.w.shape[0]:
-            raise ValueError(f"expected {self.w.shape[0]} features")
-        return X @ self.w + self.b
+def softmax(W, b=None) -> LogisticRegression:
+    """A fitted multinomial LogisticRegression with weights W (d, k); labels 0..k-1."""
+    W = np.asarray(W, dtype=np.float64)
+    b = np.zeros(W.shape[1]) if b is None else np.asarray(b, dtype=np.float64)
+    return LogisticRegression.from_config(
+        {"l2": 0.0, "n_features_": int(W.shape[0]), "classes_": list(range(W.shape[1]))}, {"W": W, "b": b}
+    )
 
 
-class FakeRegistry:
-    """get/load/record_deployment/deployment_history over an in-memory dict."""
+class SlowRegistry(Registry):
+    """A real Registry whose ``load`` takes ``load_delay`` extra seconds (a slow store)."""
 
-    def __init__(self, load_delay=0.0):
-        self.models: dict[str, list] = {}
-        self.events: dict[str, list] = {}
-        self.load_delay = load_delay
-        self._lock = threading.Lock()
-
-    def register(self, name, model):
-        self.models.setdefault(name, []).append(model)
-        return FakeVersion(name, len(self.models[name]))
-
-    def get(self, ref):
-        if "/" in ref:
-            name, v = ref.split("/")
-            v = int(v)
-        else:
-            name, v = ref, None
-        if name not in self.models:
-            raise NotFoundError(f"no model named {name!r}")
-        versions = self.models[name]
-        v = len(versions) if v is None else v
-        if not 1 <= v <= len(versions):
-            raise NotFoundError(f"model {name!r} has no version {v}")
-        return FakeVersion(name, v)
+    load_delay = 0.0
 
     def load(self, ref, verify=True):
-        v = self.get(ref)
         if self.load_delay:
             time.sleep(self.load_delay)
-        return self.models[v.name][v.version - 1]
-
-    def record_deployment(self, name, event):
-        with self._lock:
-            self.events.setdefault(name, []).append(dict(event))
-
-    def deployment_history(self, name):
-        return list(self.events.get(name, []))
+        return super().load(ref, verify=verify)
 
 
-class FakeSoftmax:
-    """A multinomial classifier: softmax(X @ W); labels 0..k-1."""
-
-    is_classifier = True
-
-    def __init__(self, W):
-        self.W = np.asarray(W, dtype=np.float64)
-        self.classes_ = np.arange(self.W.shape[1])
-
-    @property
-    def input_signature(self):
-        return {"n_features": int(self.W.shape[0]), "dtype": "float64"}
-
-    def predict_proba(self, X):
-        z = np.asarray(X, dtype=np.float64) @ self.W
-        z = np.exp(z - z.max(axis=1, keepdims=True))
-        return z / z.sum(axis=1, keepdims=True)
-
-    def predict(self, X):
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+def memory_registry(cls=Registry):
+    """A fresh registry on a unique memory:// root."""
+    return cls(f"memory://deploy-tests-{uuid.uuid4().hex}")

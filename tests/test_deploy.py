@@ -11,24 +11,31 @@ import pytest
 import modelmgmt as mm
 from modelmgmt.deployment.inprocess import InProcessDeployment
 from modelmgmt.testing import DeployerContract
-from _deploy_fakes import FakeLinear, FakeRegistry
+from _deploy_fakes import SlowRegistry, linear, memory_registry
 
 
-def fake_registry():
-    reg = FakeRegistry()
-    reg.register("m", FakeLinear([1.0, 2.0, 3.0]))
-    reg.register("m", FakeLinear([0.0, -1.0, 1.0], b=5.0))
-    reg.register("m", FakeLinear([3.0, 3.0, 3.0], b=-1.0))
+def fake_registry(cls=None):
+    """A real memory:// registry with three versions of a linear model "m" of known weights."""
+    reg = memory_registry(cls or SlowRegistry)
+    reg.register("m", linear([1.0, 2.0, 3.0]))
+    reg.register("m", linear([0.0, -1.0, 1.0], b=5.0))
+    reg.register("m", linear([3.0, 3.0, 3.0], b=-1.0))
     return reg
 
 
-class TestInProcessContractOnFake(DeployerContract):
+class TestInProcessContract(DeployerContract):
+    """The contract's own default setup: real Registry, LinearRegression trained with mm.fit."""
+
+    target = "inprocess"
+
+
+class TestInProcessContractChosenWeights(DeployerContract):
     target = "inprocess"
 
     def make_registry(self):
-        reg = FakeRegistry()
-        reg.register("contract-model", FakeLinear([1.0, 2.0, 3.0]))
-        reg.register("contract-model", FakeLinear([-1.0, 0.5, 0.0], b=2.0))
+        reg = memory_registry()
+        reg.register("contract-model", linear([1.0, 2.0, 3.0]))
+        reg.register("contract-model", linear([-1.0, 0.5, 0.0], b=2.0))
         return reg, "contract-model/1", "contract-model/2"
 
 

@@ -13,28 +13,23 @@ import pytest
 
 import modelmgmt as mm
 from modelmgmt.testing import DeployerContract
-from _deploy_fakes import FakeLinear, FakeRegistry, FakeSoftmax
+from _deploy_fakes import SlowRegistry, linear, memory_registry, softmax
 
 W1 = np.array([1.0, 2.0, 3.0])
 W2 = np.array([0.0, -1.0, 1.0])
 
 
 def fake_registry():
-    reg = FakeRegistry()
-    reg.register("m", FakeLinear(W1))
-    reg.register("m", FakeLinear(W2, b=5.0))
-    reg.register("clf", FakeSoftmax(np.arange(12.0).reshape(3, 4) / 10 - 0.5))
+    """A real memory:// registry: linear "m" (2 versions of known weights) and a classifier."""
+    reg = memory_registry(SlowRegistry)
+    reg.register("m", linear(W1))
+    reg.register("m", linear(W2, b=5.0))
+    reg.register("clf", softmax(np.arange(12.0).reshape(3, 4) / 10 - 0.5))
     return reg
 
 
-class TestHTTPContractOnFake(DeployerContract):
+class TestHTTPContract(DeployerContract):
     target = "http"
-
-    def make_registry(self):
-        reg = FakeRegistry()
-        reg.register("contract-model", FakeLinear([1.0, 2.0, 3.0]))
-        reg.register("contract-model", FakeLinear([-1.0, 0.5, 0.0], b=2.0))
-        return reg, "contract-model/1", "contract-model/2"
 
 
 class Client:
