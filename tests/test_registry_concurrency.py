@@ -146,8 +146,8 @@ def test_failed_register_is_marked_aborted_and_collected(tmp_path, monkeypatch):
     real = artifact.write_blobs
     calls = []
 
-    def failing(store, table, arrays):
-        real(store, table, arrays)
+    def failing(store, table, arrays, skipped=None):
+        real(store, table, arrays, skipped)
         calls.append(1)
         raise OSError("disk full")
 

@@ -267,9 +267,10 @@ def _bytes_of(arr: np.ndarray) -> memoryview:
     return memoryview(arr.reshape(-1).view(np.uint8)) if arr.size else memoryview(b"")
 
 
-def write_blobs(store: Store, table: dict[str, dict[str, Any]], arrays: dict[str, np.ndarray]) -> int:
+def write_blobs(store: Store, table: dict[str, dict[str, Any]], arrays: dict[str, np.ndarray],
+                skipped: set[str] | None = None) -> int:
     """Write each distinct tensor once at ``blobs/sha256/<hex>``; blobs already present are
-    skipped. Returns the number of bytes written."""
+    skipped (their digests are added to ``skipped`` when given). Returns the bytes written."""
     todo: dict[str, np.ndarray] = {}
     for name, info in table.items():
         todo.setdefault(info["sha256"], arrays[name])
@@ -277,9 +278,11 @@ def write_blobs(store: Store, table: dict[str, dict[str, Any]], arrays: dict[str
     def put(item: tuple[str, np.ndarray]) -> int:
         digest, arr = item
         key = blob_key(digest)
-        if store.exists(key):
+        if store.exists(key) or not store.put_if_absent(key, _bytes_of(arr)):
+            if skipped is not None:
+                skipped.add(digest)
             return 0
-        return arr.nbytes if store.put_if_absent(key, _bytes_of(arr)) else 0
+        return arr.nbytes
 
     if len(todo) > 1 and sum(a.nbytes for a in todo.values()) > (8 << 20):
         with ThreadPoolExecutor(_WORKERS) as pool:

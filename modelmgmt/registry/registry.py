@@ -154,8 +154,9 @@ class Registry:
         digests = sorted({t["sha256"] for t in table.values()})
         version = self._claim(name, digests)
         try:
-            artifact.write_blobs(self.store, table, arrays)
-            missing = [d for d in digests if not self.store.exists(artifact.blob_key(d))]
+            reused: set[str] = set()
+            artifact.write_blobs(self.store, table, arrays, reused)
+            missing = {d for d in reused if not self.store.exists(artifact.blob_key(d))}
             if missing:  # a concurrent gc removed a blob we meant to reuse: write it again
                 artifact.write_blobs(self.store, {k: v for k, v in table.items() if v["sha256"] in missing},
                                      arrays)

@@ -57,9 +57,12 @@ class S3Store(FsspecStore):
 
     def delete(self, key: str) -> None:
         path = self._path(key)
-        self.fs.invalidate_cache(path)
+        if not self.exists(key):  # S3 answers DELETE of a missing key with 204, not 404
+            raise self._missing(key)
         try:
-            super().delete(key)
+            self.fs.rm_file(path)
+        except FileNotFoundError:
+            raise self._missing(key) from None
         finally:
             self.fs.invalidate_cache(path)
 
