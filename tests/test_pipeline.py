@@ -112,3 +112,17 @@ def test_pipeline_errors(data):
         Pipeline.from_config({}, {})
     with pytest.raises(TypeError, match="not a Model or Transformer"):
         Pipeline.from_config({"steps": [{"type": "json:dumps", "config": {}}]}, {})
+
+
+def test_saving_a_pipeline_saves_its_steps(data, tmp_path):
+    _, X, y = data
+    pipe = Pipeline([SimpleImputer(), StandardScaler(), MLP(hidden=(4,))])
+    pipe.fit(X, y, epochs=2, seed=0)
+    mm.save(pipe, tmp_path / "pipe")
+    loaded = mm.load(tmp_path / "pipe")
+    assert isinstance(loaded, Pipeline)
+    assert [type(s) for s in loaded.steps] == [SimpleImputer, StandardScaler, MLP]
+    assert np.array_equal(loaded.predict_proba(X), pipe.predict_proba(X))
+    reg = mm.Registry(str(tmp_path / "registry"))
+    reg.register("pipe", pipe)
+    assert np.array_equal(reg.load("pipe").predict(X), pipe.predict(X))
