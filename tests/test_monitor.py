@@ -351,3 +351,22 @@ def test_alert_waits_for_labels():
     mon.observe(_ref(20, seed=17))
     mon.report()
     assert fired == []  # no labels yet: accuracy unknown, rule quiet
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def test_save_report_beside_version():
+    rng = np.random.default_rng(18)
+    X = rng.normal(size=(60, 2))
+    model = mm.models.LinearRegression()
+    model.fit(X, X @ np.array([1.0, -1.0]), epochs=1)
+    reg = mm.Registry("memory://monitor-save")
+    reg.register("lin", model)
+    mon = mm.Monitor(X)
+    mon.observe(rng.normal(1, 1, size=(40, 2)))
+    name = mon.save(reg, "lin/1")
+    assert re.fullmatch(r"monitor/report-\d{8}T\d{12}Z\.json", name)
+    assert reg.attachments("lin/1") == [name]
+    saved = DriftReport.from_json(reg.attachment("lin/1", name))
+    assert saved.n_observed == 40 and saved.features[0].name == "x0"
