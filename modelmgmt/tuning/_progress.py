@@ -1,4 +1,8 @@
-"""A one-line progress bar on stderr for searches (only on a terminal unless asked)."""
+"""A one-line progress bar on stderr for searches (only on a terminal unless asked).
+
+The on/off rule is fit's (``modelmgmt.training.progress.wants_progress``); the bar counts
+finished (candidate, fold) tasks instead of batches.
+"""
 
 from __future__ import annotations
 
@@ -40,9 +44,6 @@ class _Bar:
 
 def make_progress(progress: Any, total: int, label: str) -> _Bar | None:
     """A bar when ``progress`` is True, or None and stderr is a terminal; else None."""
-    if progress is None:
-        stream = sys.stderr
-        progress = bool(getattr(stream, "isatty", lambda: False)())
-    if not isinstance(progress, bool):
-        raise TypeError(f"progress must be None, True or False; got {type(progress).__name__}")
-    return _Bar(total, label, sys.stderr) if progress else None
+    from modelmgmt.training.progress import wants_progress  # fit's rule, shared
+
+    return _Bar(total, label, sys.stderr) if wants_progress(progress, sys.stderr) else None
