@@ -221,7 +221,7 @@ def test_load_state_dict_refuses_foreign_or_broken_state():
     with pytest.raises(ValueError, match="state_dict"):
         Adam().load_state_dict({"lr": 0.1})
     bad = adam.state_dict()
-    del bad["state"]["w"]["exp_avg"]
+    del bad["state"]["w"]["m"]
     with pytest.raises(ValueError, match="lacks"):
         Adam().load_state_dict(bad)
     bad = adam.state_dict()
@@ -297,3 +297,26 @@ def test_zero_size_and_scalar_parameters():
         p = {"empty": np.zeros((0, 3)), "scalar": np.array(1.0)}
         opt.step(p, {"empty": np.zeros((0, 3)), "scalar": np.array(0.5)})
         assert p["empty"].shape == (0, 3) and p["scalar"].shape == () and p["scalar"] < 1.0
+
+
+@pytest.mark.parametrize("make", ALL, ids=IDS)
+def test_threaded_update_equals_single_threaded(make):
+    from modelmgmt.optim import _core
+
+    rng = np.random.default_rng(8)
+    n = 40 * _core.BLOCK + 5
+    start = rng.normal(size=n).astype(np.float32)
+    grads = [rng.normal(size=n).astype(np.float32) for _ in range(3)]
+    results = []
+    try:
+        for threads in (1, 3):
+            _core.set_num_threads(threads)
+            p, opt = {"x": start.copy()}, make()
+            for g in grads:
+                opt.step(p, {"x": g})
+            results.append(p["x"])
+    finally:
+        _core.set_num_threads(None)
+    np.testing.assert_array_equal(results[0], results[1])
+    with pytest.raises(ValueError, match="threads"):
+        _core.set_num_threads(0)

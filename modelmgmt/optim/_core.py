@@ -12,16 +12,63 @@ still in the CPU cache; nothing proportional to the parameter count is allocated
 from __future__ import annotations
 
 import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 import numpy as np
 
 from modelmgmt.optim.base import Optimizer
 
-__all__ = ["BLOCK", "BlockOptimizer", "check_number", "hyper", "lerp_"]
+__all__ = ["BLOCK", "BlockOptimizer", "check_number", "hyper", "lerp_", "num_threads", "set_num_threads"]
 
 #: elements per block; 16k float32 values x ~6 arrays stay inside a 512 KiB L2 cache
 BLOCK = 16384
+#: a parameter is split across threads only when each thread gets at least this many blocks
+_MIN_BLOCKS_PER_THREAD = 8
+_NUM_THREADS: int | None = None
+_POOL: tuple[int, ThreadPoolExecutor] | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def num_threads() -> int:
+    """Threads a large parameter's update is split over (numpy releases the GIL in its loops).
+
+    From the environment variable ``MODELMGMT_OPTIM_THREADS`` if set, else the CPUs this
+    process may use, at most 8. ``set_num_threads`` overrides both. Results do not depend on
+    it: every element gets the same arithmetic whichever thread runs it.
+    """
+    if _NUM_THREADS is not None:
+        return _NUM_THREADS
+    env = os.environ.get("MODELMGMT_OPTIM_THREADS")
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise ValueError(f"MODELMGMT_OPTIM_THREADS must be a positive int; got {env!r}") from None
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 8))
+
+
+def set_num_threads(n: int | None) -> None:
+    """Set the threads used for large updates (``None`` restores the default; 1 disables threads)."""
+    global _NUM_THREADS
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ValueError(f"number of threads must be an int >= 1 or None; got {n!r}")
+    _NUM_THREADS = n
+
+
+def _pool() -> ThreadPoolExecutor:
+    """A process-wide worker pool, made on first need (and again in a forked child)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None or _POOL[0] != os.getpid():
+            _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=16, thread_name_prefix="modelmgmt-optim"))
+        return _POOL[1]
 
 
 def check_number(name: str, value: Any, *, low: float = 0.0, below: float | None = None) -> float:
@@ -158,13 +205,16 @@ class BlockOptimizer(Optimizer):
             out.append((key, p, g))
         return out
 
-    def _scratch_for(self, dtype: np.dtype, n: int) -> list[np.ndarray]:
-        """Preallocated scratch blocks of ``dtype`` (made once, reused every step)."""
+    def _scratch_for(self, dtype: np.dtype, n: int, worker: int) -> list[np.ndarray]:
+        """Preallocated scratch blocks of ``dtype`` for one worker (made once, reused every step)."""
         size = min(BLOCK, max(n, 1))
-        have = self._scratch.get(dtype.str)
-        if have is None or have[0].size < size:
+        per_worker = self._scratch.setdefault(dtype.str, [])
+        while len(per_worker) <= worker:
+            per_worker.append([])
+        have = per_worker[worker]
+        if not have or have[0].size < size:
             have = [np.empty(size, dtype=dtype) for _ in range(self._scratch_count)]
-            self._scratch[dtype.str] = have
+            per_worker[worker] = have
         return have
 
     def _update(self, p: np.ndarray, g: np.ndarray, bufs: list[np.ndarray], step: int) -> None:
@@ -177,18 +227,39 @@ class BlockOptimizer(Optimizer):
         pf, gf = p.reshape(-1), g.reshape(-1)
         bf = [b.reshape(-1) for b in bufs]
         n = pf.size
-        scratch = self._scratch_for(p.dtype, n)
         c = self._coefficients(step)
-        kernel = self._kernel
-        if n <= BLOCK:
-            kernel(pf, gf, bf, [t[:n] for t in scratch], c, step)
+        n_blocks = -(-n // BLOCK)
+        workers = min(num_threads(), n_blocks // _MIN_BLOCKS_PER_THREAD)
+        if workers <= 1:
+            self._run_blocks(pf, gf, bf, 0, n, c, step, self._scratch_for(p.dtype, n, 0))
         else:
-            for lo in range(0, n, BLOCK):
-                hi = min(lo + BLOCK, n)
-                tmp = scratch if hi - lo == BLOCK else [t[: hi - lo] for t in scratch]
-                kernel(pf[lo:hi], gf[lo:hi], [b[lo:hi] for b in bf], tmp, c, step)
+            per = -(-n_blocks // workers) * BLOCK
+            bounds = [(lo, min(lo + per, n)) for lo in range(0, n, per)]
+            scratches = [self._scratch_for(p.dtype, n, w) for w in range(len(bounds))]
+            pool = _pool()
+            futures = [
+                pool.submit(self._run_blocks, pf, gf, bf, lo, hi, c, step, scratches[w])
+                for w, (lo, hi) in enumerate(bounds[1:], start=1)
+            ]
+            try:
+                self._run_blocks(pf, gf, bf, *bounds[0], c, step, scratches[0])
+            finally:
+                for f in futures:
+                    f.result()
         if p is not target:
             np.copyto(target, p)
+
+    def _run_blocks(self, pf, gf, bf, start: int, stop: int, c: tuple, step: int, scratch) -> None:
+        """Apply the kernel to elements ``start:stop`` in cache-sized blocks."""
+        kernel = self._kernel
+        if stop - start <= BLOCK:
+            n = stop - start
+            kernel(pf[start:stop], gf[start:stop], [b[start:stop] for b in bf], [t[:n] for t in scratch], c, step)
+            return
+        for lo in range(start, stop, BLOCK):
+            hi = min(lo + BLOCK, stop)
+            tmp = scratch if hi - lo == BLOCK else [t[: hi - lo] for t in scratch]
+            kernel(pf[lo:hi], gf[lo:hi], [b[lo:hi] for b in bf], tmp, c, step)
 
     # ----------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:
