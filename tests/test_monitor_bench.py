@@ -1,0 +1,19 @@
+"""Smoke test: benchmarks/bench_monitor.py --quick runs and prints its result lines."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_monitor.py"
+
+
+def test_bench_monitor_quick_runs():
+    out = subprocess.run([sys.executable, str(SCRIPT), "--quick"], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert any(line.startswith("wasserstein") and "x " in line and "/5" in line for line in lines), out.stdout
+    assert any(line.startswith("ks") and "/5" in line for line in lines), out.stdout
+    assert sum("peak RSS" in line for line in lines) == 3, out.stdout
