@@ -1,6 +1,6 @@
 """Time one optimizer step on 10M float32 parameters: modelmgmt vs torch.optim (foreach and fused).
 
-Usage: python benchmarks/bench_optim.py [--quick] [--repeats N]
+Usage: python benchmarks/bench_optim.py [--quick] [--repeats N] [--no-torch]
 
 Runs Adam and SGD with momentum on four float32 tensors that sum to 10M parameters (100k with
 --quick), ours and torch's in the same process, interleaved round-robin so a busy machine
@@ -28,6 +28,7 @@ QUICK = (40_000, 30_000, 20_000, 10_000)
 # arrays read + written per element by a step: Adam reads p, g, m, v and writes p, m, v;
 # SGD with momentum reads p, g, buf and writes p, buf
 ARRAYS_TOUCHED = {"Adam": 7, "SGD-momentum": 5}
+_USE_TORCH = True
 
 
 def make_arrays(sizes: tuple[int, ...], seed: int = 0) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -45,6 +46,8 @@ def ours_step(kind: str, sizes: tuple[int, ...]) -> Callable[[], None]:
 
 
 def torch_step(kind: str, sizes: tuple[int, ...], impl: str) -> Callable[[], None] | None:
+    if not _USE_TORCH:
+        return None
     try:
         import torch
     except ImportError:
@@ -102,16 +105,24 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="100k parameters instead of 10M")
     parser.add_argument("--repeats", type=int, default=None, help="timed steps per contender")
+    parser.add_argument("--no-torch", action="store_true", help="time ours only (as when torch is absent)")
     args = parser.parse_args(argv)
+    global _USE_TORCH
+    _USE_TORCH = not args.no_torch
     sizes = QUICK if args.quick else FULL
     n = sum(sizes)
     repeats = args.repeats or (5 if args.quick else 15)
     try:
+        if not _USE_TORCH:
+            raise ImportError
         import torch
 
         torch_info = f"torch {torch.__version__}, {torch.get_num_threads()} threads"
     except ImportError:
-        torch_info = "torch not installed: torch columns skipped"
+        torch_info = "torch not installed or --no-torch: torch columns skipped"
+    from modelmgmt.optim._core import BLOCK, num_threads
+
+    torch_info += f"; ours: {num_threads()} threads, blocks of {BLOCK} elements"
     print(f"optimizer step on {n:,} float32 parameters in {len(sizes)} tensors; {torch_info}")
     t_copy = copy_time(n, repeats)
     bandwidth = 8 * n / t_copy
