@@ -265,3 +265,16 @@ def test_compression_report(mlp, digits):
     assert acc["original"] == pytest.approx(accuracy_score(yte, mlp.predict(Xte)))
     assert acc["compressed"] == pytest.approx(accuracy_score(yte, q.predict(Xte)))
     assert acc["delta"] == pytest.approx(acc["compressed"] - acc["original"])
+
+
+def test_pipeline_compresses_only_the_model_weights():
+    X, y = load_iris(return_X_y=True)
+    pipe = mm.models.Pipeline([mm.data.StandardScaler(), mm.models.MLP(hidden=(8,))])
+    pipe.fit(X, y, epochs=5, seed=0, progress=False)
+    pruned = prune(pipe, 0.5, scope="layer")
+    for k in ("0.mean", "0.scale", "1.layers.0.b"):
+        np.testing.assert_array_equal(pruned.params[k], pipe.params[k])  # scaler statistics and biases kept
+    assert (pruned.params["1.layers.0.W"] == 0).sum() == 16
+    q = quantize(pipe)
+    assert q.params["1.layers.0.W.q"].dtype == np.int8 and q.params["0.mean"].dtype == np.float64
+    assert np.mean(q.predict(X) == pipe.predict(X)) > 0.95

@@ -75,6 +75,45 @@ def test_grid_search_matches_sklearn_gridsearchcv(iris):
     np.testing.assert_array_equal(ours.best_model.params["W"], best.params["W"])
 
 
+class SkLogReg(ClassifierMixin, BaseEstimator):
+    """scikit-learn face of our LogisticRegression trained by mm.fit (full-batch Adam, fixed seed)."""
+
+    def __init__(self, l2=0.0):
+        self.l2 = l2
+
+    def fit(self, X, y):
+        self.model_ = mm.models.LogisticRegression(l2=self.l2)
+        mm.fit(self.model_, X, y, **LOGREG_FIT)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict(self, X):
+        return self.model_.predict(X)
+
+    def predict_proba(self, X):
+        return self.model_.predict_proba(X)
+
+
+LOGREG_FIT = {"epochs": 15, "batch_size": None, "seed": 0, "optimizer": mm.optim.Adam(lr=0.1), "progress": False}
+
+
+@pytest.mark.parametrize("ours_scoring, sk_scoring", [("accuracy", "accuracy"), ("log_loss", "neg_log_loss"),
+                                                      ("f1_macro", "f1_macro")])
+def test_grid_search_over_logistic_l2_matches_sklearn(iris, ours_scoring, sk_scoring):
+    """Our LogisticRegression + mm.fit searched by both: same scores, ranks and winner (loss negated as sklearn)."""
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = iris
+    grid = {"l2": [0.0, 0.01, 0.1, 1.0, 3.0]}
+    ours = GridSearch(mm.models.LogisticRegression, grid, cv=5, scoring=ours_scoring, fit_params=LOGREG_FIT).fit(X, y)
+    ref = GridSearchCV(SkLogReg(), grid, cv=5, scoring=sk_scoring).fit(X, y)
+    np.testing.assert_allclose([r["mean_score"] for r in ours.results], ref.cv_results_["mean_test_score"], rtol=1e-10)
+    np.testing.assert_allclose([r["std_score"] for r in ours.results], ref.cv_results_["std_test_score"], rtol=1e-9, atol=1e-12)
+    assert [r["rank"] for r in ours.results] == list(ref.cv_results_["rank_test_score"])
+    assert ours.best_params == ref.best_params_
+    np.testing.assert_allclose(ours.best_model.predict_proba(X), ref.best_estimator_.predict_proba(X), rtol=1e-12)
+
+
 def test_cross_validate_matches_sklearn(iris):
     from sklearn.model_selection import cross_validate as sk_cross_validate
 
