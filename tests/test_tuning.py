@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import multiprocessing
 import subprocess
 import sys
@@ -83,7 +84,7 @@ class SkLogReg(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y):
         self.model_ = mm.models.LogisticRegression(l2=self.l2)
-        mm.fit(self.model_, X, y, **LOGREG_FIT)
+        mm.fit(self.model_, X, y, **copy.deepcopy(LOGREG_FIT))  # a fresh optimizer per fit
         self.classes_ = self.model_.classes_
         return self
 
