@@ -69,7 +69,18 @@ def _body(rows: np.ndarray, kind: str, name: str) -> tuple[str, bytes]:
 
 
 def client_main(args: argparse.Namespace) -> None:
-    """Run one measurement against args.url and print one JSON line."""
+    """Run every measurement of the JSON plan against args.url; print one JSON line (a list)."""
+    results = []
+    for step in json.loads(args.plan):
+        results.append(measure_one(args.url, args.name, **step))
+    print(json.dumps(results), flush=True)
+
+
+def measure_one(url: str, name: str, *, mode: str, kind: str = "inputs", n: int = 0, seconds: float = 0.0,
+                threads: int = 8, rows: int = 1000) -> dict:
+    """One client measurement: ``latency``, ``throughput`` or ``batch``."""
+    args = argparse.Namespace(url=url, name=name, mode=mode, kind=kind, n=n, seconds=seconds,
+                              threads=threads, rows=rows)
     rng = np.random.default_rng(1)
     one = rng.normal(size=(1, N_FEATURES))
     path, body = _body(one, args.kind, args.name)
@@ -119,16 +130,13 @@ def client_main(args: argparse.Namespace) -> None:
         for _ in range(args.n):
             _post(conn, path, body)
         out = {"rows_per_s": args.n * args.rows / (time.perf_counter() - t0)}
-    print(json.dumps(out), flush=True)
+    return out
 
 
-def run_client(url: str, mode: str, *, kind: str = "inputs", name: str = "bench", n: int = 0,
-               seconds: float = 0.0, threads: int = 8, rows: int = 1000) -> dict:
-    """Run client_main in a fresh Python process and return its JSON result."""
-    cmd = [sys.executable, os.path.abspath(__file__), "--client", url, "--mode", mode, "--kind", kind,
-           "--name", name, "--n", str(n), "--seconds", str(seconds), "--threads", str(threads),
-           "--rows", str(rows)]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+def run_client(url: str, plan: list[dict], *, name: str = "bench") -> list[dict]:
+    """Run the plan's measurements in a fresh Python process (its own GIL); their results."""
+    cmd = [sys.executable, os.path.abspath(__file__), "--client", url, "--name", name, "--plan", json.dumps(plan)]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     if res.returncode != 0:
         raise RuntimeError(f"client failed: {res.stderr[-2000:]}")
     return json.loads(res.stdout.strip().splitlines()[-1])
@@ -232,11 +240,12 @@ def stop_proc(proc) -> None:
 def measure_http(url: str, *, n: int, seconds: float, batches: int, name: str = "bench",
                  kinds: tuple[str, ...] = ("inputs", "oip")) -> dict:
     """Latency (per body kind), 8-client throughput and 1,000-row batch rows/s against url."""
-    out = {}
-    for kind in kinds:
-        out[f"latency_{kind}"] = run_client(url, "latency", kind=kind, name=name, n=n)
-    out["throughput"] = run_client(url, "throughput", kind=kinds[0], name=name, seconds=seconds, threads=8)
-    out["batch"] = run_client(url, "batch", kind=kinds[0], name=name, n=batches, rows=1000)
+    plan = [{"mode": "latency", "kind": k, "n": n} for k in kinds]
+    plan += [{"mode": "throughput", "kind": kinds[0], "seconds": seconds, "threads": 8},
+             {"mode": "batch", "kind": kinds[0], "n": batches, "rows": 1000}]
+    results = run_client(url, plan, name=name)
+    out = {f"latency_{k}": r for k, r in zip(kinds, results)}
+    out["throughput"], out["batch"] = results[len(kinds)], results[len(kinds) + 1]
     return out
 
 
@@ -246,13 +255,8 @@ def main() -> None:
     p.add_argument("--mlflow-python", default="/tmp/mlflow-venv/bin/python")
     p.add_argument("--no-mlflow", action="store_true")
     p.add_argument("--client", default=None, help=argparse.SUPPRESS)
-    p.add_argument("--mode", default="latency", help=argparse.SUPPRESS)
-    p.add_argument("--kind", default="inputs", help=argparse.SUPPRESS)
     p.add_argument("--name", default="bench", help=argparse.SUPPRESS)
-    p.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
-    p.add_argument("--seconds", type=float, default=0.0, help=argparse.SUPPRESS)
-    p.add_argument("--threads", type=int, default=8, help=argparse.SUPPRESS)
-    p.add_argument("--rows", type=int, default=1000, help=argparse.SUPPRESS)
+    p.add_argument("--plan", default="[]", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.client:
         args.url = args.client
@@ -261,7 +265,7 @@ def main() -> None:
 
     import modelmgmt as mm
 
-    n, seconds, batches, calls = (50, 1.0, 5, 2_000) if args.quick else (1000, 10.0, 50, 50_000)
+    n, seconds, batches, calls = (50, 1.0, 5, 300) if args.quick else (1000, 10.0, 50, 50_000)
     print(f"bench_serve: LogisticRegression, {N_FEATURES} features, 127.0.0.1, {os.cpu_count()} cores"
           f"{' (quick)' if args.quick else ''}", flush=True)
     reg, model = build_model()

@@ -377,7 +377,7 @@ def version_gauge(dep: Any) -> str:
                      f"{cur.version.version}")
     else:
         lines.append(f'modelmgmt_model_version{{name="{escape_label(dep.name)}",model=""}} 0')
-    st = {"uptime_s": time.perf_counter() - dep._t0, "requests": dep.stats.total.count,
+    st = {"uptime_s": time.perf_counter() - dep._t0, "requests": dep.stats.count,
           "monitor_errors": dep.monitor_errors}
     lines += [
         "# HELP modelmgmt_uptime_seconds Seconds since the deployment started.",

@@ -60,14 +60,13 @@ class Histogram:
         self._ring[self.count % self._window] = seconds
         self.count += 1
 
+    def recent(self) -> list[float]:
+        """The most recent observations (up to the window size), in no particular order."""
+        return self._ring[: min(self.count, self._window)]
+
     def percentiles(self, qs: Iterable[float] = (50, 90, 99)) -> dict[str, float | None]:
         """Percentiles (linear interpolation, like numpy) of the recent window, in seconds."""
-        n = min(self.count, self._window)
-        qs = tuple(qs)
-        if n == 0:
-            return {f"p{q:g}": None for q in qs}
-        values = np.percentile(np.asarray(self._ring[:n], dtype=np.float64), qs)
-        return {f"p{q:g}": float(v) for q, v in zip(qs, values)}
+        return _percentiles(self.recent(), qs)
 
     def cumulative(self) -> list[tuple[str, int]]:
         """(le, cumulative count) pairs in Prometheus order, ending with +Inf."""
@@ -89,7 +88,6 @@ class RequestStats:
         self.by_code: dict[tuple[str, str], int] = {}
         self.errors: dict[str, int] = {}
         self.hist: dict[str, Histogram] = {}
-        self.total = Histogram(self._bounds, window)
         self.total_errors = 0
 
     def record(self, endpoint: str, seconds: float, *, code: str = "200", error: bool = False) -> None:
@@ -101,15 +99,20 @@ class RequestStats:
             if h is None:
                 h = self.hist[endpoint] = Histogram(self._bounds, self._window)
             h.add(seconds)
-            self.total.add(seconds)
             if error:
                 self.errors[endpoint] = self.errors.get(endpoint, 0) + 1
                 self.total_errors += 1
 
+    @property
+    def count(self) -> int:
+        """Requests recorded so far, all endpoints."""
+        return sum(h.count for h in list(self.hist.values()))
+
     def snapshot(self) -> dict[str, Any]:
         """Totals, error count and p50/p90/p99 latency in milliseconds, plus per endpoint."""
         with self._lock:
-            pct = self.total.percentiles()
+            recent = [v for h in self.hist.values() for v in h.recent()]
+            pct = _percentiles(recent)
             endpoints = {
                 ep: {
                     "requests": h.count,
@@ -119,7 +122,7 @@ class RequestStats:
                 for ep, h in sorted(self.hist.items())
             }
             return {
-                "requests": self.total.count,
+                "requests": self.count,
                 "errors": self.total_errors,
                 "latency_ms": {k: _ms(v) for k, v in pct.items()},
                 "endpoints": endpoints,
@@ -152,6 +155,14 @@ class RequestStats:
                 lines.append(f"{prefix}_request_duration_seconds_sum{{{lab}}} {h.sum!r}")
                 lines.append(f"{prefix}_request_duration_seconds_count{{{lab}}} {h.count}")
         return "\n".join(lines) + "\n"
+
+
+def _percentiles(values: list[float], qs: Iterable[float] = (50, 90, 99)) -> dict[str, float | None]:
+    qs = tuple(qs)
+    if not values:
+        return {f"p{q:g}": None for q in qs}
+    got = np.percentile(np.asarray(values, dtype=np.float64), qs)
+    return {f"p{q:g}": float(v) for q, v in zip(qs, got)}
 
 
 def _ms(seconds: float | None) -> float | None:
