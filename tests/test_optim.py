@@ -297,6 +297,13 @@ def test_zero_size_and_scalar_parameters():
         p = {"empty": np.zeros((0, 3)), "scalar": np.array(1.0)}
         opt.step(p, {"empty": np.zeros((0, 3)), "scalar": np.array(0.5)})
         assert p["empty"].shape == (0, 3) and p["scalar"].shape == () and p["scalar"] < 1.0
+        again = type(opt)()
+        again.load_state_dict(opt.state_dict())  # 0-d state stays 0-d
+        q = {k: v.copy() for k, v in p.items()}
+        g = {"empty": np.zeros((0, 3)), "scalar": np.array(0.25)}
+        opt.step(p, g)
+        again.step(q, g)
+        assert q["scalar"] == p["scalar"]
 
 
 @pytest.mark.parametrize("make", ALL, ids=IDS)

@@ -294,10 +294,10 @@ class BlockOptimizer(Optimizer):
                 raise ValueError(f"state step count for {key!r} must be an int >= 0; got {step!r}")
             entry: dict[str, Any] = {"step": int(step)}
             for n in names:
-                arr = np.array(st[n], copy=True)
+                arr = np.array(st[n], copy=True, order="C")  # (ascontiguousarray would make 0-d 1-d)
                 if arr.dtype.kind != "f":
                     raise ValueError(f"state buffer {n!r} of {key!r} must be floating; got dtype {arr.dtype}")
-                entry[n] = np.ascontiguousarray(arr)
+                entry[n] = arr
             new_state[key] = entry
         self._hp = fresh._hp
         self._state = new_state
