@@ -3,6 +3,7 @@
 Store layout (every key relative to the registry's root)::
 
     blobs/sha256/<hex>                              tensor bytes, shared by all versions
+    models/<name>/claimed                           hint: a recently claimed version number
     models/<name>/versions/<n>/claim.json           version number n taken (put-if-absent)
     models/<name>/versions/<n>/manifest.json        written last: the version is visible
     models/<name>/versions/<n>/deleted|aborted      markers (n is never reused)
@@ -38,6 +39,7 @@ from modelmgmt.stores.base import Store, validate_key
 __all__ = ["Registry"]
 
 CLAIM, MANIFEST, DELETED, ABORTED = "claim.json", "manifest.json", "deleted", "aborted"
+HINT = "claimed"  # models/<name>/claimed: a recently claimed number, a lower bound of the top
 
 
 def _clean_dict(value: Any, what: str) -> dict[str, Any]:
@@ -118,10 +120,10 @@ class Registry:
                 raise NotFoundError(f"model {name!r} has no alias {alias!r}")
             return name, target
         if version is None:
-            numbers = self._numbers(name, MANIFEST)
-            if not numbers:
+            latest = self._latest(name)
+            if latest is None:
                 raise NotFoundError(f"no model named {name!r} in registry {self.url!r}")
-            return name, numbers[-1]
+            return name, latest
         return name, version
 
     # --- register --------------------------------------------------------------------
@@ -174,15 +176,37 @@ class Registry:
             run._registered(mv)
         return mv
 
+    def _top_claim(self, name: str) -> int:
+        """The highest claimed version number (0 when none). Claims are contiguous (each
+        writer takes the first free number above a lower bound), so a hint plus a probe
+        upward finds it in O(1) store calls instead of listing every version."""
+        try:
+            top = int(self.store.get(f"{MODELS}{name}/{HINT}"))
+        except (NotFoundError, ValueError):
+            claimed = self._numbers(name, CLAIM)
+            return claimed[-1] if claimed else 0
+        while self.store.exists(version_key(name, top + 1, CLAIM)):
+            top += 1
+        return top
+
+    def _latest(self, name: str) -> int | None:
+        """The newest visible version number, or None."""
+        top = self._top_claim(name)
+        for n in range(top, max(0, top - 16), -1):
+            if self._has_version(name, n):
+                return n
+        numbers = self._numbers(name, MANIFEST) if top > 16 else []
+        return numbers[-1] if numbers else None
+
     def _claim(self, name: str, digests: list[str]) -> int:
         from modelmgmt.registry.refs import _writer_id
 
-        claimed = self._numbers(name, CLAIM)
-        version = claimed[-1] + 1 if claimed else 1
+        version = self._top_claim(name) + 1
         body = {"created_at": artifact.utc_now(), "time": time.time(), "blobs": digests, **_writer_id()}
         data = json.dumps(body, sort_keys=True).encode()
         while not self.store.put_if_absent(version_key(name, version, CLAIM), data):
             version += 1
+        self.store.put(f"{MODELS}{name}/{HINT}", str(version).encode())  # a lower bound only
         return version
 
     # --- reading -------------------------------------------------------------------------

@@ -155,6 +155,27 @@ class LocalStore(FsspecStore):
     def local_path(self, key: str) -> str | None:
         return self._path(key)
 
+    def list(self, prefix: str = "") -> list[str]:
+        # os.walk, pruned to the prefix: much faster than fsspec's find on large trees
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a str; got {type(prefix).__name__}")
+        base = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        if base:
+            validate_key(base)
+        top = os.path.join(self.root, *base.split("/")) if base else self.root
+        out = []
+        for dirpath, dirnames, filenames in os.walk(top):
+            rel = os.path.relpath(dirpath, self.root).replace(os.sep, "/")
+            rel = "" if rel == "." else rel + "/"
+            dirnames[:] = [
+                d for d in dirnames
+                if (rel + d + "/").startswith(prefix) or prefix.startswith(rel + d + "/")
+            ]
+            out.extend(
+                rel + f for f in filenames if not f.startswith(".tmp-") and (rel + f).startswith(prefix)
+            )
+        return sorted(out)
+
 
 def _unlink_quietly(path: str) -> None:
     try:
