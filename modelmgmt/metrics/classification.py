@@ -33,11 +33,19 @@ __all__ = [
     "confusion_matrix",
     "prf_from_counts",
     "confusion_from_counts",
+    "accuracy_totals",
+    "accuracy_from_totals",
 ]
 
 
 def accuracy(y_true: Any, y_pred: Any, normalize: bool = True, sample_weight: Any = None) -> float:
     """Fraction (or, with ``normalize=False``, number) of correct predictions, as sklearn's accuracy_score."""
+    correct, total = accuracy_totals(y_true, y_pred, sample_weight)
+    return accuracy_from_totals(correct, total, normalize)
+
+
+def accuracy_totals(y_true: Any, y_pred: Any, sample_weight: Any = None) -> tuple[Any, Any]:
+    """Validate a label pair; return (number or weight of correct predictions, total)."""
     yt = as_labels(y_true, "y_true")
     yp = as_labels(y_pred, "y_pred")
     n = check_same_length(y_true=yt, y_pred=yp)
@@ -49,10 +57,8 @@ def accuracy(y_true: Any, y_pred: Any, normalize: bool = True, sample_weight: An
         )
     hit = yt == yp
     if w is None:
-        correct, total = np.count_nonzero(hit), n
-    else:
-        correct, total = np.dot(hit, w), np.sum(w)
-    return accuracy_from_totals(correct, total, normalize)
+        return np.count_nonzero(hit), n
+    return np.dot(hit, w), np.sum(w)
 
 
 def accuracy_from_totals(correct: Any, total: Any, normalize: bool = True) -> float:
