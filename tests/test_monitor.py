@@ -370,3 +370,39 @@ def test_save_report_beside_version():
     assert reg.attachments("lin/1") == [name]
     saved = DriftReport.from_json(reg.attachment("lin/1", name))
     assert saved.n_observed == 40 and saved.features[0].name == "x0"
+
+
+# --------------------------------------------------------------------------- chunking
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as hs  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=hs.integers(0, 2**32 - 1), window=hs.sampled_from([0, 50, 5000]),
+       cuts=hs.lists(hs.integers(0, 3000), max_size=8))
+def test_any_batching_gives_the_same_report(seed, window, cuts):
+    """Single rows, small batches, big batches: the report does not depend on the batching."""
+    rng = np.random.default_rng(seed)
+    ref = np.column_stack([rng.normal(size=700), rng.integers(0, 5, 700)])
+    cur = np.column_stack([rng.normal(0.1, 1, 3000), rng.integers(0, 6, 3000)])
+    one = mm.Monitor(ref, categorical=[1], window=window)
+    one.observe(cur)
+    many = mm.Monitor(ref, categorical=[1], window=window)
+    for part in np.split(cur, sorted(cuts)):
+        many.observe(part)
+    for a, b in zip(one.report().features, many.report().features):
+        assert a.statistic == pytest.approx(b.statistic, rel=1e-12, abs=1e-12)
+        assert a.p_value == pytest.approx(b.p_value, rel=1e-9, abs=1e-12)
+
+
+def test_single_row_observes_are_cheap_and_counted():
+    rng = np.random.default_rng(19)
+    mon = mm.Monitor(rng.normal(size=(300, 3)))
+    rows = rng.normal(size=(50, 3))
+    for r in rows:
+        mon.observe(r.reshape(1, -1))
+    assert mon.n_observed == 50
+    assert mon.report().features[2].statistic == pytest.approx(st.ks_2samp(
+        np.random.default_rng(19).normal(size=(300, 3))[:, 2], rows[:, 2]).statistic, abs=1e-12)

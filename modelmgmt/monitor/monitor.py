@@ -20,6 +20,8 @@ __all__ = ["Monitor", "choose_test", "SMALL_REFERENCE"]
 SMALL_REFERENCE = 1000
 _NUMERIC_TESTS = frozenset({"ks", "wasserstein", "psi"})
 _TASKS = (None, "classification", "regression")
+#: small batches wait in a queue until this many rows, then go to the sketches together
+FLUSH_ROWS = 2048
 
 
 def choose_test(n_reference: int, *, categorical: bool, binary: bool) -> str:
@@ -52,7 +54,7 @@ def _to_columns(X: Any, name: str) -> tuple[list[str] | None, list[np.ndarray], 
         hint = " (reshape one feature with X.reshape(-1, 1))" if a.ndim == 1 else ""
         raise ValueError(f"{name} must be 2-D (n_samples, n_features); got {a.ndim}-D shape {a.shape}{hint}")
     if a.dtype.kind in "biuf":
-        return None, list(_transpose(a)), a.shape[0]
+        return None, _transpose(a), a.shape[0]  # a 2-D (features, rows) float array
     if a.dtype.kind not in "OUS":
         raise TypeError(f"{name} must hold numbers or categories; got dtype {a.dtype}")
     return None, [a[:, j] for j in range(a.shape[1])], a.shape[0]
@@ -161,7 +163,7 @@ class Monitor:
         average: str | None = None,
     ):
         names, cols, n_rows = _to_columns(reference, "reference")
-        if n_rows == 0 or not cols:
+        if n_rows == 0 or len(cols) == 0:
             raise ValueError(f"reference must have at least one row and one feature; got {n_rows} rows, {len(cols)} features")
         if feature_names is not None:
             feature_names = [str(n) for n in feature_names]
@@ -239,12 +241,15 @@ class Monitor:
             if self._pred is not None:
                 self._pred.sketch.reset()
             self._n = 0
+            self._pending: list[tuple[Any, np.ndarray | None]] = []
+            self._pending_rows = 0
             self._metrics: dict[str, Any] | None = None
             self._task_seen: str | None = None
 
     def state_nbytes(self) -> int:
         """Bytes of current-data state (histograms, kept rows): flat once past the window."""
         with self._lock:
+            self._flush()
             n = sum(f.sketch.nbytes() for f in self._features)
             return n + (self._pred.sketch.nbytes() if self._pred is not None else 0)
 
@@ -272,18 +277,38 @@ class Monitor:
                     raise ValueError(f"{k} has {len(v)} rows; X has {n_rows}")
         if n_rows == 0:
             return
-        prepared = [f.prepare(c) for f, c in zip(self._features, cols)]
+        if isinstance(cols, np.ndarray):  # numbers only: one check for the whole batch
+            if np.isinf(cols).any():
+                j = int(np.nonzero(np.isinf(cols).any(axis=1))[0][0])
+                raise ValueError(f"feature {self.feature_names[j]!r} must not contain infinite values")
+            prepared: Any = cols
+        else:
+            prepared = [f.prepare(c) for f, c in zip(self._features, cols)]
         pred_col = None
         if self._pred is not None and ys["y_pred"] is not None:
             pred_col = self._pred.prepare(ys["y_pred"])
         with self._lock:
             if ys["y_true"] is not None and (ys["y_pred"] is not None or ys["y_score"] is not None):
                 self._update_performance(ys["y_true"], ys["y_pred"], ys["y_score"])
-            for f, c in zip(self._features, prepared):
-                f.update(c)
-            if pred_col is not None:
-                self._pred.update(pred_col)
+            self._pending.append((prepared, pred_col))
+            self._pending_rows += n_rows
             self._n += n_rows
+            if self._pending_rows >= FLUSH_ROWS:
+                self._flush()
+
+    def _flush(self) -> None:
+        """Feed the pending small batches to the sketches in one go (amortises per-call cost)."""
+        pending, self._pending, self._pending_rows = self._pending, [], 0
+        if not pending:
+            return
+        blocks = [p[0] for p in pending]
+        if len(blocks) > 1 and all(isinstance(b, np.ndarray) for b in blocks):
+            blocks = [np.concatenate(blocks, axis=1)]
+        for j, f in enumerate(self._features):
+            f.update(blocks[0][j] if len(blocks) == 1 else np.concatenate([b[j] for b in blocks]))
+        preds = [p[1] for p in pending if p[1] is not None]
+        if preds:
+            self._pred.update(preds[0] if len(preds) == 1 else np.concatenate(preds))
 
     # ------------------------------------------------------------------ performance
 
@@ -341,6 +366,7 @@ class Monitor:
 
     def _build_report(self) -> DriftReport:
         with self._lock:
+            self._flush()
             features = [f.result() for f in self._features]
             share = sum(f.drifted for f in features) / len(features)
             return DriftReport(

@@ -91,6 +91,8 @@ class NumericSketch:
         """
         e = self.edges
         m = len(e)
+        if 8 * len(x) < m:  # a small batch: locate each value among the edges instead
+            return self._bin_small(x)
         s = np.sort(x)
         bounds = np.empty(2 * m + 2, dtype=np.intp)
         bounds[0] = 0
@@ -109,6 +111,18 @@ class NumericSketch:
         offsets[-1] = sums[-1] - counts[-1] * (e[-1] - c)  # values above the last edge
         np.maximum(offsets, 0.0, out=offsets)
         return counts.astype(np.int64, copy=False), offsets
+
+    def _bin_small(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        e = self.edges
+        m = len(e)
+        idx = np.searchsorted(e, x, side="left")
+        at = e[np.minimum(idx, m - 1)]
+        slot = 2 * idx + (x == at)  # idx == m gives at = e[-1] < x, never equal
+        counts = np.zeros(2 * m + 1, dtype=np.int64)
+        offsets = np.zeros(2 * m + 1)
+        np.add.at(counts, slot, 1)
+        np.add.at(offsets, slot, np.abs(x - at))
+        return counts, offsets
 
     def update(self, x: np.ndarray) -> None:
         """Add one batch of float values (NaN counted as missing)."""
