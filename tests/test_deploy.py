@@ -224,3 +224,43 @@ def test_stats_window_keeps_recent_values():
     snap = s.snapshot()
     assert snap["requests"] == 60
     assert snap["latency_ms"]["p99"] == pytest.approx(1.0)
+
+
+def test_registry_given_as_path_or_store(tmp_path):
+    from modelmgmt.stores import open_store
+    from _deploy_fakes import linear
+
+    root = tmp_path / "reg"
+    mm.Registry(str(root)).register("m", linear([2.0]))
+    with mm.deploy("m", registry=str(root)) as dep:
+        np.testing.assert_array_equal(dep.predict([[3.0]]), [6.0])
+    with mm.deploy("m", registry=root) as dep:  # os.PathLike
+        assert dep.version.version == 1
+    with mm.deploy("m", registry=open_store(str(root))) as dep:
+        assert dep.version.version == 1
+    assert [e["event"] for e in mm.Registry(str(root)).deployment_history("m")] == ["deploy", "stop"] * 3
+
+
+def test_deployers_lists_builtin_targets():
+    assert {"inprocess", "http"} <= set(mm.deployers())
+
+
+def test_update_loads_exactly_the_resolved_version():
+    reg = fake_registry()
+    with mm.deploy("m/1", registry=reg) as dep:
+        v = dep.update("m")  # "latest" is resolved once: version 3
+        assert v.version == 3 and dep.version.version == 3
+        np.testing.assert_array_equal(dep.predict(np.ones((1, 3))), [8.0])
+
+
+def test_registry_that_cannot_record_still_serves():
+    class ReadOnly(type(fake_registry())):
+        def record_deployment(self, name, event):
+            raise PermissionError("read-only store")
+
+    reg = fake_registry(ReadOnly)
+    with pytest.warns(RuntimeWarning, match="could not record 'deploy'.*read-only"):
+        dep = mm.deploy("m/1", registry=reg)
+    np.testing.assert_array_equal(dep.predict(np.ones((1, 3))), [6.0])
+    with pytest.warns(RuntimeWarning):
+        dep.stop()

@@ -259,15 +259,19 @@ class ServingDeployment(Deployment):
             if not self._previous:
                 raise ModelmgmtError(
                     f"deployment {self.name!r} has no earlier version to roll back to; "
-                    f"it has served only {self.served().label}"
+                    f"it is serving {self.served().label}"
                 )
             prev = self._previous[-1]
+        target = prev
         if prev.model is None:  # dropped from memory: reload the exact version first
-            prev = load_version(self._registry, f"{prev.version.name}/{prev.version.version}")
+            target = load_version(self._registry, f"{prev.version.name}/{prev.version.version}")
         with self._swap_lock:
-            if self._previous:
-                self._previous.pop()
-            self._current = prev
+            if not self._previous or self._previous[-1] is not prev:
+                raise ModelmgmtError(f"deployment {self.name!r} changed version during rollback; "
+                                     f"now serving {self.served().label}, retry if still needed")
+            self._previous.pop()
+            self._current = target
+        prev = target
         self._record("rollback", prev)
         return prev.version
 
