@@ -71,6 +71,10 @@ class Loss:
         """Gradient of :meth:`loss` with respect to ``y_pred`` (same shape as y_pred)."""
         raise NotImplementedError
 
+    def value_and_grad(self, y_true: Any, y_pred: Any) -> tuple[float, np.ndarray]:
+        """``(loss(y_true, y_pred), grad(y_true, y_pred))``, sharing work where a loss can."""
+        return self.loss(y_true, y_pred), self.grad(y_true, y_pred)
+
     def __call__(self, y_true: Any, y_pred: Any) -> float:
         """Same as :meth:`loss`."""
         return self.loss(y_true, y_pred)
@@ -179,15 +183,25 @@ class CrossEntropy(Loss):
 
     def grad(self, y_true: Any, y_pred: Any) -> np.ndarray:
         """(softmax(y_pred) - target) / n."""
+        return self.value_and_grad(y_true, y_pred)[1]
+
+    def value_and_grad(self, y_true: Any, y_pred: Any) -> tuple[float, np.ndarray]:
+        """Loss and gradient from one log-softmax pass."""
         z = self._logits(y_pred)
         labels, probs = self._targets(y_true, z)
-        g = softmax(z)
+        logp = log_softmax(z)
+        if labels is not None:
+            value = float(-np.mean(logp[np.arange(z.shape[0]), labels]))
+        else:
+            value = float(-np.mean(np.sum(probs * logp, axis=1)))
+        g = np.exp(logp)
         if labels is not None:
             g[np.arange(z.shape[0]), labels] -= 1.0
         else:
             # d/dz of -sum(p log softmax z) = softmax(z) sum(p) - p (sum(p) is 1 for true probabilities)
             g = g * probs.sum(axis=1, keepdims=True) - probs
-        return g / z.shape[0]
+        g /= z.shape[0]
+        return value, g
 
 
 class BinaryCrossEntropy(Loss):

@@ -202,3 +202,13 @@ def test_a_model_learns_with_the_default_optimizer(data):
     history = model.fit(X, y, epochs=20, batch_size=8, seed=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
     assert (model.predict(X) == y).mean() > 0.9
+
+
+def test_benchmark_script_runs_quick():
+    import subprocess
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_training.py"
+    done = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "peer/ours" in done.stdout

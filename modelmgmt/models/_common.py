@@ -128,8 +128,8 @@ class TrainableModel(Model):
         X, y = self._check_Xy(X, y)
         t = self._targets(y)
         out, cache = self.forward(X)
-        value = self.loss.loss(t, out)
-        grads = self.backward(cache, self.loss.grad(t, out))
+        value, grad_out = self.loss.value_and_grad(t, out)
+        grads = self.backward(cache, grad_out)
         pen, pen_grads = self._penalty()
         for k, g in pen_grads.items():
             grads[k] = grads[k] + g

@@ -1,0 +1,163 @@
+"""Training and data tools, ours vs the peers in the same process.
+
+Usage: python benchmarks/bench_training.py [--quick]
+
+- fit: MLP(hidden=(32,)) on scikit-learn's digits (1797 x 64, 10 classes), Adam(lr=0.01),
+  batch 32, same number of epochs, vs scikit-learn's MLPClassifier (solver="adam", same
+  batch size, learning rate and epochs) and a torch loop (nn.Sequential, torch.optim.Adam,
+  float64 like ours, same batches) when torch is installed. Test accuracy is printed too.
+- losses: CrossEntropy value + gradient on (n, 10) logits vs torch (forward + backward).
+- data: StandardScaler and SimpleImputer(median) fit_transform on (n, 20) float64,
+  StratifiedKFold(5) layout, vs scikit-learn.
+
+Each line prints ``peer/ours`` = peer time / our time (> 1 means we are faster). Times are
+the best of ``repeat`` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+
+import modelmgmt as mm
+
+
+def best(fn, repeat):
+    times = []
+    out = None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return min(times), out
+
+
+def line(name, ours, peer_name, peer):
+    print(f"{name:<34} ours {ours * 1e3:9.2f} ms   {peer_name:<14} {peer * 1e3:9.2f} ms   peer/ours {peer / ours:6.2f}")
+
+
+def _torch(quick):
+    """torch with one thread, or None (not installed, or --quick: its import alone takes seconds)."""
+    if quick:
+        print("(--quick: torch comparisons skipped)")
+        return None
+    try:
+        import torch
+    except ImportError:
+        print("(torch not installed: torch comparisons skipped)")
+        return None
+    torch.set_num_threads(1)
+    return torch
+
+
+def bench_fit(quick, repeat):
+    from sklearn.datasets import load_digits
+    from sklearn.neural_network import MLPClassifier
+
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    X_tr, X_te, y_tr, y_te = mm.data.train_test_split(X, y, seed=0, stratify=y)
+    epochs = 2 if quick else 15
+
+    def ours():
+        model = mm.models.MLP(hidden=(32,))
+        model.fit(X_tr, y_tr, epochs=epochs, batch_size=32, optimizer=mm.optim.Adam(lr=0.01), seed=0)
+        return (model.predict(X_te) == y_te).mean()
+
+    def sk():
+        clf = MLPClassifier(hidden_layer_sizes=(32,), solver="adam", batch_size=32, learning_rate_init=0.01,
+                            max_iter=epochs, alpha=0.0, random_state=0, tol=0.0, n_iter_no_change=10**6)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # ConvergenceWarning: we stop after `epochs` on purpose
+            clf.fit(X_tr, y_tr)
+        return clf.score(X_te, y_te)
+
+    t_ours, acc_ours = best(ours, repeat)
+    t_sk, acc_sk = best(sk, repeat)
+    line(f"fit MLP(32) digits, {epochs} epochs", t_ours, "sklearn MLP", t_sk)
+    print(f"{'':<34} test accuracy: ours {acc_ours:.3f}, sklearn {acc_sk:.3f}")
+    torch = _torch(quick)
+    if torch is None:
+        return
+
+    def tl():
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10)).double()
+        opt = torch.optim.Adam(net.parameters(), lr=0.01)
+        lossf = torch.nn.CrossEntropyLoss()
+        Xt, yt = torch.tensor(X_tr), torch.tensor(y_tr)
+        g = torch.Generator().manual_seed(0)
+        for _ in range(epochs):
+            perm = torch.randperm(len(Xt), generator=g)
+            for i in range(0, len(Xt), 32):
+                idx = perm[i : i + 32]
+                opt.zero_grad()
+                lossf(net(Xt[idx]), yt[idx]).backward()
+                opt.step()
+        with torch.no_grad():
+            return (net(torch.tensor(X_te)).argmax(1).numpy() == y_te).mean()
+
+    t_t, acc_t = best(tl, repeat)
+    line(f"fit MLP(32) digits, {epochs} epochs", t_ours, "torch (1 thr)", t_t)
+    print(f"{'':<34} test accuracy: torch {acc_t:.3f}")
+
+
+def bench_losses(quick, repeat):
+    n = 10_000 if quick else 200_000
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(n, 10)) * 3
+    labels = rng.integers(0, 10, size=n)
+    ce = mm.losses.CrossEntropy()
+    t_ours, _ = best(lambda: (ce.loss(labels, z), ce.grad(labels, z)), repeat)
+    torch = _torch(quick)
+    if torch is None:
+        return
+    zt, lt = torch.tensor(z), torch.tensor(labels)
+
+    def tl():
+        p = zt.clone().requires_grad_(True)
+        out = torch.nn.functional.cross_entropy(p, lt)
+        out.backward()
+        return out.item()
+
+    t_t, _ = best(tl, repeat)
+    line(f"CrossEntropy value+grad ({n}x10)", t_ours, "torch (1 thr)", t_t)
+
+
+def bench_data(quick, repeat):
+    from sklearn.impute import SimpleImputer as SkImputer
+    from sklearn.model_selection import StratifiedKFold as SkSKF
+    from sklearn.preprocessing import StandardScaler as SkScaler
+
+    n = 20_000 if quick else 500_000
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, 20))
+    holes = X.copy()
+    holes[rng.uniform(size=X.shape) < 0.1] = np.nan
+    y = rng.integers(0, 5, size=n)
+    t_o, _ = best(lambda: mm.data.StandardScaler().fit_transform(X), repeat)
+    t_p, _ = best(lambda: SkScaler().fit_transform(X), repeat)
+    line(f"StandardScaler fit_transform ({n}x20)", t_o, "sklearn", t_p)
+    t_o, _ = best(lambda: mm.data.SimpleImputer(strategy="median").fit_transform(holes), repeat)
+    t_p, _ = best(lambda: SkImputer(strategy="median").fit_transform(holes), repeat)
+    line(f"SimpleImputer median ({n}x20)", t_o, "sklearn", t_p)
+    t_o, _ = best(lambda: list(mm.data.StratifiedKFold(5).split(X, y)), repeat)
+    t_p, _ = best(lambda: list(SkSKF(5).split(X, y)), repeat)
+    line(f"StratifiedKFold(5) split ({n})", t_o, "sklearn", t_p)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
+    args = parser.parse_args(argv)
+    repeat = 1 if args.quick else 3
+    bench_fit(args.quick, repeat)
+    bench_losses(args.quick, repeat)
+    bench_data(args.quick, repeat)
+
+
+if __name__ == "__main__":
+    main()
