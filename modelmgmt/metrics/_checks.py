@@ -80,6 +80,8 @@ def as_weights(sample_weight: Any, n: int) -> np.ndarray | None:
         raise TypeError(f"sample_weight must be numeric; got dtype {w.dtype}")
     if len(w) != n:
         raise ValueError(f"sample_weight must have one weight per sample ({n}); got {len(w)}")
+    if not np.any(w):
+        raise ValueError("Sample weights must contain at least one non-zero number; got all zeros")
     return w
 
 
