@@ -72,9 +72,20 @@ def peak_rss_child(n_rows: int, n_features: int) -> None:
         mon.observe(rng.normal(0.1, 1, size=(b, n_features)))
         done += b
     mon.report()
+    print(f"{peak_rss_mib():.1f} {mon.state_nbytes() / 2**20:.2f}")
+
+
+def peak_rss_mib() -> float:
+    """This process's peak RSS. Linux: VmHWM (ru_maxrss would include the parent's at fork)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    scale = 1024 * 1024 if sys.platform == "darwin" else 1024
-    print(f"{rss / scale:.1f} {mon.state_nbytes() / 2**20:.2f}")
+    return rss / (1024 * 1024 if sys.platform == "darwin" else 1024)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -90,6 +101,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.rss_child is not None:
         peak_rss_child(args.rss_child, n_features)
         return
+
+    import scipy.stats  # noqa: F401  (imports are not timed, for either side)
+
+    import modelmgmt.monitor  # noqa: F401
 
     print(f"Monitor.observe+report vs scipy.stats per column: {n_rows:,} rows x {n_features} features, "
           f"batches of {BATCH:,}")

@@ -117,7 +117,8 @@ class _Feature:
         if test in _NUMERIC_TESTS and not numeric:
             raise ValueError(f"test {test!r} needs a numerical feature; {name!r} is categorical")
         if test in _NUMERIC_TESTS or (test == "jensen_shannon" and numeric and not binary):
-            self.sketch: NumericSketch | CategoricalSketch = NumericSketch(present, window=window, max_bins=max_bins)
+            self.sketch: NumericSketch | CategoricalSketch = NumericSketch(
+                present, window=window, max_bins=max_bins, offsets=test == "wasserstein")
         else:
             self.sketch = CategoricalSketch(present)
 

@@ -47,7 +47,8 @@ def _cat_key(v: Any) -> Any:
 class NumericSketch:
     """Reference histogram plus the current window's rows or histogram, for one feature."""
 
-    def __init__(self, ref: np.ndarray, *, window: int, max_bins: int = 1000, psi_bins: int = 10):
+    def __init__(self, ref: np.ndarray, *, window: int, max_bins: int = 1000, psi_bins: int = 10,
+                 offsets: bool = True):
         self.ref = np.sort(np.asarray(ref, dtype=np.float64))
         self.ref_std = float(np.std(self.ref))
         self.window = window
@@ -64,7 +65,9 @@ class NumericSketch:
         psi_map[1::2] = np.searchsorted(self.psi_inner, e, side="right")
         psi_map[-1] = len(self.psi_inner)
         self._psi_map = psi_map
+        self._need_offsets = True
         self.ref_counts, self.ref_offsets = self._bin(self.ref)
+        self._need_offsets = offsets  # only the Wasserstein distance reads the current offsets
         self.ref_psi = np.bincount(psi_map, weights=self.ref_counts, minlength=len(self.psi_inner) + 1)
         self.reset()
 
@@ -83,7 +86,7 @@ class NumericSketch:
         rows = sum(r.nbytes for r in self._rows) if self._rows else 0
         return int(self.counts.nbytes + self.offsets.nbytes + rows)
 
-    def _bin(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _bin(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Slot counts and distance sums of the values ``x`` (no NaN).
 
         The batch is sorted once (fast SIMD sort); the edges are then located in it, which
@@ -100,6 +103,8 @@ class NumericSketch:
         bounds[2:-1:2] = np.searchsorted(s, e, side="right")
         bounds[-1] = len(s)
         counts = np.diff(bounds)
+        if not self._need_offsets:
+            return counts.astype(np.int64, copy=False), None
         # sums relative to a centre keep the running sum small (less cancellation)
         c = self._centre
         cs = np.empty(len(s) + 1)
@@ -135,7 +140,8 @@ class NumericSketch:
             return
         c, o = self._bin(x)
         self.counts += c
-        self.offsets += o
+        if o is not None:
+            self.offsets += o
         self.n += int(x.size)
         if self._rows is not None:
             if self._n_rows + x.size <= self.window:
@@ -165,6 +171,8 @@ class NumericSketch:
             d = self.ks_statistic()
             stat, p = d, _drift.ks_p_value(d, len(self.ref), self.n)
         elif test == "wasserstein":
+            if not self._need_offsets:
+                raise ValueError("this sketch was built without distance sums; create it with offsets=True")
             stat, p = self.wasserstein_statistic(), None
         elif test in ("psi", "jensen_shannon"):
             cur_psi = np.bincount(self._psi_map, weights=self.counts, minlength=len(self.psi_inner) + 1)
