@@ -34,8 +34,11 @@ __all__ = [
     "blob_key",
     "model_type_name",
     "resolve_model_type",
+    "prepare_tensors",
+    "digest_of",
     "hash_tensors",
     "write_blobs",
+    "hash_and_write",
     "build_manifest",
     "dump_manifest",
     "parse_manifest",
@@ -228,8 +231,8 @@ def _as_le_contiguous(name: str, value: Any) -> np.ndarray:
     return value if value.flags.c_contiguous else value.copy(order="C")
 
 
-def hash_tensors(params: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray]]:
-    """The tensor table (dtype, shape, nbytes, sha256 per name) and the arrays as they are stored."""
+def prepare_tensors(params: Any) -> dict[str, np.ndarray]:
+    """Check a model's params and return them as little-endian C-order arrays (no hashing)."""
     if not isinstance(params, dict):
         raise TypeError(f"model.params must be a dict of arrays; got {type(params).__name__}")
     arrays: dict[str, np.ndarray] = {}
@@ -237,34 +240,49 @@ def hash_tensors(params: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], dic
         if not isinstance(name, str) or not name:
             raise TypeError(f"model parameter names must be non-empty str; got {name!r}")
         arrays[name] = _as_le_contiguous(name, value)
+    return arrays
 
-    def digest(arr: np.ndarray) -> str:
-        known = _known_digest(arr)
-        if known is not None:
-            return known
-        return hashlib.sha256(_bytes_of(arr)).hexdigest()
 
+def digest_of(arr: np.ndarray) -> str:
+    """sha256 of an array's stored bytes (skipped for pristine verified memory maps)."""
+    known = _known_digest(arr)
+    if known is not None:
+        return known
+    return hashlib.sha256(_bytes_of(arr)).hexdigest()
+
+
+def _info(arr: np.ndarray, digest: str) -> dict[str, Any]:
+    return {"dtype": arr.dtype.str, "shape": list(arr.shape), "nbytes": int(arr.nbytes), "sha256": digest}
+
+
+def is_large(arrays: dict[str, np.ndarray]) -> bool:
+    """Whether tensors are worth threads (hashlib and file writes release the GIL)."""
+    return len(arrays) > 1 and sum(a.nbytes for a in arrays.values()) > (8 << 20)
+
+
+def hash_tensors(params: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray]]:
+    """The tensor table (dtype, shape, nbytes, sha256 per name) and the arrays as they are stored."""
+    arrays = prepare_tensors(params)
     names = list(arrays)
-    big = sum(a.nbytes for a in arrays.values()) > (8 << 20) and len(names) > 1
-    if big:  # hashlib releases the GIL: hash tensors on several cores
+    if is_large(arrays):
         with ThreadPoolExecutor(_WORKERS) as pool:
-            digests = list(pool.map(digest, (arrays[n] for n in names)))
+            digests = list(pool.map(digest_of, (arrays[n] for n in names)))
     else:
-        digests = [digest(arrays[n]) for n in names]
-    table = {
-        n: {
-            "dtype": arrays[n].dtype.str,
-            "shape": list(arrays[n].shape),
-            "nbytes": int(arrays[n].nbytes),
-            "sha256": d,
-        }
-        for n, d in zip(names, digests)
-    }
-    return table, arrays
+        digests = [digest_of(arrays[n]) for n in names]
+    return {n: _info(arrays[n], d) for n, d in zip(names, digests)}, arrays
 
 
 def _bytes_of(arr: np.ndarray) -> memoryview:
     return memoryview(arr.reshape(-1).view(np.uint8)) if arr.size else memoryview(b"")
+
+
+def _put_blob(store: Store, digest: str, arr: np.ndarray, skipped: set[str] | None) -> int:
+    key = blob_key(digest)
+    if store.exists(key) or not store.put_if_absent(key, _bytes_of(arr)):
+        if skipped is not None:
+            skipped.add(digest)
+        return 0
+    return arr.nbytes
 
 
 def write_blobs(store: Store, table: dict[str, dict[str, Any]], arrays: dict[str, np.ndarray],
@@ -274,20 +292,37 @@ def write_blobs(store: Store, table: dict[str, dict[str, Any]], arrays: dict[str
     todo: dict[str, np.ndarray] = {}
     for name, info in table.items():
         todo.setdefault(info["sha256"], arrays[name])
-
-    def put(item: tuple[str, np.ndarray]) -> int:
-        digest, arr = item
-        key = blob_key(digest)
-        if store.exists(key) or not store.put_if_absent(key, _bytes_of(arr)):
-            if skipped is not None:
-                skipped.add(digest)
-            return 0
-        return arr.nbytes
-
-    if len(todo) > 1 and sum(a.nbytes for a in todo.values()) > (8 << 20):
+    if is_large(todo):
         with ThreadPoolExecutor(_WORKERS) as pool:
-            return sum(pool.map(put, todo.items()))
-    return sum(map(put, todo.items()))
+            return sum(pool.map(lambda item: _put_blob(store, item[0], item[1], skipped), todo.items()))
+    return sum(_put_blob(store, d, a, skipped) for d, a in todo.items())
+
+
+def hash_and_write(store: Store, arrays: dict[str, np.ndarray], announce: Any,
+                   skipped: set[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Hash and write tensors in one pipeline (hashing one while writing another).
+
+    ``announce(digest)`` runs before each blob is written (the registry records the digest
+    in its claim there, so gc never removes a blob that is being written). Returns the table.
+    """
+    lock = threading.Lock()
+    seen: set[str] = set()
+
+    def one(name: str) -> tuple[str, dict[str, Any]]:
+        arr = arrays[name]
+        digest = digest_of(arr)
+        with lock:
+            if digest not in seen:
+                seen.add(digest)
+                announce(digest)
+        _put_blob(store, digest, arr, skipped)
+        return name, _info(arr, digest)
+
+    # biggest first, so the pipeline ends on small tensors; 2 threads per core: hash + write
+    order = sorted(arrays, key=lambda n: -arrays[n].nbytes)
+    with ThreadPoolExecutor(max(2, 2 * _WORKERS)) as pool:
+        done = dict(pool.map(one, order))
+    return {n: done[n] for n in arrays}
 
 
 # --- manifests --------------------------------------------------------------------------
@@ -448,9 +483,13 @@ def save(model: Any, path_or_url: Any, **storage_options: Any) -> str:
     if not model.is_fitted:
         raise NotFittedError(f"{type(model).__name__} is not fitted; fit it before saving")
     store = open_store(path_or_url, **storage_options)
-    table, arrays = hash_tensors(model.params)
-    manifest = build_manifest(model, table, {})
-    write_blobs(store, table, arrays)
+    manifest = build_manifest(model, {}, {})  # checks config and class before any write
+    arrays = prepare_tensors(model.params)
+    if is_large(arrays):
+        manifest["tensors"] = hash_and_write(store, arrays, lambda digest: None)
+    else:
+        manifest["tensors"], arrays = hash_tensors(arrays)
+        write_blobs(store, manifest["tensors"], arrays)
     data = dump_manifest(manifest)
     store.put(MANIFEST, data)  # last: the artifact is complete once this exists
     return hashlib.sha256(data).hexdigest()

@@ -151,17 +151,28 @@ class Registry:
             "run_id": run_id,
             "description": description,
         }
-        table, arrays = artifact.hash_tensors(model.params)
-        manifest = artifact.build_manifest(model, table, metadata)  # checks config and type first
-        digests = sorted({t["sha256"] for t in table.values()})
-        version = self._claim(name, digests)
+        manifest = artifact.build_manifest(model, {}, metadata)  # checks config and class first
+        arrays = artifact.prepare_tensors(model.params)
+        reused: set[str] = set()
+        pipeline = artifact.is_large(arrays)
+        if pipeline:
+            # claim first, then hash and write in one pipeline; each digest joins the claim
+            # before its blob is written, so gc always sees what an in-flight writer uses
+            version = self._claim(name, [])
+        else:
+            table, arrays = artifact.hash_tensors(arrays)
+            version = self._claim(name, sorted({t["sha256"] for t in table.values()}))
         try:
-            reused: set[str] = set()
-            artifact.write_blobs(self.store, table, arrays, reused)
+            if pipeline:
+                claim = ClaimUpdater(self, name, version)
+                table = artifact.hash_and_write(self.store, arrays, claim.add, reused)
+            else:
+                artifact.write_blobs(self.store, table, arrays, reused)
             missing = {d for d in reused if not self.store.exists(artifact.blob_key(d))}
             if missing:  # a concurrent gc removed a blob we meant to reuse: write it again
                 artifact.write_blobs(self.store, {k: v for k, v in table.items() if v["sha256"] in missing},
                                      arrays)
+            manifest["tensors"] = table
             manifest["metadata"]["version"] = version
             data = artifact.dump_manifest(manifest)
             self.store.put(version_key(name, version, MANIFEST), data)
@@ -199,11 +210,8 @@ class Registry:
         return numbers[-1] if numbers else None
 
     def _claim(self, name: str, digests: list[str]) -> int:
-        from modelmgmt.registry.refs import _writer_id
-
         version = self._top_claim(name) + 1
-        body = {"created_at": artifact.utc_now(), "time": time.time(), "blobs": digests, **_writer_id()}
-        data = json.dumps(body, sort_keys=True).encode()
+        data = _claim_body(digests)
         while not self.store.put_if_absent(version_key(name, version, CLAIM), data):
             version += 1
         self.store.put(f"{MODELS}{name}/{HINT}", str(version).encode())  # a lower bound only
@@ -447,6 +455,24 @@ class Registry:
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.models())
+
+
+def _claim_body(digests: list[str]) -> bytes:
+    from modelmgmt.registry.refs import _writer_id
+
+    body = {"created_at": artifact.utc_now(), "time": time.time(), "blobs": digests, **_writer_id()}
+    return json.dumps(body, sort_keys=True).encode()
+
+
+class ClaimUpdater:
+    """Adds blob digests to a version's claim (rewritten atomically) as a pipeline finds them."""
+
+    def __init__(self, registry: Registry, name: str, version: int) -> None:
+        self.store, self.key, self.digests = registry.store, version_key(name, version, CLAIM), []
+
+    def add(self, digest: str) -> None:
+        self.digests.append(digest)
+        self.store.put(self.key, _claim_body(sorted(self.digests)))
 
 
 def _strip_meta(manifest: dict[str, Any]) -> dict[str, Any]:

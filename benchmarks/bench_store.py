@@ -1,0 +1,186 @@
+"""Registry storage speed against safetensors and pickle, same process, same temp disk.
+
+Usage: python benchmarks/bench_store.py [--quick] [--dir DIR] [--versions N]
+
+Full size: a 1 GiB model (16 tensors of 4096x4096 float32), 10,000 versions for the alias
+lookup. --quick: 16 x 256x256 and 200 versions. Prints one line per measurement with our
+time, the peer's time and the speedup (peer time / our time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+import modelmgmt as mm
+from modelmgmt.models.base import Model
+
+
+class Tensors(Model):
+    """A model that is only named tensors (what the storage layer sees of any model)."""
+
+    def __init__(self, tensors: dict[str, np.ndarray]) -> None:
+        self._tensors = tensors
+
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        return dict(self._tensors)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], params: dict[str, np.ndarray]) -> "Tensors":
+        return cls(dict(params))
+
+    def predict(self, X: Any) -> np.ndarray:
+        raise NotImplementedError("a storage benchmark model does not predict")
+
+
+def timed(fn: Callable[[], Any], repeat: int = 1) -> tuple[float, Any]:
+    """Median wall time of ``fn`` over ``repeat`` runs and its last result."""
+    times, result = [], None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), result
+
+
+def dir_bytes(path: str) -> int:
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+
+
+def drop_page_cache_hint(path: str) -> None:
+    """Ask the kernel to forget a file's cached pages where possible (fair cold-ish reads)."""
+    if not hasattr(os, "posix_fadvise"):
+        return
+    for d, _, fs in os.walk(path) if os.path.isdir(path) else [(os.path.dirname(path), [], [os.path.basename(path)])]:
+        for f in fs:
+            fd = os.open(os.path.join(d, f), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+
+
+def row(what: str, ours: float, peer_name: str, peer: float | None) -> None:
+    if peer is None:
+        print(f"{what:<44}{ours * 1e3:>11.1f} ms   {peer_name:<18}{'-':>11}   {'-':>8}")
+    else:
+        print(f"{what:<44}{ours * 1e3:>11.1f} ms   {peer_name:<18}{peer * 1e3:>8.1f} ms   {peer / ours:>7.1f}x")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (16 x 256x256, 200 versions)")
+    parser.add_argument("--dir", default=None, help="temp directory to work in (default: system temp)")
+    parser.add_argument("--versions", type=int, default=None, help="versions for the alias lookup")
+    args = parser.parse_args(argv)
+    side = 256 if args.quick else 4096
+    n_versions = args.versions or (200 if args.quick else 10_000)
+    try:
+        from safetensors.numpy import load_file, save_file
+    except ImportError:
+        load_file = save_file = None
+
+    work = tempfile.mkdtemp(prefix="bench-store-", dir=args.dir)
+    try:
+        rng = np.random.default_rng(0)
+        tensors = {f"layer{i:02d}": rng.standard_normal((side, side), dtype=np.float32) for i in range(16)}
+        total = sum(a.nbytes for a in tensors.values())
+        model = Tensors(tensors)
+        print(f"model: 16 x {side}x{side} float32 = {total / 2**20:.0f} MiB; dir {work}; "
+              f"python {sys.version.split()[0]}, numpy {np.__version__}, {os.cpu_count()} cpu(s)")
+        print(f"{'measurement':<44}{'ours':>14}   {'peer':<18}{'peer time':>11}   {'speedup':>8}")
+
+        # warm-up: plugin discovery and first imports are not what is measured
+        warm = mm.Registry(os.path.join(work, "warm"))
+        warm.register("w", Tensors({"w": np.zeros(4, dtype=np.float32)}))
+        warm.load("w")
+
+        # --- save / register -----------------------------------------------------------
+        reg = mm.Registry(os.path.join(work, "reg"))
+        t_reg, v1 = timed(lambda: reg.register("big", model))
+        st_path, pk_path = os.path.join(work, "model.safetensors"), os.path.join(work, "model.pkl")
+        t_st = timed(lambda: save_file(tensors, st_path))[0] if save_file else None
+        row("register (sha256 of every tensor included)", t_reg, "safetensors save", t_st)
+
+        def pickle_save() -> None:
+            with open(pk_path, "wb") as f:
+                pickle.dump(tensors, f, protocol=5)
+
+        row("register (sha256 of every tensor included)", t_reg, "pickle dump", timed(pickle_save)[0])
+
+        # --- load ----------------------------------------------------------------------
+        repeat = 3
+        t_load, loaded = timed(lambda: reg.load("big", verify=False), repeat)
+        t_st_load = timed(lambda: load_file(st_path), repeat)[0] if load_file else None
+
+        def pickle_load() -> Any:
+            with open(pk_path, "rb") as f:
+                return pickle.load(f)  # noqa: S301 - the peer being measured
+
+        t_pk_load = timed(pickle_load, repeat)[0]
+        row("load verify=False (memory-mapped)", t_load, "safetensors load", t_st_load)
+        row("load verify=False (memory-mapped)", t_load, "pickle load", t_pk_load)
+        t_touch = timed(lambda: sum(float(a[::256, ::256].sum()) for a in reg.load("big", verify=False).params.values()), repeat)[0]
+        row("load verify=False + read 1 value per page row", t_touch, "safetensors load", t_st_load)
+        t_full = timed(lambda: [np.asarray(a).copy() for a in reg.load("big", verify=False).params.values()], 1)[0]
+        row("load verify=False + copy every byte", t_full, "safetensors load", t_st_load)
+        t_verify, verified = timed(lambda: reg.load("big", verify=True), 1)
+        row("load verify=True (sha256 of every blob)", t_verify, "safetensors load", t_st_load)
+        np.testing.assert_array_equal(verified.params["layer03"], tensors["layer03"])
+
+        # --- re-register with one tensor changed -------------------------------------------
+        blobs = os.path.join(work, "reg", "blobs")
+        before = dir_bytes(blobs)
+        changed = dict(verified.params)
+        changed["layer07"] = changed["layer07"] + np.float32(1)
+        t_re, _ = timed(lambda: reg.register("big", Tensors(changed)))
+        written = dir_bytes(blobs) - before
+        row("re-register 1/16 changed (loaded model)", t_re, "our first register", t_reg)
+        print(f"{'  bytes written by that re-register':<44}{written / 2**20:>11.1f} MiB  "
+              f"(one tensor = {tensors['layer07'].nbytes / 2**20:.1f} MiB)")
+        fresh = dict(tensors)
+        fresh["layer08"] = fresh["layer08"] + np.float32(1)
+        before = dir_bytes(blobs)
+        t_re2, _ = timed(lambda: reg.register("big", Tensors(fresh)))
+        row("re-register 1/16 changed (in-memory arrays)", t_re2, "our first register", t_reg)
+        print(f"{'  bytes written by that re-register':<44}{(dir_bytes(blobs) - before) / 2**20:>11.1f} MiB")
+
+        # --- alias lookup among many versions -------------------------------------------------
+        many = mm.Registry(os.path.join(work, "many"))
+        tiny = Tensors({"w": np.zeros(4, dtype=np.float32)})
+        t0 = time.perf_counter()
+        for i in range(n_versions):
+            many.register("m", Tensors({"w": np.full(4, i, dtype=np.float32)}) if i % 2 else tiny)
+        build = time.perf_counter() - t0
+        many.set_alias("m", "prod", n_versions // 2)
+        many.set_alias("m", "prod", n_versions - 1)
+        many.rollback("m", "prod")
+        t_alias = timed(lambda: many.get("m@prod"), 50)[0]
+        t_latest = timed(lambda: many.get("m"), 50)[0]
+        t_pinned = timed(lambda: many.get(f"m/{n_versions // 3}"), 50)[0]
+        print(f"{n_versions} versions registered in {build:.1f} s ({build / n_versions * 1e3:.2f} ms each)")
+        row(f'get("m@prod") among {n_versions} versions', t_alias, "target < 5 ms", 0.005)
+        row(f'get("m") (latest) among {n_versions} versions', t_latest, "target < 5 ms", 0.005)
+        row(f'get("m/N") among {n_versions} versions', t_pinned, "target < 5 ms", 0.005)
+        assert many.get("m@prod").version == n_versions // 2
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
