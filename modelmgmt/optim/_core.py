@@ -23,10 +23,12 @@ from modelmgmt.optim.base import Optimizer
 
 __all__ = ["BLOCK", "BlockOptimizer", "check_number", "hyper", "lerp_", "num_threads", "set_num_threads"]
 
-#: elements per block; 16k float32 values x ~6 arrays stay inside a 512 KiB L2 cache
-BLOCK = 16384
+#: elements per block: ~6 arrays of 64k float32 values stay in L2/L3 cache while the update
+#: runs over them, and blocks are long enough that numpy's per-call overhead is small
+#: (measured on 10M float32 Adam: 4k -> 2.1x, 16k -> 1.2x, 64k -> 1.0x, unblocked -> 1.45x)
+BLOCK = 65536
 #: a parameter is split across threads only when each thread gets at least this many blocks
-_MIN_BLOCKS_PER_THREAD = 8
+_MIN_BLOCKS_PER_THREAD = 4
 _NUM_THREADS: int | None = None
 _POOL: tuple[int, ThreadPoolExecutor] | None = None
 _POOL_LOCK = threading.Lock()
