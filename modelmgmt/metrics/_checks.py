@@ -162,9 +162,10 @@ def merge_counts(
     if classes_a is None or cm_a is None:
         return classes_b, cm_b.copy()
     if len(classes_a) and len(classes_b) and label_kind(classes_a) != label_kind(classes_b):
+        words = {"str": "strings", "num": "numbers"}
         raise ValueError(
-            f"labels of one batch are {label_kind(classes_b)}s but earlier batches held "
-            f"{label_kind(classes_a)}s; a metric needs one label type"
+            f"labels of this batch are {words[label_kind(classes_b)]} but earlier batches held "
+            f"{words[label_kind(classes_a)]}; a metric needs one label type"
         )
     dtype = np.result_type(cm_a.dtype, cm_b.dtype)
     if len(classes_a) == len(classes_b) and np.array_equal(classes_a, classes_b):
