@@ -206,13 +206,15 @@ def start_mlflow(mlflow_python: str, model, workdir: str):
     subprocess.run([mlflow_python, "-c", script], check=True, capture_output=True, timeout=300)
     port = _free_port()
     mlflow_bin = os.path.join(os.path.dirname(mlflow_python), "mlflow")
-    env = dict(os.environ, MLFLOW_TRACKING_URI=f"file://{workdir}/mlruns")
+    venv_bin = os.path.dirname(mlflow_python)  # mlflow execs `uvicorn` from PATH
+    env = dict(os.environ, MLFLOW_TRACKING_URI=f"file://{workdir}/mlruns",
+               PATH=venv_bin + os.pathsep + os.environ.get("PATH", ""))
     proc = subprocess.Popen(
         [mlflow_bin, "models", "serve", "-m", path, "-h", "127.0.0.1", "-p", str(port), "--env-manager", "local"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
+    deadline = time.time() + 240
     while time.time() < deadline:
         try:
             urllib.request.urlopen(url + "/ping", timeout=1).read()
@@ -222,7 +224,7 @@ def start_mlflow(mlflow_python: str, model, workdir: str):
                 raise RuntimeError("mlflow models serve exited early")
             time.sleep(0.5)
     stop_proc(proc)
-    raise RuntimeError("mlflow models serve did not become ready in 120 s")
+    raise RuntimeError("mlflow models serve did not become ready in 240 s")
 
 
 def stop_proc(proc) -> None:
