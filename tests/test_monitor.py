@@ -406,3 +406,25 @@ def test_single_row_observes_are_cheap_and_counted():
     assert mon.n_observed == 50
     assert mon.report().features[2].statistic == pytest.approx(st.ks_2samp(
         np.random.default_rng(19).normal(size=(300, 3))[:, 2], rows[:, 2]).statistic, abs=1e-12)
+
+
+# --------------------------------------------------------------------------- deployment
+
+
+def test_deployment_observes_every_request():
+    rng = np.random.default_rng(20)
+    X = rng.normal(size=(100, 2))
+    model = mm.models.LinearRegression()
+    model.fit(X, X @ np.array([1.0, 2.0]), epochs=1)
+    reg = mm.Registry("memory://monitor-deploy")
+    reg.register("lin", model)
+    mon = mm.Monitor(X, reference_predictions=model.predict(X))
+    dep = mm.deploy("lin/1", registry=reg, monitor=mon)
+    try:
+        for _ in range(3):
+            dep.predict(rng.normal(3, 1, size=(20, 2)))
+    finally:
+        dep.stop()
+    rep = mon.report()
+    assert rep.n_observed == 60 and rep.dataset_drift
+    assert rep.prediction_drift is not None and rep.prediction_drift.n_current == 60
