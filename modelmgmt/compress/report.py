@@ -37,10 +37,9 @@ def _sparsity(model: Model) -> float:
 
 
 def _metric_value(name: str, model: Model, X: Any, y: Any) -> float:
-    from modelmgmt.tuning._scoring import Scorer
+    from modelmgmt.metrics import evaluate
 
-    scorer = Scorer(name)
-    return scorer.sign * scorer(model, X, y)  # undo the negation: report the metric itself
+    return float(evaluate(model, X, y, (name,))[name])
 
 
 def compression_report(

@@ -1,8 +1,9 @@
 """Scoring for searches: a metric name (resolved through modelmgmt.metrics) or a callable.
 
 Every scorer returns a number where greater is better, as scikit-learn's scorers do: for the
-loss-like metrics (``log_loss``, ``mse``, ``rmse``, ``mae``) the score is the *negated*
-metric, so a search still maximises it (``mean_score == -mean(log_loss)``).
+metrics where smaller is better (``log_loss``, ``mse``, ``rmse``, ``mae``: those whose
+``greater_is_better`` is False) the score is the *negated* metric, so a search still
+maximises it (``mean_score == -mean(log_loss)``).
 """
 
 from __future__ import annotations
@@ -11,63 +12,37 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["Scorer", "check_scoring", "LOWER_IS_BETTER", "PROBA_METRICS"]
-
-#: metrics where a smaller value is better; their scores are negated
-LOWER_IS_BETTER = frozenset({"log_loss", "mse", "rmse", "mae"})
-#: metric name prefixes computed from predict_proba rather than predict
-PROBA_METRICS = ("log_loss", "roc_auc", "average_precision")
-
-
-def _resolve_metric(name: str) -> Any:
-    """The metric registered under ``name`` in modelmgmt.metrics (function, class or instance)."""
-    import modelmgmt.metrics as metrics
-
-    getter = getattr(metrics, "get", None)
-    if getter is not None:
-        return getter(name)
-    found = getattr(metrics, name, None)
-    if found is None:
-        raise ValueError(f"unknown metric {name!r} for scoring; expected a name modelmgmt.metrics knows")
-    return found
-
-
-def _apply_metric(metric: Any, y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Compute a resolved metric: a Metric instance/class (update+compute) or a function."""
-    from modelmgmt.metrics.base import Metric
-
-    if isinstance(metric, type) and issubclass(metric, Metric):
-        metric = metric()
-    if isinstance(metric, Metric):
-        import copy
-
-        m = copy.deepcopy(metric)
-        m.reset()
-        m.update(y_true, y_pred)
-        return float(m.compute())
-    return float(metric(y_true, y_pred))
+__all__ = ["Scorer", "check_scoring"]
 
 
 class Scorer:
-    """Score a fitted model on (X, y) by a metric name; picklable (holds only the name)."""
+    """Score a fitted model on (X, y) by a metric name; picklable (holds only the name).
+
+    The value is ``mm.evaluate(model, X, y, (name,))[name]`` — probabilities for the
+    score-based metrics, the positive column for binary ones, ``labels=model.classes_`` for
+    log loss — negated when smaller is better.
+    """
 
     def __init__(self, name: str) -> None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"scoring must be a metric name or a callable(model, X, y); got {name!r}")
+        from modelmgmt.metrics import get
+
+        try:
+            metric = get(name)
+        except KeyError as exc:  # NotFoundError is a KeyError; say it as a bad argument
+            raise ValueError(f"unknown metric {name!r} for scoring: {exc}") from None
         self.name = name
-        self.sign = -1.0 if name in LOWER_IS_BETTER else 1.0
-        self.needs_proba = name.startswith(PROBA_METRICS)
+        self.sign = 1.0 if getattr(metric, "greater_is_better", True) else -1.0
+
+    def value(self, model: Any, X: np.ndarray, y: np.ndarray) -> float:
+        """The metric itself (not negated)."""
+        from modelmgmt.metrics import evaluate
+
+        return float(evaluate(model, X, y, (self.name,))[self.name])
 
     def __call__(self, model: Any, X: np.ndarray, y: np.ndarray) -> float:
-        metric = _resolve_metric(self.name)
-        if self.needs_proba:
-            proba = model.predict_proba(X)
-            if proba.shape[1] == 2 and not self.name.startswith("log_loss"):
-                proba = proba[:, 1]  # binary ranking metrics take the positive-class score
-            value = _apply_metric(metric, y, proba)
-        else:
-            value = _apply_metric(metric, y, model.predict(X))
-        return self.sign * value
+        return self.sign * self.value(model, X, y)
 
     def __repr__(self) -> str:
         return f"Scorer({self.name!r})"
@@ -90,8 +65,7 @@ def check_scoring(scoring: Any) -> dict[str, Callable[[Any, np.ndarray, np.ndarr
     out: dict[str, Callable] = {}
     for name, s in items:
         if isinstance(s, str):
-            _resolve_metric(s)  # unknown names fail now, before any fit
-            out[name] = Scorer(s)
+            out[name] = Scorer(s)  # unknown names fail now, before any fit
         elif callable(s):
             out[name] = s
         else:
