@@ -186,21 +186,26 @@ class CrossEntropy(Loss):
         return self.value_and_grad(y_true, y_pred)[1]
 
     def value_and_grad(self, y_true: Any, y_pred: Any) -> tuple[float, np.ndarray]:
-        """Loss and gradient from one log-softmax pass."""
+        """Loss and gradient from one shifted-exponential pass."""
         z = self._logits(y_pred)
         labels, probs = self._targets(y_true, z)
-        logp = log_softmax(z)
+        n = z.shape[0]
+        shifted = z - z.max(axis=1, keepdims=True)
+        g = np.exp(shifted)
+        total = g.sum(axis=1, keepdims=True)
+        g /= total  # softmax
+        log_total = np.log(total)
         if labels is not None:
-            value = float(-np.mean(logp[np.arange(z.shape[0]), labels]))
+            rows = np.arange(n)
+            value = float(np.mean(log_total[:, 0] - shifted[rows, labels]))
+            g[rows, labels] -= 1.0
         else:
-            value = float(-np.mean(np.sum(probs * logp, axis=1)))
-        g = np.exp(logp)
-        if labels is not None:
-            g[np.arange(z.shape[0]), labels] -= 1.0
-        else:
+            shifted -= log_total  # log-softmax
+            value = float(-np.mean(np.sum(probs * shifted, axis=1)))
             # d/dz of -sum(p log softmax z) = softmax(z) sum(p) - p (sum(p) is 1 for true probabilities)
-            g = g * probs.sum(axis=1, keepdims=True) - probs
-        g /= z.shape[0]
+            g *= probs.sum(axis=1, keepdims=True)
+            g -= probs
+        g /= n
         return value, g
 
 

@@ -127,12 +127,26 @@ class StandardScaler(Transformer):
 
     def fit(self, X: Any, y: Any = None) -> "StandardScaler":
         """Learn per-column mean and standard deviation; returns self."""
+        self._fit(self._check(X))
+        return self
+
+    def fit_transform(self, X: Any, y: Any = None) -> np.ndarray:
+        """Fit and standardise X in one pass over the centred data."""
         X = self._check(X)
+        centred = self._fit(X)
+        if centred is None:  # NaN present: the plain path keeps NaN where it was
+            return self.transform(X)
+        centred /= self._params["scale"]
+        return centred
+
+    def _fit(self, X: np.ndarray) -> np.ndarray | None:
+        """Set mean and scale from a checked X; returns X - mean when X has no NaN."""
+        centred = None
         if not np.isnan(X).any():
             n = np.full(X.shape[1], X.shape[0])
             mean = X.mean(axis=0)
-            diff = X - mean
-            var = np.einsum("ij,ij->j", diff, diff) / X.shape[0]
+            centred = X - mean
+            var = np.einsum("ij,ij->j", centred, centred) / X.shape[0]
         else:
             n = np.sum(~np.isnan(X), axis=0)
             if np.any(n == 0):
@@ -146,7 +160,7 @@ class StandardScaler(Transformer):
         scale[_is_constant(var, mean, n)] = 1.0
         self.n_features_ = int(X.shape[1])
         self._params = {"mean": mean, "scale": scale}
-        return self
+        return centred
 
     def transform(self, X: Any) -> np.ndarray:
         """Standardise X with the learned mean and scale."""
