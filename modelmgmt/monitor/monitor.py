@@ -333,7 +333,7 @@ class Monitor:
                 }
                 self._auc = M.ROCAUC()
             else:
-                self._metrics = {"mse": M.MSE(), "mae": M.MAE(), "r2": M.R2()}
+                self._metrics = {"mse": M.MSE(), "rmse": M.RMSE(), "mae": M.MAE(), "r2": M.R2()}
                 self._auc = None
             self._has_pred = self._has_score = False
         if y_pred is not None:
@@ -354,8 +354,6 @@ class Monitor:
                     out[name] = float(m.compute())
                 except ValueError:
                     out[name] = math.nan
-            if "mse" in out:
-                out["rmse"] = math.sqrt(out["mse"]) if out["mse"] >= 0 else math.nan
         if self._auc is not None and self._has_score:
             try:
                 out["roc_auc"] = float(self._auc.compute())
