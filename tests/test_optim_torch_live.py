@@ -22,7 +22,7 @@ CONFIGS = [
 ]
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(
     config=st.sampled_from(CONFIGS),
     seed=st.integers(0, 2**31 - 1),
