@@ -212,3 +212,20 @@ def test_benchmark_script_runs_quick():
     done = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "peer/ours" in done.stdout
+
+
+def test_built_in_fast_path_gives_the_same_numbers_as_loss_and_grad(data):
+    """fit checks and encodes labels once for built-in models; a subclass overriding
+    loss_and_grad takes the generic per-batch path; both must train identically."""
+    X, y = data
+    labels = np.where(y == 1, "pos", "neg")
+
+    class Generic(MLP):
+        def loss_and_grad(self, Xb, yb):
+            return super().loss_and_grad(Xb, yb)
+
+    a, b = MLP(hidden=(6,)), Generic(hidden=(6,))
+    ha = mm.fit(a, X, labels, epochs=3, batch_size=7, seed=2, optimizer=mm.optim.Adam(lr=0.01))
+    hb = mm.fit(b, X, labels, epochs=3, batch_size=7, seed=2, optimizer=mm.optim.Adam(lr=0.01))
+    assert ha.history == hb.history
+    assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params)

@@ -126,7 +126,14 @@ class TrainableModel(Model):
     def loss_and_grad(self, X: Any, y: Any) -> tuple[float, dict[str, np.ndarray]]:
         """Mean training loss on (X, y) plus the regularisation term, and its gradient."""
         X, y = self._check_Xy(X, y)
-        t = self._targets(y)
+        return self._loss_and_grad_targets(X, self._targets(y))
+
+    def _loss_and_grad_targets(self, X: np.ndarray, t: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
+        """loss_and_grad for checked float64 X and targets already encoded by ``_targets``.
+
+        :func:`modelmgmt.fit` checks and encodes the whole data set once, then calls this per
+        batch (unless a subclass overrides ``loss_and_grad``).
+        """
         out, cache = self.forward(X)
         value, grad_out = self.loss.value_and_grad(t, out)
         grads = self.backward(cache, grad_out)

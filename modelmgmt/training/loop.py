@@ -56,6 +56,18 @@ def _eval_loss(model: Any, X: np.ndarray, y: np.ndarray) -> float:
     return total / len(X)
 
 
+def _batch_loss_fn(model: Any, X: np.ndarray, y: np.ndarray) -> Any:
+    """``idx -> model.loss_and_grad(X[idx], y[idx])``; for built-in models the data are checked
+    and the labels encoded once here instead of once per batch (same numbers, less overhead)."""
+    from modelmgmt.models._common import TrainableModel
+
+    if isinstance(model, TrainableModel) and type(model).loss_and_grad is TrainableModel.loss_and_grad:
+        X64, y_checked = model._check_Xy(X, y)
+        targets = model._targets(y_checked)
+        return lambda idx: model._loss_and_grad_targets(X64[idx], targets[idx])
+    return lambda idx: model.loss_and_grad(X[idx], y[idx])
+
+
 def _check_run(run: Any) -> None:
     if run is not None and not callable(getattr(run, "log_metrics", None)):
         raise TypeError(f"run must have a log_metrics(dict, step=...) method (a tracking Run); got {type(run).__name__}")
@@ -134,6 +146,7 @@ def fit(
     if not model.is_fitted:
         model.initialize(X, y, rng)
     n_batches = math.ceil(n / batch_size)
+    step_loss = _batch_loss_fn(model, X, y)
     history = History(
         {
             "epochs": epochs,
@@ -160,7 +173,7 @@ def fit(
         batch_losses = np.empty(n_batches)
         for b in range(n_batches):
             idx = order[b * batch_size : (b + 1) * batch_size]
-            loss, grads = model.loss_and_grad(X[idx], y[idx])
+            loss, grads = step_loss(idx)
             params = model.params
             optimizer.step({k: params[k] for k in grads}, grads)
             batch_losses[b] = loss
