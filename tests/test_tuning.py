@@ -58,8 +58,8 @@ def test_grid_search_matches_sklearn_gridsearchcv(iris):
     from sklearn.model_selection import GridSearchCV
 
     X, y = iris
-    ours = GridSearch(ToySoftmax, GRID, cv=5, scoring=toy_accuracy, fit_params={"epochs": 50, "seed": 0}).fit(X, y)
-    ref = GridSearchCV(SkWrapper(), GRID, cv=5, scoring="accuracy").fit(X, y)
+    ours = GridSearch(ToySoftmax, GRID, cv=5, scoring=toy_accuracy, fit_params={"epochs": 20, "seed": 0}).fit(X, y)
+    ref = GridSearchCV(SkWrapper(epochs=20), GRID, cv=5, scoring="accuracy").fit(X, y)
     assert ours.best_params == ref.best_params_
     assert ours.best_index == ref.best_index_
     assert ours.best_score == pytest.approx(ref.best_score_, abs=1e-12)
@@ -72,7 +72,7 @@ def test_grid_search_matches_sklearn_gridsearchcv(iris):
         np.testing.assert_allclose([r[f"split{i}_score"] for r in ours.results], res[f"split{i}_test_score"], atol=1e-12)
     # refit on all data with the best params
     best = ToySoftmax(**ours.best_params)
-    best.fit(X, y, epochs=50, seed=0)
+    best.fit(X, y, epochs=20, seed=0)
     np.testing.assert_array_equal(ours.best_model.params["W"], best.params["W"])
 
 
@@ -95,7 +95,7 @@ class SkLogReg(ClassifierMixin, BaseEstimator):
         return self.model_.predict_proba(X)
 
 
-LOGREG_FIT = {"epochs": 15, "batch_size": None, "seed": 0, "optimizer": mm.optim.Adam(lr=0.1), "progress": False}
+LOGREG_FIT = {"epochs": 10, "batch_size": None, "seed": 0, "optimizer": mm.optim.Adam(lr=0.1), "progress": False}
 
 
 @pytest.mark.parametrize("ours_scoring, sk_scoring", [("accuracy", "accuracy"), ("log_loss", "neg_log_loss"),
@@ -105,9 +105,9 @@ def test_grid_search_over_logistic_l2_matches_sklearn(iris, ours_scoring, sk_sco
     from sklearn.model_selection import GridSearchCV
 
     X, y = iris
-    grid = {"l2": [0.0, 0.01, 0.1, 1.0, 3.0]}
-    ours = GridSearch(mm.models.LogisticRegression, grid, cv=5, scoring=ours_scoring, fit_params=LOGREG_FIT).fit(X, y)
-    ref = GridSearchCV(SkLogReg(), grid, cv=5, scoring=sk_scoring).fit(X, y)
+    grid = {"l2": [0.0, 0.1, 1.0, 3.0]}
+    ours = GridSearch(mm.models.LogisticRegression, grid, cv=4, scoring=ours_scoring, fit_params=LOGREG_FIT).fit(X, y)
+    ref = GridSearchCV(SkLogReg(), grid, cv=4, scoring=sk_scoring).fit(X, y)
     np.testing.assert_allclose([r["mean_score"] for r in ours.results], ref.cv_results_["mean_test_score"], rtol=1e-10)
     np.testing.assert_allclose([r["std_score"] for r in ours.results], ref.cv_results_["std_test_score"], rtol=1e-9, atol=1e-12)
     assert [r["rank"] for r in ours.results] == list(ref.cv_results_["rank_test_score"])
@@ -158,13 +158,15 @@ def test_halving_matches_sklearn_schedule_and_winner(iris):
     from sklearn.model_selection import HalvingGridSearchCV
 
     X, y = iris
-    grid = {"l2": [0.0, 0.01, 0.1, 0.3, 1.0, 3.0], "lr": [0.05, 0.2, 0.5]}
-    ours = HalvingSearch(ToySoftmax, grid, resource="epochs", max_resources=60, factor=3, scoring=toy_accuracy,
+    grid = {"l2": [0.0, 0.1, 1.0], "lr": [0.05, 0.2, 0.5]}
+    ours = HalvingSearch(ToySoftmax, grid, resource="epochs", max_resources=30, factor=3, scoring=toy_accuracy,
                          fit_params={"seed": 0}).fit(X, y)
-    ref = HalvingGridSearchCV(SkWrapper(), grid, resource="epochs", max_resources=60, factor=3, scoring="accuracy").fit(X, y)
+    ref = HalvingGridSearchCV(SkWrapper(), grid, resource="epochs", max_resources=30, factor=3, scoring="accuracy",
+                              return_train_score=False).fit(X, y)
     assert ours.n_resources == list(ref.n_resources_)
     assert ours.n_candidates == list(ref.n_candidates_)
-    assert {**ours.best_params, "epochs": 54} == ref.best_params_  # sklearn adds the resource
+    assert ours.n_resources == [3, 9, 27]
+    assert {**ours.best_params, "epochs": 27} == ref.best_params_  # sklearn adds the resource
     assert ours.best_score == pytest.approx(ref.best_score_, abs=1e-12)
     assert ours.best_model is not None
 
@@ -175,8 +177,9 @@ def test_halving_on_samples_schedule_matches_sklearn(iris):
 
     X, y = iris
     grid = {"l2": [0.0, 0.01, 0.1, 1.0, 3.0], "lr": [0.1, 0.5]}
-    ours = HalvingSearch(ToySoftmax, grid, resource="n_samples", scoring=toy_accuracy).fit(X, y)
-    ref = HalvingGridSearchCV(SkWrapper(), grid, resource="n_samples", scoring="accuracy", random_state=0).fit(X, y)
+    ours = HalvingSearch(ToySoftmax, grid, resource="n_samples", scoring=toy_accuracy, fit_params={"epochs": 20}).fit(X, y)
+    ref = HalvingGridSearchCV(SkWrapper(epochs=20), grid, resource="n_samples", scoring="accuracy", random_state=0,
+                              return_train_score=False).fit(X, y)
     assert ours.n_resources == list(ref.n_resources_)
     assert ours.n_candidates == list(ref.n_candidates_)
     first = [r for r in ours.results if r["iter"] == 0]
@@ -192,7 +195,7 @@ def test_results_identical_serial_threads_processes(iris):
     serial = GridSearch(ToySoftmax, grid, **kw).fit(X, y)
     with ThreadPoolExecutor(2) as ex:
         threads = GridSearch(ToySoftmax, grid, executor=ex, **kw).fit(X, y)
-    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as ex:
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as ex:
         procs = GridSearch(ToySoftmax, grid, executor=ex, **kw).fit(X, y)
     assert _strip_times(serial.results) == _strip_times(threads.results) == _strip_times(procs.results)
     assert serial.best_params == threads.best_params == procs.best_params
