@@ -172,8 +172,11 @@ def test_bad_params_and_grads_raise_and_change_nothing(make):
         np.testing.assert_array_equal(params[k], before[k])
     # after state exists, a parameter whose shape changed is refused
     opt.step(params, grads)
+    after = {k: v.copy() for k, v in params.items()}
     with pytest.raises(ValueError, match="state for it was made for shape"):
-        opt.step({**params, "b": np.ones(7)}, {**grads, "b": np.ones(7)})
+        opt.step({"a": np.ones(2), **params, "b": np.ones(7)}, {"a": np.ones(2), **grads, "b": np.ones(7)})
+    np.testing.assert_array_equal(params["w"], after["w"])
+    assert "a" not in opt.state_dict()["state"]
 
 
 @pytest.mark.parametrize("make", ALL, ids=IDS)

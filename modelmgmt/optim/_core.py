@@ -5,7 +5,7 @@ key: ``{"step": int, <buffer name>: ndarray, ...}`` (buffers in the parameter's 
 shape). The update itself is a *kernel*: a method that applies torch.optim's arithmetic to
 1-D slices of the parameter, the gradient and the buffers, writing into preallocated scratch
 slices with numpy ``out=`` operations. ``step`` walks each parameter in blocks of
-``BLOCK`` elements so the dozen elementwise operations of one update run on data that is
+``BLOCK`` elements so the ten or so elementwise operations of one update run on data that is
 still in the CPU cache; nothing proportional to the parameter count is allocated per step.
 """
 
@@ -162,6 +162,13 @@ class BlockOptimizer(Optimizer):
         """Update every array of ``params`` in place from ``grads`` (same keys and shapes)."""
         work = self._checked_pairs(params, grads)
         names = self._buffer_names()
+        for key, p, _ in work:  # refuse before changing anything
+            st = self._state.get(key)
+            if st is not None and any(st[n].shape != p.shape or st[n].dtype != p.dtype for n in names):
+                raise ValueError(
+                    f"parameter {key!r} has shape {p.shape} and dtype {p.dtype}, but this optimizer's "
+                    f"state for it was made for shape {st[names[0]].shape} and dtype {st[names[0]].dtype}"
+                )
         for key, p, g in work:
             st = self._state.get(key)
             if st is None:
@@ -169,13 +176,14 @@ class BlockOptimizer(Optimizer):
                 for name in names:
                     st[name] = np.full(p.shape, self._initial_value(name), dtype=p.dtype)
                 self._state[key] = st
-            elif any(st[n].shape != p.shape or st[n].dtype != p.dtype for n in names):
-                raise ValueError(
-                    f"parameter {key!r} has shape {p.shape} and dtype {p.dtype}, but this optimizer's "
-                    f"state for it was made for shape {st[names[0]].shape} and dtype {st[names[0]].dtype}"
-                )
             st["step"] += 1
             self._update(p, g, [st[n] for n in names], st["step"])
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Copies and pickles leave the scratch blocks behind (they are remade on first use)."""
+        state = self.__dict__.copy()
+        state["_scratch"] = {}
+        return state
 
     def _checked_pairs(self, params: Any, grads: Any) -> list[tuple[str, np.ndarray, np.ndarray]]:
         """Validate everything before touching anything, so a bad call changes nothing."""
