@@ -330,3 +330,32 @@ def test_threaded_update_equals_single_threaded(make):
     np.testing.assert_array_equal(results[0], results[1])
     with pytest.raises(ValueError, match="threads"):
         _core.set_num_threads(0)
+
+
+def test_thread_count_comes_from_the_environment(monkeypatch):
+    from modelmgmt.optim import _core
+
+    monkeypatch.setenv("MODELMGMT_OPTIM_THREADS", "3")
+    assert _core.num_threads() == 3
+    monkeypatch.setenv("MODELMGMT_OPTIM_THREADS", "many")
+    with pytest.raises(ValueError, match="MODELMGMT_OPTIM_THREADS"):
+        _core.num_threads()
+    monkeypatch.delenv("MODELMGMT_OPTIM_THREADS")
+    assert 1 <= _core.num_threads() <= 8
+
+
+def test_small_model_step_overhead_is_small():
+    # a 784-32-10 network: the fit loop calls step thousands of times
+    rng = np.random.default_rng(9)
+    shapes = {"W1": (784, 32), "b1": (32,), "W2": (32, 10), "b2": (10,)}
+    params = {k: rng.normal(size=s) for k, s in shapes.items()}
+    grads = {k: rng.normal(size=s) for k, s in shapes.items()}
+    opt = Adam()
+    opt.step(params, grads)
+    import time
+
+    t = time.perf_counter()
+    for _ in range(50):
+        opt.step(params, grads)
+    per_step = (time.perf_counter() - t) / 50
+    assert per_step < 0.05  # generous: ~0.2 ms on a quiet machine
