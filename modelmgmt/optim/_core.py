@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any, ClassVar
 
 import numpy as np
@@ -254,8 +254,9 @@ class BlockOptimizer(Optimizer):
             try:
                 self._run_blocks(pf, gf, bf, *bounds[0], c, step, scratches[0])
             finally:
-                for f in futures:
-                    f.result()
+                wait(futures)  # never leave a worker writing into our arrays
+            for f in futures:
+                f.result()  # re-raise a worker's error
         if p is not target:
             np.copyto(target, p)
 
