@@ -159,8 +159,8 @@ def build_model():
     return reg, model
 
 
-def bench_inprocess(reg, model, n: int) -> dict:
-    """Per-call time of model.predict and Deployment.predict on one row (best of 5 rounds)."""
+def bench_inprocess(reg, model, n: int, rounds: int = 41) -> dict:
+    """Per-call time of model.predict and Deployment.predict on one row (best of interleaved rounds)."""
     import modelmgmt as mm
 
     x = np.random.default_rng(2).normal(size=(1, N_FEATURES))
@@ -174,7 +174,7 @@ def bench_inprocess(reg, model, n: int) -> dict:
 
         np.testing.assert_array_equal(dep.predict(x), model.predict(x))
         bare = ours = float("inf")
-        for _ in range(7):  # interleaved rounds, best of each: robust to a busy machine
+        for _ in range(rounds):  # many short interleaved rounds, best of each: robust to a busy machine
             bare = min(bare, one_round(model.predict))
             ours = min(ours, one_round(dep.predict))
     finally:
@@ -267,12 +267,12 @@ def main() -> None:
 
     import modelmgmt as mm
 
-    n, seconds, batches, calls = (50, 1.0, 5, 300) if args.quick else (1000, 10.0, 50, 50_000)
+    n, seconds, batches, calls = (50, 1.0, 5, 300) if args.quick else (1000, 10.0, 50, 2_000)
     print(f"bench_serve: LogisticRegression, {N_FEATURES} features, 127.0.0.1, {os.cpu_count()} cores"
           f"{' (quick)' if args.quick else ''}", flush=True)
     reg, model = build_model()
 
-    ip = bench_inprocess(reg, model, calls)
+    ip = bench_inprocess(reg, model, calls, rounds=7 if args.quick else 41)
     print(f"in-process predict (1 row): bare model.predict {ip['bare_us']:.1f} us, Deployment.predict "
           f"{ip['deployed_us']:.1f} us, overhead {ip['overhead_us']:.1f} us (target < 20 us); "
           f"bare/ours = {ip['bare_us'] / ip['deployed_us']:.2f}", flush=True)

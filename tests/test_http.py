@@ -436,3 +436,32 @@ def test_status_includes_http_endpoints(served):
     assert st["target"] == "http" and st["requests"] == 1
     assert st["http"]["endpoints"]["live"]["requests"] == 1
     assert st["http"]["endpoints"]["invocations"]["latency_ms"]["p50"] > 0
+
+
+def test_monitor_to_prometheus_failure_keeps_metrics_up():
+    class Broken:
+        def observe(self, X, y_pred=None, y_true=None):
+            pass
+
+        def to_prometheus(self):
+            raise RuntimeError("boom")
+
+    with mm.deploy("m/1", registry=fake_registry(), target="http", monitor=Broken()) as dep:
+        c = Client(dep.url)
+        status, _, text = c.request("GET", "/metrics")
+        assert status == 200 and b"monitor.to_prometheus failed: RuntimeError" in text
+        assert dep.status()["monitor_errors"] == 1
+
+
+def test_real_monitor_sees_served_traffic():
+    rng = np.random.default_rng(0)
+    reference = rng.normal(size=(500, 3))
+    mon = mm.Monitor(reference)
+    with mm.deploy("m/1", registry=fake_registry(), target="http", monitor=mon) as dep:
+        c = Client(dep.url)
+        shifted = rng.normal(loc=3.0, size=(300, 3))
+        assert c.request("POST", "/invocations", {"inputs": shifted.tolist()})[0] == 200
+        text = c.request("GET", "/metrics")[2].decode()
+    report = mon.report()
+    assert report.dataset_drift  # the shifted traffic reached the monitor
+    assert mon.to_prometheus().splitlines()[0] in text

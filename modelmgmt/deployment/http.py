@@ -63,7 +63,8 @@ class HTTPDeployment(ServingDeployment):
                 extra = self.monitor.to_prometheus()
                 text += extra if extra.endswith("\n") else extra + "\n"
             except Exception as exc:  # the monitor must never break /metrics
-                self.monitor_errors += 1
+                with self._monitor_lock:
+                    self.monitor_errors += 1
                 text += f"# monitor.to_prometheus failed: {type(exc).__name__}\n"
         return text
 

@@ -173,6 +173,7 @@ class ServingDeployment(Deployment):
         self.monitor = monitor
         self.stats = RequestStats()
         self.monitor_errors = 0
+        self._monitor_lock = threading.Lock()
         self.started_at = time.time()
         self._t0 = time.perf_counter()
         self._stopped = False
@@ -224,8 +225,10 @@ class ServingDeployment(Deployment):
         try:
             self.monitor.observe(X, y_pred=y_pred)
         except Exception as exc:  # the monitor must never fail a request
-            self.monitor_errors += 1
-            if self.monitor_errors == 1:
+            with self._monitor_lock:
+                self.monitor_errors += 1
+                first = self.monitor_errors == 1
+            if first:
                 warnings.warn(f"deployment {self.name!r}: monitor.observe failed ({type(exc).__name__}: {exc}); "
                               "further failures are only counted", RuntimeWarning, stacklevel=3)
 
