@@ -15,6 +15,7 @@ import numpy as np
 
 from modelmgmt._validation import check_same_length
 from modelmgmt.metrics._checks import as_labels, as_weights
+from modelmgmt.metrics.ranking import encode
 
 __all__ = ["log_loss", "as_probabilities", "log_loss_classes", "true_class_losses"]
 
@@ -95,9 +96,9 @@ def log_loss(
     yt = as_labels(y_true, "y_true")
     n = check_same_length(y_true=yt, y_pred=p)
     w = as_weights(sample_weight, n)
-    seen, inv = np.unique(yt, return_inverse=True)
+    seen, inv = encode(yt)
     classes = log_loss_classes(seen, labels, p.shape[1])
-    column = inv.reshape(-1) if classes is seen else np.searchsorted(classes, seen)[inv.reshape(-1)]
+    column = inv if classes is seen else np.searchsorted(classes, seen)[inv]
     loss = true_class_losses(p, column)
     if normalize:
         return float(np.average(loss, weights=w))

@@ -24,6 +24,7 @@ __all__ = [
     "precision_recall_curve",
     "average_precision",
     "unique_labels",
+    "encode",
     "binary_auc",
 ]
 
@@ -35,6 +36,16 @@ def unique_labels(y: np.ndarray) -> np.ndarray:
         if lo >= 0 and hi <= max(4 * y.size, 1 << 16):
             return np.flatnonzero(np.bincount(y.astype(np.intp), minlength=hi + 1)).astype(y.dtype)
     return np.unique(y)
+
+
+def encode(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted distinct labels, index of each sample's label) — np.unique's return_inverse, faster for small ints."""
+    classes = unique_labels(y)
+    if y.dtype.kind in "iu" and classes.size and int(classes[-1]) <= max(4 * y.size, 1 << 16):
+        lut = np.zeros(int(classes[-1]) + 1, dtype=np.intp)
+        lut[classes] = np.arange(classes.size)
+        return classes, lut[y]
+    return classes, np.searchsorted(classes, y)
 
 
 def binary_auc(pos: np.ndarray, score: np.ndarray, weight: np.ndarray | None = None) -> float:
@@ -54,8 +65,8 @@ def binary_auc(pos: np.ndarray, score: np.ndarray, weight: np.ndarray | None = N
     keep = w != 0
     if not keep.all():
         pos, score, w = pos[keep], score[keep], w[keep]
-    ip = np.argsort(score[pos], kind="stable")
-    ineg = np.argsort(score[~pos], kind="stable")
+    ip = np.argsort(score[pos])
+    ineg = np.argsort(score[~pos])
     sp, wp = score[pos][ip], w[pos][ip]
     sn, wn = score[~pos][ineg], w[~pos][ineg]
     w_pos, w_neg = wp.sum(), wn.sum()
@@ -97,7 +108,9 @@ def _clf_curve(pos: np.ndarray, score: np.ndarray, w: np.ndarray | None) -> tupl
     if w is not None:
         keep = w != 0
         pos, score, w = pos[keep], score[keep], w[keep]
-    order = np.argsort(score, kind="stable")[::-1]
+    # tie order inside a run of equal scores does not change the curve (thresholds are read at
+    # the end of each run), so the fast unstable sort is enough
+    order = np.argsort(score)[::-1]
     score = score[order]
     y = pos[order].astype(np.float64)
     idx = np.concatenate((np.flatnonzero(np.diff(score)), [y.size - 1]))

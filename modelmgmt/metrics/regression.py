@@ -32,9 +32,12 @@ def _as_target(y: Any, name: str) -> np.ndarray:
         a = a.ravel()
     if a.ndim not in (1, 2) or a.shape[0] == 0:
         raise ValueError(f"{name} must be a non-empty 1-D or 2-D array; got shape {np.shape(y)}")
+    return a
+
+
+def _check_finite(a: np.ndarray, name: str) -> None:
     if not np.isfinite(a).all():
         raise ValueError(f"{name} must be finite; it contains NaN or infinite values")
-    return a
 
 
 def _merge_opt(a, b, fn):
@@ -98,31 +101,42 @@ def reg_stats(y_true: Any, y_pred: Any, sample_weight: Any = None, need: frozens
     w = as_weights(sample_weight, n)
     e = yt - yp
     one = np.atleast_1d
+    flat = yt.ndim == 1
     if w is None:
         wsum = np.full(one(yt[0]).shape, float(n))
 
         def total(a):
             return one(a.sum(axis=0))
+
+        def total_sq(a):
+            return one(np.dot(a, a)) if flat else (a * a).sum(axis=0)
     else:
         w = w.astype(np.float64)
-        wc = w if yt.ndim == 1 else w[:, None]
+        wc = w if flat else w[:, None]
         wsum = np.full(one(yt[0]).shape, w.sum())
 
-        def total(a):
+        def total(a):  # as np.average sums (bit-identical means matter for constant targets)
             return one((a * wc).sum(axis=0))
 
+        def total_sq(a):
+            return one(np.dot(w, a * a)) if flat else (a * a * wc).sum(axis=0)
+
     out: dict[str, Any] = {}
-    if "abs" in need:
-        out["abs_err"] = total(np.abs(e))
-    if "sq" in need:
-        out["sq_err"] = total(e * e)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        if "sq" in need:
+            out["sq_err"] = total_sq(e)
         if "y" in need:
             mean_y = np.where(wsum != 0, total(yt) / wsum, 0.0)
-            out["mean_y"], out["m2_y"] = mean_y, total((yt - mean_y) ** 2)
+            out["mean_y"], out["m2_y"] = mean_y, total_sq(yt - mean_y)
         if "e" in need:
             mean_e = np.where(wsum != 0, total(e) / wsum, 0.0)
-            out["mean_e"], out["m2_e"] = mean_e, total((e - mean_e) ** 2)
+            out["mean_e"], out["m2_e"] = mean_e, total_sq(e - mean_e)
+        if "abs" in need:
+            out["abs_err"] = total(np.abs(e, out=e))
+    # NaN/inf in the inputs shows up in the sums; only then pay for the element-wise check
+    if not all(np.isfinite(v).all() for v in out.values()):
+        _check_finite(yt, "y_true")
+        _check_finite(yp, "y_pred")
     return RegStats(n=n, weight=wsum, **out)
 
 
