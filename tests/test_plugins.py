@@ -69,6 +69,17 @@ def _write_dist(root: Path, dist: str, module: str, source: str, ep_name: str) -
     return pkg
 
 
+def _isolation_flags() -> list[str]:
+    """Skip pip's isolated build env (a slow download) when setuptools here can build wheels."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        major, minor = (int(x) for x in version("setuptools").split(".")[:2])
+    except (PackageNotFoundError, ValueError):
+        return []
+    return ["--no-build-isolation"] if (major, minor) >= (70, 1) else []
+
+
 @pytest.fixture(scope="module")
 def installed_plugins(tmp_path_factory) -> Path:
     """Build and install two plugin distributions into a --target directory, once."""
@@ -78,7 +89,7 @@ def installed_plugins(tmp_path_factory) -> Path:
     target = root / "site"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
-         str(good), str(broken)],
+         *_isolation_flags(), str(good), str(broken)],
         check=True, capture_output=True, text=True,
     )
     return target
