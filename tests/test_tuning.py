@@ -327,6 +327,7 @@ def test_every_trial_is_a_run_and_the_best_registers_in_one_call(iris):
         assert run.metrics["split2_score"][-1][1] == pytest.approx(row["split2_score"])
     mv = s.register_best(name="iris-best")
     assert mv.version == 1 and mv.params == s.best_params
+    assert mv.run_id == s.results[s.best_index]["run_id"]
     assert mv.metrics["cv_toy_accuracy"] == pytest.approx(s.best_score)
     loaded = reg.load("iris-best")
     np.testing.assert_array_equal(loaded.predict(X), s.best_model.predict(X))

@@ -115,10 +115,14 @@ def _plain(v: Any) -> Any:
 
 def _loggable(params: dict[str, Any]) -> dict[str, Any]:
     """Params as JSON-able values for tracking: objects (an optimizer) become their repr."""
-    out = {}
+    scalar = (str, int, float, bool, type(None))
+    out: dict[str, Any] = {}
     for k, v in params.items():
         v = _plain(v)
-        out[k] = v if isinstance(v, (str, int, float, bool, type(None))) else repr(v)
+        if isinstance(v, (list, tuple)) and all(isinstance(_plain(x), scalar) for x in v):
+            out[k] = [_plain(x) for x in v]  # e.g. MLP hidden=(32, 16)
+        else:
+            out[k] = v if isinstance(v, scalar) else repr(v)
     return out
 
 
@@ -160,6 +164,7 @@ class _BaseSearch:
         self.results: list[dict[str, Any]] = []
         self.best_index: int | None = None
         self.best_model: Any = None
+        self._runs: list[Any] = []
 
     # --- what subclasses provide ----------------------------------------------------
     def _candidates(self) -> list[dict[str, Any]]:
@@ -262,16 +267,22 @@ class _BaseSearch:
     def _log_runs(self) -> None:
         """One tracking run per candidate in ``experiment`` with its params and fold scores."""
         experiment = self.experiment or type(self).__name__
-        for i, row in enumerate(self.results):
+        self._runs = []
+        for row in self.results:
             with self.registry.start_run(experiment, params=_loggable(row["params"]), tags={"search": type(self).__name__}) as run:
                 metrics = {f"mean_{self._scoring_name}": row["mean_score"], f"std_{self._scoring_name}": row["std_score"],
                            "fit_time": row["fit_time"], "rank": row["rank"]}
                 metrics.update({k: v for k, v in row.items() if k.startswith("split") and k.endswith("_score")})
                 run.log_metrics(metrics)
                 row["run_id"] = run.id
+            self._runs.append(run)
 
     def register_best(self, registry: Any = None, name: str = "best") -> Any:
-        """Register ``best_model`` with its params and CV score in ``registry``; the ModelVersion."""
+        """Register ``best_model`` with its params and CV score in ``registry``; the ModelVersion.
+
+        When the trials were logged to that registry, the version's ``run_id`` is the best
+        trial's run.
+        """
         self._check_done()
         registry = registry if registry is not None else self.registry
         if registry is None:
@@ -283,6 +294,9 @@ class _BaseSearch:
             "params": _loggable(row["params"]),
             "metrics": {f"cv_{self._scoring_name}": row["mean_score"], f"cv_{self._scoring_name}_std": row["std_score"]},
         }
+        runs = getattr(self, "_runs", None)
+        if runs and registry is self.registry:
+            kwargs["run"] = runs[self.best_index]  # lineage: the version points at its trial
         return registry.register(name, self.best_model, **kwargs)
 
     def __repr__(self) -> str:
