@@ -428,3 +428,17 @@ def test_deployment_observes_every_request():
     rep = mon.report()
     assert rep.n_observed == 60 and rep.dataset_drift
     assert rep.prediction_drift is not None and rep.prediction_drift.n_current == 60
+
+
+def test_report_reuses_results_only_while_nothing_changed():
+    rng = np.random.default_rng(21)
+    ref = rng.normal(size=(300, 1))
+    mon = mm.Monitor(ref)
+    mon.observe(rng.normal(size=(100, 1)))
+    first = mon.report().features[0]
+    assert mon.report().features[0] is first  # nothing new: the costly exact test is not rerun
+    mon.observe(rng.normal(2, 1, size=(100, 1)))
+    second = mon.report().features[0]
+    assert second.n_current == 200 and second.drifted and not first.drifted
+    mon.reset()
+    assert mon.report().features[0].n_current == 0

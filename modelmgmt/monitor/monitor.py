@@ -122,8 +122,16 @@ class _Feature:
         else:
             self.sketch = CategoricalSketch(present)
 
+        self._version = 0
+        self._cached: tuple[int, FeatureDrift] | None = None
+
     def update(self, col: np.ndarray) -> None:
+        self._version += 1
         self.sketch.update(col)
+
+    def reset(self) -> None:
+        self._version += 1
+        self.sketch.reset()
 
     def prepare(self, col: np.ndarray) -> np.ndarray:
         """Check and convert one batch column before any state changes."""
@@ -132,12 +140,18 @@ class _Feature:
         return col
 
     def result(self) -> FeatureDrift:
+        """The feature's drift; reused while no new data arrived (exact p-values are costly)."""
+        if self._cached is not None and self._cached[0] == self._version:
+            return self._cached[1]
         r = self.sketch.test(self.test, self.threshold)
         if r is None:
-            return FeatureDrift(self.name, self.test, math.nan, None, self.threshold, False,
-                                self.sketch.nan_share(), 0)
-        return FeatureDrift(self.name, r.test, r.statistic, r.p_value, r.threshold, r.drifted,
-                            r.nan_share, r.n_current)
+            out = FeatureDrift(self.name, self.test, math.nan, None, self.threshold, False,
+                               self.sketch.nan_share(), 0)
+        else:
+            out = FeatureDrift(self.name, r.test, r.statistic, r.p_value, r.threshold, r.drifted,
+                               r.nan_share, r.n_current)
+        self._cached = (self._version, out)
+        return out
 
 
 class Monitor:
@@ -238,9 +252,9 @@ class Monitor:
         """Clear the current window: drift, prediction and performance state (rules stay)."""
         with self._lock:
             for f in self._features:
-                f.sketch.reset()
+                f.reset()
             if self._pred is not None:
-                self._pred.sketch.reset()
+                self._pred.reset()
             self._n = 0
             self._pending: list[tuple[Any, np.ndarray | None]] = []
             self._pending_rows = 0
