@@ -13,6 +13,8 @@ __all__ = ["Adam", "AdamW"]
 
 def _check_betas(betas: object) -> tuple[float, float]:
     """Return betas as two floats in [0, 1) or raise."""
+    if isinstance(betas, np.ndarray):
+        betas = betas.tolist()
     if not isinstance(betas, (tuple, list)) or len(betas) != 2:
         raise TypeError(f"betas must be a pair (beta1, beta2); got {type(betas).__name__} {betas!r}")
     b1 = check_number("beta parameter at index 0", betas[0], below=1.0)
