@@ -477,7 +477,6 @@ def save(model: Any, path_or_url: Any, **storage_options: Any) -> str:
     """
     from modelmgmt.stores import open_store
 
-    _model_base()
     if not isinstance(model, _model_base()):
         raise TypeError(f"save() expects a modelmgmt.Model; got {type(model).__name__}")
     if not model.is_fitted:

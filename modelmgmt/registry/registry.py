@@ -95,7 +95,7 @@ class Registry:
         try:
             data = self.store.get(key)
         except NotFoundError:
-            if not self._numbers(name, CLAIM):
+            if not self._is_model(name):
                 raise NotFoundError(f"no model named {name!r} in registry {self.url!r}") from None
             raise NotFoundError(f"model {name!r} has no version {version} in registry {self.url!r}") from None
         return artifact.parse_manifest(data, key), hashlib.sha256(data).hexdigest()
@@ -104,11 +104,12 @@ class Registry:
         return self.store.exists(version_key(name, version, MANIFEST))
 
     def _is_model(self, name: str) -> bool:
+        """Whether ``name`` has ever claimed a version (claims start at 1 and are never removed)."""
         try:
             validate_name(name)
         except (TypeError, ValueError):
             return False
-        return bool(self.store.list(version_prefix(name)))
+        return self.store.exists(version_key(name, 1, CLAIM)) or bool(self.store.list(version_prefix(name)))
 
     def _resolve(self, ref: Any) -> tuple[str, int]:
         name, version, alias = parse_ref(ref, self._is_model)
@@ -234,7 +235,7 @@ class Registry:
     def versions(self, name: str) -> list[ModelVersion]:
         """Every visible version of ``name``, ascending."""
         validate_name(name, "model name")
-        if not self._numbers(name, CLAIM):
+        if not self._is_model(name):
             raise NotFoundError(f"no model named {name!r} in registry {self.url!r}")
         out = []
         for n in self._numbers(name, MANIFEST):
