@@ -229,3 +229,12 @@ def test_built_in_fast_path_gives_the_same_numbers_as_loss_and_grad(data):
     hb = mm.fit(b, X, labels, epochs=3, batch_size=7, seed=2, optimizer=mm.optim.Adam(lr=0.01))
     assert ha.history == hb.history
     assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params)
+
+
+def test_fit_logs_into_a_real_tracking_run(data, tmp_path):
+    X, y = data
+    reg = mm.Registry(str(tmp_path / "reg"))
+    with reg.start_run("fit-test") as run:
+        history = mm.fit(LogisticRegression(), X, y, epochs=3, validation_data=(X, y), run=run, seed=0)
+    assert [step for step, _ in run.metrics["loss"]] == [0, 1, 2]
+    assert [v for _, v in run.metrics["val_loss"]] == pytest.approx(history.history["val_loss"])
