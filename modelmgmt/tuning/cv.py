@@ -15,44 +15,11 @@ from modelmgmt.tuning._tasks import run_tasks
 __all__ = ["cross_validate", "check_cv"]
 
 
-def _kfold(n: int, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Unshuffled K-fold exactly as scikit-learn's KFold: the first n % k folds get one more."""
-    sizes = np.full(k, n // k, dtype=int)
-    sizes[: n % k] += 1
-    idx = np.arange(n)
-    out, start = [], 0
-    for size in sizes:
-        test = idx[start : start + size]
-        out.append((np.concatenate([idx[:start], idx[start + size :]]), test))
-        start += size
-    return out
+def _int_splitter(k: int, classifier: bool) -> Any:
+    """StratifiedKFold(k) for classifiers, KFold(k) otherwise (unshuffled, scikit-learn's folds)."""
+    from modelmgmt.data import KFold, StratifiedKFold
 
-
-def _stratified_kfold(y: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Unshuffled stratified K-fold with scikit-learn's (>= 0.22) fold allocation."""
-    _, first, inverse = np.unique(y, return_index=True, return_inverse=True)
-    _, perm = np.unique(first, return_inverse=True)  # classes in order of first appearance
-    encoded = perm[inverse]
-    counts = np.bincount(encoded)
-    if k > counts.max():
-        raise ValueError(f"cv={k} folds need at least {k} members in some class; the largest class has {counts.max()}")
-    order = np.sort(encoded)
-    allocation = np.asarray([np.bincount(order[i::k], minlength=len(counts)) for i in range(k)])
-    test_folds = np.empty(len(y), dtype=int)
-    for c in range(len(counts)):
-        test_folds[encoded == c] = np.arange(k).repeat(allocation[:, c])
-    idx = np.arange(len(y))
-    return [(idx[test_folds != i], idx[test_folds == i]) for i in range(k)]
-
-
-def _library_splitter(k: int, classifier: bool) -> Any:
-    """modelmgmt.data's KFold/StratifiedKFold when available (None otherwise)."""
-    try:
-        from modelmgmt import data
-    except ImportError:
-        return None
-    cls = getattr(data, "StratifiedKFold" if classifier else "KFold", None)
-    return cls(n_splits=k) if cls is not None else None
+    return StratifiedKFold(n_splits=k) if classifier else KFold(n_splits=k)
 
 
 def check_cv(cv: Any, X: np.ndarray, y: np.ndarray | None, classifier: bool) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -70,13 +37,7 @@ def check_cv(cv: Any, X: np.ndarray, y: np.ndarray | None, classifier: bool) -> 
             raise ValueError(f"cv must be at least 2 folds; got {k}")
         if k > n:
             raise ValueError(f"cv={k} folds need at least {k} samples; got {n}")
-        splitter = _library_splitter(k, classifier and y is not None)
-        if splitter is not None:
-            pairs = list(splitter.split(X, y))
-        elif classifier and y is not None:
-            pairs = _stratified_kfold(y, k)
-        else:
-            pairs = _kfold(n, k)
+        pairs = list(_int_splitter(k, classifier and y is not None).split(X, y))
     elif hasattr(cv, "split"):
         pairs = list(cv.split(X, y))
     elif hasattr(cv, "__iter__") and not isinstance(cv, (str, bytes, dict)):
