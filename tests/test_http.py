@@ -465,3 +465,78 @@ def test_real_monitor_sees_served_traffic():
     report = mon.report()
     assert report.dataset_drift  # the shifted traffic reached the monitor
     assert mon.to_prometheus().splitlines()[0] in text
+
+
+def _raw(dep, payload: bytes, *, read_all=True) -> bytes:
+    port = int(dep.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(payload)
+        chunks = []
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+            if not read_all:
+                break
+    return b"".join(chunks)
+
+
+@pytest.mark.parametrize(
+    "payload, status",
+    [
+        (b"GARBAGE\r\n\r\n", b"400"),
+        (b"GET /v2/health/live HTTP/2.0\r\n\r\n", b"505"),
+        (b"GET /v2/health/live HTTP/x.y\r\n\r\n", b"400"),
+        (b"GET /v2/health/live HTTP/1.1\r\nno colon here\r\n\r\n", b"400"),
+        (b"GET /v2/health/live HTTP/1.1\r\n" + b"X-A: 1\r\n" * 101 + b"\r\n", b"431"),
+        (b"GET /v2/health/live HTTP/1.1\r\nX-Long: " + b"a" * 70000 + b"\r\n\r\n", b"431"),
+    ],
+)
+def test_bad_request_lines_and_headers(served, payload, status):
+    _, dep, c = served
+    answer = _raw(dep, payload)
+    assert answer.startswith(b"HTTP/1.1 " + status), answer[:200]
+    assert b"Connection: close" in answer and b'{"error": ' in answer
+    assert c.request("GET", "/v2/health/live")[0] == 200
+
+
+def test_http10_closes_and_connection_close_is_honoured(served):
+    _, dep, _ = served
+    answer = _raw(dep, b"GET /v2/health/live HTTP/1.0\r\n\r\n")  # read until the server closes
+    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b'{"live": true}')
+    answer = _raw(dep, b"GET /v2/health/live HTTP/1.1\r\nconnection: Close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200") and b"Connection: close" in answer
+
+
+def test_expect_100_continue_and_case_insensitive_headers(served):
+    _, dep, _ = served
+    body = json.dumps({"inputs": [[1, 1, 1]]}).encode()
+    port = int(dep.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"POST /invocations HTTP/1.1\r\nhost: x\r\nCONTENT-LENGTH: %d\r\nExpect: 100-continue\r\n\r\n" % len(body))
+        assert s.recv(100).startswith(b"HTTP/1.1 100")
+        s.sendall(body)
+        answer = b""
+        while not answer.endswith(b"}"):
+            answer += s.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b'{"predictions": [6.0]}')
+
+
+def test_two_requests_pipelined_on_one_connection(served):
+    _, dep, _ = served
+    body = json.dumps({"inputs": [[1, 1, 1]]}).encode()
+    req = b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    port = int(dep.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(req + req + b"GET /v2/health/live HTTP/1.1\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    assert answer.count(b"HTTP/1.1 200") == 3 and answer.count(b'{"predictions": [6.0]}') == 2

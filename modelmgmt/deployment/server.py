@@ -49,6 +49,34 @@ _MODEL = re.compile(r"^/v2/models/([^/]+)(?:/versions/([^/]+))?(/ready|/infer)?$
 _JSON = "application/json"
 
 
+#: limits of the request header section (the standard library's own limits)
+MAX_LINE = 65536
+MAX_HEADERS = 100
+
+
+class Headers:
+    """Request headers by case-insensitive name (the part of the Message API the handler uses)."""
+
+    __slots__ = ("_d",)
+
+    def __init__(self, d: dict[str, str]) -> None:
+        self._d = d
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The header's value (repeated headers joined by ', '), or ``default``."""
+        return self._d.get(name.lower(), default)
+
+    def __getitem__(self, name: str) -> Any:
+        return self._d.get(name.lower())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._d
+
+    def items(self) -> list[tuple[str, str]]:
+        """(lower-cased name, value) pairs."""
+        return list(self._d.items())
+
+
 class HTTPError(Exception):
     """An error response: status code, message and optional extra headers."""
 
@@ -116,6 +144,69 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base class name
         """Silent: a library does not print; use /metrics and status() instead."""
+
+    # --- request line and headers ---------------------------------------------------------
+    def parse_request(self) -> bool:
+        """Parse the request line and headers; a lean replacement of the base class's.
+
+        ``http.client.parse_headers`` builds an ``email.message.Message`` per request, the
+        largest single CPU cost of a small request; a dict with lower-cased names does the
+        same job here. Semantics kept: HTTP/1.1 keeps the connection open unless
+        ``Connection: close``; ``Expect: 100-continue`` is answered; bad lines get 400,
+        oversized header sections 431, HTTP/2+ 505.
+        """
+        self.command = None
+        self.request_version = self.default_request_version
+        self.close_connection = True
+        requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        self.requestline = requestline
+        words = requestline.split()
+        if not words:
+            return False
+        if len(words) != 3 or not words[2].startswith("HTTP/"):
+            return self._reject_request(400, f"bad request line {requestline[:100]!r}")
+        command, path, version = words
+        try:
+            major, minor = (int(v) for v in version[5:].split(".", 1))
+        except ValueError:
+            return self._reject_request(400, f"bad HTTP version {version[:20]!r}")
+        if major >= 2:
+            return self._reject_request(505, f"HTTP version {version} is not supported; use HTTP/1.1")
+        self.command, self.request_version = command, version
+        self.path = "/" + path.lstrip("/") if path.startswith("//") else path
+        headers: dict[str, str] = {}
+        for _ in range(MAX_HEADERS + 1):
+            line = self.rfile.readline(MAX_LINE + 1)
+            if len(line) > MAX_LINE:
+                return self._reject_request(431, f"a header line is longer than {MAX_LINE} bytes")
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, sep, value = line.decode("iso-8859-1").partition(":")
+            if not sep or not name.strip():
+                return self._reject_request(400, f"bad header line {line[:100]!r}")
+            key = name.strip().lower()
+            value = value.strip()
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        else:
+            return self._reject_request(431, f"more than {MAX_HEADERS} header lines")
+        self.headers = Headers(headers)  # type: ignore[assignment]
+        if (major, minor) >= (1, 1):
+            self.close_connection = False
+        conntype = headers.get("connection", "").lower()
+        if conntype == "close":
+            self.close_connection = True
+        elif conntype == "keep-alive":
+            self.close_connection = False
+        if headers.get("expect", "").lower() == "100-continue" and (major, minor) >= (1, 1):
+            if not self.handle_expect_100():
+                return False
+        return True
+
+    def _reject_request(self, code: int, message: str) -> bool:
+        self.close_connection = True
+        self.server.stats.record("other", 0.0, code=str(code), error=True)
+        self._send(code, json.dumps({"error": message}).encode(), _JSON, {})
+        return False
 
     # --- methods -------------------------------------------------------------------------
     def do_GET(self) -> None:
