@@ -264,3 +264,24 @@ def test_registry_that_cannot_record_still_serves():
     np.testing.assert_array_equal(dep.predict(np.ones((1, 3))), [6.0])
     with pytest.warns(RuntimeWarning):
         dep.stop()
+
+
+def test_update_to_a_damaged_version_is_refused_and_old_keeps_serving():
+    from _deploy_fakes import linear
+
+    reg = memory_registry()
+    reg.register("m", linear([1.0, 2.0, 3.0]))
+    before = set(reg.store.list("blobs/"))
+    reg.register("m", linear([9.0, 9.0, 9.0], b=1.0))
+    new_blobs = sorted(set(reg.store.list("blobs/")) - before)
+    assert new_blobs
+    reg.store.put(new_blobs[0], b"\x00" * 24)  # damage a tensor of version 2
+    with mm.deploy("m/1", registry=reg) as dep:
+        with pytest.raises(mm.IntegrityError):
+            dep.update("m/2")
+        assert dep.version.version == 1
+        np.testing.assert_array_equal(dep.predict(np.ones((1, 3))), [6.0])
+        with pytest.raises(mm.ModelmgmtError, match="no earlier version"):
+            dep.rollback()  # the failed update left no trace
+    with pytest.raises(mm.IntegrityError):
+        mm.deploy("m/2", registry=reg)
