@@ -70,6 +70,8 @@ def bench_fit(quick, repeat):
 
     X, y = load_digits(return_X_y=True)
     X = X / 16.0
+    if quick:
+        X, y = X[:400], y[:400]
     X_tr, X_te, y_tr, y_te = mm.data.train_test_split(X, y, seed=0, stratify=y)
     epochs = 2 if quick else 15
 
@@ -141,7 +143,7 @@ def bench_data(quick, repeat):
     from sklearn.model_selection import StratifiedKFold as SkSKF
     from sklearn.preprocessing import StandardScaler as SkScaler
 
-    n = 20_000 if quick else 500_000
+    n = 5_000 if quick else 500_000
     rng = np.random.default_rng(0)
     X = rng.normal(size=(n, 20))
     holes = X.copy()
