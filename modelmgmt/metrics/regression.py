@@ -192,23 +192,65 @@ def explained_variance_from_stats(s: RegStats) -> float:
     return _fraction_explained(s.m2_e / s.weight, s.m2_y / s.weight)
 
 
+def _plain_1d(y_true: Any, y_pred: Any, sample_weight: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """(y_true, y_pred, residual) for the common unweighted 1-D case, else None (general path)."""
+    if sample_weight is not None:
+        return None
+    yt = _as_target(y_true, "y_true")
+    yp = _as_target(y_pred, "y_pred")
+    if yt.ndim != 1 or yp.ndim != 1:
+        return None
+    if yt.shape[0] != yp.shape[0]:
+        check_same_length(y_true=yt, y_pred=yp)
+    return yt, yp
+
+
+def _finite_or_raise(value: float, yt: np.ndarray, yp: np.ndarray) -> float:
+    if not math.isfinite(value):
+        _check_finite(yt, "y_true")
+        _check_finite(yp, "y_pred")
+    return value
+
+
 def mse(y_true: Any, y_pred: Any, *, sample_weight: Any = None) -> float:
     """Mean squared error, as sklearn's mean_squared_error."""
+    plain = _plain_1d(y_true, y_pred, sample_weight)
+    if plain is not None:
+        e = plain[0] - plain[1]
+        return _finite_or_raise(float(np.dot(e, e)) / e.shape[0], *plain)
     return mse_from_stats(reg_stats(y_true, y_pred, sample_weight, frozenset({"sq"})))
 
 
 def rmse(y_true: Any, y_pred: Any, *, sample_weight: Any = None) -> float:
     """Root mean squared error, as sklearn's root_mean_squared_error."""
+    plain = _plain_1d(y_true, y_pred, sample_weight)
+    if plain is not None:
+        e = plain[0] - plain[1]
+        return _finite_or_raise(math.sqrt(float(np.dot(e, e)) / e.shape[0]), *plain)
     return rmse_from_stats(reg_stats(y_true, y_pred, sample_weight, frozenset({"sq"})))
 
 
 def mae(y_true: Any, y_pred: Any, *, sample_weight: Any = None) -> float:
     """Mean absolute error, as sklearn's mean_absolute_error."""
+    plain = _plain_1d(y_true, y_pred, sample_weight)
+    if plain is not None:
+        e = plain[0] - plain[1]
+        return _finite_or_raise(float(np.abs(e, out=e).sum()) / e.shape[0], *plain)
     return mae_from_stats(reg_stats(y_true, y_pred, sample_weight, frozenset({"abs"})))
 
 
 def r2(y_true: Any, y_pred: Any, *, sample_weight: Any = None) -> float:
     """Coefficient of determination R², as sklearn's r2_score (constant y_true: 1.0 or 0.0)."""
+    plain = _plain_1d(y_true, y_pred, sample_weight)
+    if plain is not None and plain[0].shape[0] >= 2:
+        yt, yp = plain
+        e = yt - yp
+        yc = yt - yt.mean()
+        num, den = float(np.dot(e, e)), float(np.dot(yc, yc))
+        _finite_or_raise(num + den, yt, yp)
+        if den != 0:
+            return 1 - num / den if num != 0 else 1.0
+        return 0.0 if num != 0 else 1.0
     return r2_from_stats(reg_stats(y_true, y_pred, sample_weight, frozenset({"sq", "y"})))
 
 
