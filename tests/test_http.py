@@ -37,7 +37,7 @@ class Client:
 
     def __init__(self, url, token=None):
         u = urllib.parse.urlsplit(url)
-        self.conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+        self.conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
         self.token = token
 
     def request(self, method, path, body=None, headers=None):
@@ -540,3 +540,26 @@ def test_two_requests_pipelined_on_one_connection(served):
                 break
             answer += chunk
     assert answer.count(b"HTTP/1.1 200") == 3 and answer.count(b'{"predictions": [6.0]}') == 2
+
+
+def test_expect_100_continue_refused_body_is_never_requested():
+    with mm.deploy("m/1", registry=fake_registry(), target="http", max_body_bytes=100) as dep:
+        port = int(dep.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"POST /invocations HTTP/1.1\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n")
+            answer = s.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 413") and b"100 Continue" not in answer
+
+
+def test_get_with_a_body_does_not_desync_keepalive(served):
+    _, dep, _ = served
+    port = int(dep.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"GET /v2/health/live HTTP/1.1\r\nContent-Length: 4\r\n\r\nabcd")
+        answer = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200") and answer.count(b"HTTP/1.1") == 1

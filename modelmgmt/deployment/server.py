@@ -127,6 +127,7 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "modelmgmt"
     disable_nagle_algorithm = True
     timeout = IDLE_TIMEOUT
+    _expect_continue = False
     server: ModelServer
 
     # --- connection bookkeeping --------------------------------------------------------
@@ -197,9 +198,8 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         elif conntype == "keep-alive":
             self.close_connection = False
-        if headers.get("expect", "").lower() == "100-continue" and (major, minor) >= (1, 1):
-            if not self.handle_expect_100():
-                return False
+        # answered in _read_json once auth and size are checked, so a refused body is never sent
+        self._expect_continue = headers.get("expect", "").lower() == "100-continue" and (major, minor) >= (1, 1)
         return True
 
     def _reject_request(self, code: int, message: str) -> bool:
@@ -250,7 +250,7 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # never let a bug kill the connection without an answer
             code, ctype = 500, _JSON
             body = json.dumps({"error": f"internal error: {type(exc).__name__}: {exc}"}).encode()
-        refused = method in ("POST", "PUT", "PATCH") and not self._body_read
+        refused = not self._body_read and self._has_body()
         if refused:
             self.close_connection = True
         # counted before the write, so a client that has its answer also sees it in /metrics
@@ -307,6 +307,9 @@ class Handler(BaseHTTPRequestHandler):
         limit = self.server.max_body_bytes
         if n > limit:
             raise HTTPError(413, f"request body is {n} bytes; the limit is {limit} bytes (max_body_bytes)")
+        if self._expect_continue:
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self._expect_continue = False
         raw = self.rfile.read(n)
         self._body_read = True
         if len(raw) != n:
@@ -317,8 +320,14 @@ class Handler(BaseHTTPRequestHandler):
         except (ValueError, UnicodeDecodeError) as exc:
             raise HTTPError(400, f"request body is not valid JSON: {exc}") from None
 
+    def _has_body(self) -> bool:
+        te = self.headers.get("Transfer-Encoding")
+        return bool(te and te.lower() != "identity") or self.headers.get("Content-Length", "0").strip() != "0"
+
     def _drain(self) -> None:
         """Discard an unread body (bounded in time) so the client reads our answer, then close."""
+        if self._expect_continue:  # the client waits for 100 Continue: it never sent the body
+            return
         try:
             n = int(self.headers.get("Content-Length") or 0)
         except ValueError:
