@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["Callback", "EarlyStopping", "LRScheduler"]
+__all__ = ["Callback", "EarlyStopping", "LRScheduler", "TerminateOnNaN"]
 
 
 class Callback:
@@ -221,3 +221,13 @@ class LRScheduler(Callback):
         if key not in logs:
             raise ValueError(f"LRScheduler monitors {key!r}, which is not logged; available: {sorted(logs)}")
         self.schedule.step(float(logs[key]))
+
+
+class TerminateOnNaN(Callback):
+    """Stop training after the first batch whose loss is NaN or infinite (Keras's TerminateOnNaN)."""
+
+    def on_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        """Check the batch loss."""
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            self.trainer.stop_training = True

@@ -228,3 +228,22 @@ def test_lr_scheduler_with_a_function_and_bad_use(data):
     with pytest.raises(ValueError, match="not logged"):
         mm.fit(LogisticRegression(), X, y, epochs=1, optimizer=opt,
                callbacks=[LRScheduler(mm.optim.schedules.ReduceLROnPlateau(opt), monitor="nope")])
+
+
+def test_divergence_warns_and_terminate_on_nan_stops_after_the_batch(data):
+    X, y = data
+    X_big = X * 1e200  # the logits overflow: the loss is not finite
+    with pytest.warns(RuntimeWarning, match="training diverged"):
+        history = mm.fit(LogisticRegression(), X_big, y, epochs=3, optimizer=mm.optim.SGD(lr=1.0), seed=0)
+    assert len(history.epoch) == 3
+    seen = []
+
+    class Count(Callback):
+        def on_batch_end(self, batch, logs):
+            seen.append(batch)
+
+    with pytest.warns(RuntimeWarning):
+        history = mm.fit(LogisticRegression(), X_big, y, epochs=3, batch_size=10, optimizer=mm.optim.SGD(lr=1.0),
+                         callbacks=[mm.callbacks.TerminateOnNaN(), Count()], seed=0)
+    assert history.stopped_epoch == 0 and len(history.epoch) == 1
+    assert len(seen) < 6  # stopped before the end of the first epoch's 6 batches

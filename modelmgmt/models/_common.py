@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -131,10 +132,17 @@ class TrainableModel(Model):
     def _loss_and_grad_targets(self, X: np.ndarray, t: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
         """loss_and_grad for checked float64 X and targets already encoded by ``_targets``.
 
+        When the output overflows (diverged params) the loss is inf and the gradients zero.
+
         :func:`modelmgmt.fit` checks and encodes the whole data set once, then calls this per
         batch (unless a subclass overrides ``loss_and_grad``).
         """
-        out, cache = self.forward(X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out, cache = self.forward(X)
+        if not np.isfinite(out).all():
+            # the parameters diverged (overflow): report an infinite loss and skip the step
+            # instead of failing, so fit can warn and callbacks (TerminateOnNaN) can react
+            return math.inf, {k: np.zeros_like(v) for k, v in self._params.items()}
         value, grad_out = self.loss.value_and_grad(t, out)
         grads = self.backward(cache, grad_out)
         pen, pen_grads = self._penalty()
@@ -145,8 +153,12 @@ class TrainableModel(Model):
     def compute_loss(self, X: Any, y: Any) -> float:
         """The value of :meth:`loss_and_grad` without the gradient (for validation data)."""
         X, y = self._check_Xy(X, y)
-        out, _ = self.forward(X)
-        return float(self.loss.loss(self._targets(y), out)) + self._penalty()[0]
+        t = self._targets(y)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out, _ = self.forward(X)
+        if not np.isfinite(out).all():
+            return math.inf
+        return float(self.loss.loss(t, out)) + self._penalty()[0]
 
 
 class ClassifierMixin:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -164,6 +165,7 @@ def fit(
         cb.set_trainer(trainer)
     for cb in cbs:
         cb.on_train_begin({})
+    warned = False
     for epoch in range(epochs):
         trainer.epoch = epoch
         for cb in cbs:
@@ -171,17 +173,29 @@ def fit(
         lr = getattr(optimizer, "lr", None)
         order = rng.permutation(n) if shuffle else np.arange(n)
         batch_losses = np.empty(n_batches)
+        done = 0
         for b in range(n_batches):
             idx = order[b * batch_size : (b + 1) * batch_size]
             loss, grads = step_loss(idx)
             params = model.params
             optimizer.step({k: params[k] for k in grads}, grads)
             batch_losses[b] = loss
+            done = b + 1
             for cb in cbs:
                 cb.on_batch_end(b, {"loss": float(loss), "size": len(idx)})
             if bar is not None:
-                bar.update(epoch, b + 1, float(loss))
-        logs: dict[str, Any] = {"loss": float(batch_losses.mean())}
+                bar.update(epoch, done, float(loss))
+            if trainer.stop_training:  # a callback stopped mid-epoch (e.g. TerminateOnNaN)
+                break
+        logs: dict[str, Any] = {"loss": float(batch_losses[:done].mean())}
+        if not math.isfinite(logs["loss"]) and not warned:
+            warned = True
+            warnings.warn(
+                f"the training loss became {logs['loss']} in epoch {epoch}: training diverged "
+                "(try a smaller learning rate, scaled inputs, or callbacks=[TerminateOnNaN()])",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         if lr is not None:
             logs["lr"] = float(lr)
         if validation_data is not None:
