@@ -48,7 +48,9 @@ def _rng(seed: Any) -> np.random.Generator:
 
 
 def _test_count(test_size: Any, n: int) -> int:
-    """Number of test samples as scikit-learn computes it (ceil for a fraction)."""
+    """Number of test samples as scikit-learn computes it (ceil for a fraction; None means 0.25)."""
+    if test_size is None:
+        test_size = 0.25
     if isinstance(test_size, bool):
         raise TypeError(f"test_size must be a float in (0, 1) or an int; got {test_size!r}")
     if isinstance(test_size, (float, np.floating)):
