@@ -252,3 +252,14 @@ def test_linear_svm_separates_and_scores():
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     assert np.array_equal(proba[:, 1] > 0.5, svm.decision_function(X) > 0)
     assert svm.config["n_samples_"] == len(X)
+
+
+@pytest.mark.parametrize("name,make,kind", factories(), ids=[f[0] for f in factories()])
+def test_save_and_load_give_the_same_predictions(name, make, kind, tmp_path):
+    _, X, y = data_for(kind, 0)
+    model = make()
+    model.fit(X, y, epochs=2, seed=0)
+    mm.save(model, tmp_path / name)
+    loaded = mm.load(tmp_path / name)
+    assert type(loaded) is type(model) and loaded.config == model.config
+    assert np.array_equal(loaded.predict(X), model.predict(X))
