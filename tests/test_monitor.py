@@ -138,7 +138,7 @@ def test_wasserstein_past_window_close_to_scipy():
         mon.observe(b)
     for j, f in enumerate(mon.report().features):
         exact = st.wasserstein_distance(ref[:, j], cur[:, j]) / np.std(ref[:, j])
-        assert f.statistic == pytest.approx(exact, rel=2e-3, abs=2e-3)
+        assert exact - 1e-3 < f.statistic <= exact + 1e-12  # a lower bound, and a close one
     assert [f.drifted for f in mon.report().features] == [False, True, True]
 
 
