@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -340,3 +341,43 @@ def test_real_models_register_and_load(tmp_path):
     assert v.model_type == "Pipeline"
     back = reg.load("pipe")
     np.testing.assert_array_equal(back.predict_proba(X), pipe.predict_proba(X))
+
+
+def test_large_model_pipeline_writes_each_blob_once(tmp_path, monkeypatch):
+    from modelmgmt.registry import artifact
+
+    streamed = []
+    real_stream = artifact._stream_to_blob
+
+    def spy(folder, arr, announce, skipped):
+        streamed.append(arr.nbytes)
+        return real_stream(folder, arr, announce, skipped)
+
+    monkeypatch.setattr(artifact, "_stream_to_blob", spy)
+    reg = mm.Registry(tmp_path)
+    extra = {f"t{i}": np.random.default_rng(i).standard_normal((512, 512)) for i in range(6)}  # 12 MiB
+    m = ToyLinear.random(extra=extra)
+    v1 = reg.register("big", m)
+    assert len(streamed) == 6  # each big tensor hashed and written in one pass
+    blob_dir = tmp_path / "blobs" / "sha256"
+    names = set(os.listdir(blob_dir))
+    assert not [n for n in names if n.startswith(".tmp-")]
+    for info in v1.tensors.values():
+        assert hashlib.sha256((blob_dir / info["sha256"]).read_bytes()).hexdigest() == info["sha256"]
+    claim = json.loads(reg.store.get("models/big/versions/1/claim.json"))
+    assert set(claim["blobs"]) == {i["sha256"] for i in v1.tensors.values()}
+
+    streamed.clear()
+    changed = {**m.params, "t3": extra["t3"] + 1.0}  # in-memory arrays, one changed
+    v2 = reg.register("big", ToyLinear.from_config(m.config, changed))
+    assert streamed == []  # same names/shapes as version 1: hashed first, only t3 written
+    new = set(os.listdir(blob_dir)) - names
+    assert new == {v2.tensors["t3"]["sha256"]}
+    np.testing.assert_array_equal(reg.load("big").params["t3"], changed["t3"])
+
+    loaded = reg.load("big/1").params  # verified memory maps: their digests are known
+    loaded["t0"] = loaded["t0"] * 2.0
+    v3 = reg.register("big", ToyLinear.from_config(m.config, loaded))
+    assert set(os.listdir(blob_dir)) - names - new == {v3.tensors["t0"]["sha256"]}
+    assert reg.verify("big/3") == v3
+    assert reg.diff("big/1", "big/3")["tensors"]["changed"] == ["t0"]

@@ -63,28 +63,25 @@ def test_threads_register_concurrently_on_memory_store():
 
 CRASH_WRITER = textwrap.dedent(
     """
-    import sys, time
+    import hashlib, sys, time, types
     sys.path.insert(0, {tests!r})
     import numpy as np
     import modelmgmt as mm
-    from modelmgmt.stores.fsspec_store import LocalStore
+    from modelmgmt.registry import artifact
     from _toy_models import ToyLinear
 
-    class SlowDisk(LocalStore):
-        # writes blobs in 1 MiB pieces with a pause: a large upload the test can interrupt
-        def _write_temp(self, path, data):
-            import os, uuid
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            tmp = os.path.join(os.path.dirname(path), ".tmp-" + uuid.uuid4().hex)
-            view = memoryview(data)
-            with open(tmp, "wb") as f:
-                for i in range(0, len(view), 1 << 20):
-                    f.write(view[i:i + (1 << 20)])
-                    f.flush()
-                    time.sleep(0.01)
-            return tmp
+    class SlowSha256:
+        # hashing 1 MiB takes 20 ms: a large upload slow enough for the test to interrupt
+        def __init__(self, data=b""):
+            self._h = hashlib.sha256(data)
+        def update(self, data):
+            time.sleep(0.02)
+            self._h.update(data)
+        def hexdigest(self):
+            return self._h.hexdigest()
 
-    reg = mm.Registry(SlowDisk({url!r}))
+    artifact.hashlib = types.SimpleNamespace(sha256=SlowSha256)
+    reg = mm.Registry({url!r})
     extra = {{f"t{{i}}": np.full((1024, 1024), float(i)) for i in range(8)}}  # 8 x 8 MiB = 64 MiB
     reg.register("big", ToyLinear.random(seed=1, extra=extra))
     print("finished", flush=True)

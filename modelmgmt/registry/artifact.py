@@ -18,6 +18,7 @@ import math
 import os
 import sys
 import threading
+import uuid
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -57,6 +58,7 @@ MANIFEST = "manifest.json"
 _ALLOWED_KINDS = "biufc"  # bool, signed/unsigned int, float, complex: plain bytes only
 _HEX = frozenset("0123456789abcdef")
 _WORKERS = max(1, min(4, os.cpu_count() or 1))
+_CHUNK = 1 << 20  # bytes hashed and written at a time when streaming a blob
 
 
 def utc_now() -> str:
@@ -298,24 +300,73 @@ def write_blobs(store: Store, table: dict[str, dict[str, Any]], arrays: dict[str
     return sum(_put_blob(store, d, a, skipped) for d, a in todo.items())
 
 
-def hash_and_write(store: Store, arrays: dict[str, np.ndarray], announce: Any,
-                   skipped: set[str] | None = None) -> dict[str, dict[str, Any]]:
-    """Hash and write tensors in one pipeline (hashing one while writing another).
+def _local_blob_dir(store: Store) -> str | None:
+    """The blob folder of a local-disk store, where blobs can be streamed in one pass."""
+    from modelmgmt.stores.fsspec_store import LocalStore
 
-    ``announce(digest)`` runs before each blob is written (the registry records the digest
-    in its claim there, so gc never removes a blob that is being written). Returns the table.
+    if not isinstance(store, LocalStore):
+        return None
+    path = store.local_path(BLOB_PREFIX + "0" * 64)
+    return os.path.dirname(path) if path else None
+
+
+def _stream_to_blob(folder: str, arr: np.ndarray, announce: Any, skipped: set[str] | None) -> str:
+    """Hash and write a tensor in one pass over its memory (each chunk hashed while it is hot
+    in cache) into a temp file, then link it to its digest's name (fails if present)."""
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".tmp-{uuid.uuid4().hex}")
+    h, view = hashlib.sha256(), _bytes_of(arr)
+    try:
+        with open(tmp, "wb", buffering=0) as f:
+            for start in range(0, len(view), _CHUNK):
+                chunk = view[start:start + _CHUNK]
+                h.update(chunk)
+                while chunk:
+                    chunk = chunk[f.write(chunk):]
+        digest = h.hexdigest()
+        announce(digest)  # before the blob becomes visible under its name
+        try:
+            os.link(tmp, os.path.join(folder, digest))
+        except FileExistsError:
+            if skipped is not None:
+                skipped.add(digest)
+    finally:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:  # pragma: no cover
+            pass
+    return digest
+
+
+def hash_and_write(store: Store, arrays: dict[str, np.ndarray], announce: Any,
+                   skipped: set[str] | None = None, likely_present: Any = ()) -> dict[str, dict[str, Any]]:
+    """Hash and write tensors in one pipeline; returns the tensor table.
+
+    ``announce(digest)`` runs before each blob becomes visible (the registry records the digest
+    in its claim there, so gc never removes a blob that is being written). On local disk a
+    tensor is hashed and written in a single pass, except those named in ``likely_present``
+    (unchanged from the previous version, probably) and pristine memory maps, which are
+    hashed first so that nothing is written when their blob already exists.
     """
     lock = threading.Lock()
     seen: set[str] = set()
+    folder = _local_blob_dir(store)
 
-    def one(name: str) -> tuple[str, dict[str, Any]]:
-        arr = arrays[name]
-        digest = digest_of(arr)
+    def announce_once(digest: str) -> None:
         with lock:
             if digest not in seen:
                 seen.add(digest)
                 announce(digest)
-        _put_blob(store, digest, arr, skipped)
+
+    def one(name: str) -> tuple[str, dict[str, Any]]:
+        arr = arrays[name]
+        known = _known_digest(arr)
+        if folder is not None and known is None and name not in likely_present and arr.nbytes >= _CHUNK:
+            digest = _stream_to_blob(folder, arr, announce_once, skipped)
+        else:
+            digest = known or digest_of(arr)
+            announce_once(digest)
+            _put_blob(store, digest, arr, skipped)
         return name, _info(arr, digest)
 
     # biggest first, so the pipeline ends on small tensors; 2 threads per core: hash + write

@@ -123,6 +123,8 @@ class Registry:
         if version is None:
             latest = self._latest(name)
             if latest is None:
+                if self._is_model(name):
+                    raise NotFoundError(f"model {name!r} has no visible version (all deleted or in flight)")
                 raise NotFoundError(f"no model named {name!r} in registry {self.url!r}")
             return name, latest
         return name, version
@@ -166,7 +168,8 @@ class Registry:
         try:
             if pipeline:
                 claim = ClaimUpdater(self, name, version)
-                table = artifact.hash_and_write(self.store, arrays, claim.add, reused)
+                table = artifact.hash_and_write(self.store, arrays, claim.add, reused,
+                                                self._unchanged_candidates(name, version, arrays))
             else:
                 artifact.write_blobs(self.store, table, arrays, reused)
             missing = {d for d in reused if not self.store.exists(artifact.blob_key(d))}
@@ -187,6 +190,20 @@ class Registry:
         if run is not None and hasattr(run, "_registered"):
             run._registered(mv)
         return mv
+
+    def _unchanged_candidates(self, name: str, version: int, arrays: dict[str, Any]) -> set[str]:
+        """Tensor names whose dtype and shape match the previous version (probably unchanged)."""
+        for n in range(version - 1, max(0, version - 4), -1):
+            try:
+                previous = json.loads(self.store.get(version_key(name, n, MANIFEST)))["tensors"]
+            except (NotFoundError, ValueError, KeyError):
+                continue
+            return {
+                t for t, arr in arrays.items()
+                if t in previous and previous[t].get("dtype") == arr.dtype.str
+                and previous[t].get("shape") == list(arr.shape)
+            }
+        return set()
 
     def _top_claim(self, name: str) -> int:
         """The highest claimed version number (0 when none). Claims are contiguous (each
