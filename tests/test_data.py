@@ -188,6 +188,7 @@ def test_standard_scaler_equals_sklearn(seed, n, d):
     ref = sk_pre.StandardScaler().fit(X)
     np.testing.assert_allclose(ours.params["mean"], ref.mean_, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(ours.params["scale"], ref.scale_, rtol=1e-10)
+    assert ours.mean_ is ours.params["mean"] and ours.scale_ is ours.params["scale"]
     np.testing.assert_allclose(ours.transform(X), ref.transform(X), rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(ours.inverse_transform(ours.transform(X)), X, rtol=1e-12, atol=1e-9)
 
@@ -229,6 +230,7 @@ def test_simple_imputer_equals_sklearn(seed, strategy):
     ref = sk_imp.SimpleImputer(strategy=strategy, fill_value=0.0 if strategy == "constant" else None).fit(X)
     np.testing.assert_allclose(ours.params["statistics"], np.asarray(ref.statistics_, dtype=float), rtol=1e-12)
     np.testing.assert_allclose(ours.transform(X), ref.transform(X), rtol=1e-12)
+    np.testing.assert_allclose(ours.statistics_, np.asarray(ref.statistics_, dtype=float), rtol=1e-12)
 
 
 def test_simple_imputer_ties_go_to_the_smallest_value():

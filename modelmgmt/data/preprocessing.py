@@ -169,6 +169,18 @@ class StandardScaler(Transformer):
         out /= self._params["scale"]
         return out
 
+    @property
+    def mean_(self) -> np.ndarray:
+        """Per-column mean learned in fit (scikit-learn's name)."""
+        self.check_fitted()
+        return self._params["mean"]
+
+    @property
+    def scale_(self) -> np.ndarray:
+        """Per-column scale learned in fit: the std, or 1 for a constant column (scikit-learn's name)."""
+        self.check_fitted()
+        return self._params["scale"]
+
     def inverse_transform(self, X: Any) -> np.ndarray:
         """Undo :meth:`transform`."""
         X = self._check_fitted_X(X)
@@ -239,6 +251,12 @@ class SimpleImputer(Transformer):
         self.n_features_ = int(X.shape[1])
         self._params = {"statistics": stats}
         return self
+
+    @property
+    def statistics_(self) -> np.ndarray:
+        """Per-column fill values learned in fit, NaN for a dropped column (scikit-learn's name)."""
+        self.check_fitted()
+        return self._params["statistics"]
 
     def transform(self, X: Any) -> np.ndarray:
         """X with every missing value replaced by its column's statistic."""
