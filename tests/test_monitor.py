@@ -442,3 +442,33 @@ def test_report_reuses_results_only_while_nothing_changed():
     assert second.n_current == 200 and second.statistic > first.statistic and second.drifted
     mon.reset()
     assert mon.report().features[0].n_current == 0
+
+
+class _Frame:
+    """The slice of a pandas DataFrame's interface the Monitor reads (pandas is not a dependency)."""
+
+    def __init__(self, data: dict):
+        self._data = {k: np.asarray(v) for k, v in data.items()}
+        self.columns = list(data)
+
+    def __getitem__(self, key):
+        col = self._data[key]
+        return type("Series", (), {"to_numpy": lambda self: col})()
+
+    def __len__(self):
+        return len(next(iter(self._data.values())))
+
+    def to_numpy(self):
+        return np.column_stack(list(self._data.values()))
+
+
+def test_dataframe_like_input_gives_names_and_kinds():
+    rng = np.random.default_rng(22)
+    ref = _Frame({"age": rng.normal(size=300), "plan": rng.choice(["a", "b", "c"], 300)})
+    mon = mm.Monitor(ref)
+    assert mon.tests == {"age": "ks", "plan": "chi2"}
+    mon.observe(_Frame({"age": rng.normal(size=50), "plan": rng.choice(["a", "d"], 50)}))
+    rep = mon.report()
+    assert rep.feature("plan").drifted and rep.n_observed == 50
+    with pytest.raises(ValueError, match="X has 1 features; the reference has 2"):
+        mon.observe(_Frame({"age": [1.0]}))
