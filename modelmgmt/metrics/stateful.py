@@ -9,8 +9,6 @@ instead: bounded memory, with a computable error bound (see :meth:`ROCAUC.error_
 
 from __future__ import annotations
 
-import copy
-import math
 from typing import Any
 
 import numpy as np
@@ -21,7 +19,6 @@ from modelmgmt.metrics import ranking as _rank
 from modelmgmt.metrics import regression as _reg
 from modelmgmt.metrics._checks import (
     as_labels,
-    as_scores,
     as_weights,
     check_average,
     check_zero_division,
