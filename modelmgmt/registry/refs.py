@@ -20,6 +20,7 @@ __all__ = [
     "parse_ref",
     "Log",
     "replay_alias",
+    "writer_id",
 ]
 
 MODELS = "models/"
@@ -116,13 +117,14 @@ class Log:
             if check is not None:
                 check(records)
             seq = records[-1]["seq"] + 1 if records else 1
-            body = {**record, "time": time.time(), "writer": _writer_id()}
+            body = {**record, "time": time.time(), "writer": writer_id()}
             if self.store.put_if_absent(self._key(seq), json.dumps(body, sort_keys=True).encode()):
                 return [*records, {**body, "seq": seq}]
         raise ConflictError(f"could not append to {self.prefix!r} after {attempts} attempts (contention)")
 
 
-def _writer_id() -> dict[str, Any]:
+def writer_id() -> dict[str, Any]:
+    """Who is writing: host name and process id (gc uses them to spot dead writers)."""
     return {"host": socket.gethostname(), "pid": os.getpid()}
 
 

@@ -32,6 +32,7 @@ from modelmgmt.registry.refs import (
     replay_alias,
     version_key,
     version_prefix,
+    writer_id,
 )
 from modelmgmt.registry.version import ModelVersion
 from modelmgmt.stores.base import Store, validate_key
@@ -476,9 +477,7 @@ class Registry:
 
 
 def _claim_body(digests: list[str]) -> bytes:
-    from modelmgmt.registry.refs import _writer_id
-
-    body = {"created_at": artifact.utc_now(), "time": time.time(), "blobs": digests, **_writer_id()}
+    body = {"created_at": artifact.utc_now(), "time": time.time(), "blobs": digests, **writer_id()}
     return json.dumps(body, sort_keys=True).encode()
 
 
