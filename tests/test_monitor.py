@@ -472,3 +472,25 @@ def test_dataframe_like_input_gives_names_and_kinds():
     assert rep.feature("plan").drifted and rep.n_observed == 50
     with pytest.raises(ValueError, match="X has 1 features; the reference has 2"):
         mon.observe(_Frame({"age": [1.0]}))
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=hs.integers(0, 2**32 - 1), discrete=hs.booleans(), test=hs.sampled_from(["ks", "psi", "jensen_shannon"]))
+def test_histogram_results_equal_scipy_past_window(seed, discrete, test):
+    """Past the window (rows no longer kept) ks, psi and jensen_shannon stay exact."""
+    rng = np.random.default_rng(seed)
+    n_ref, n_cur = int(rng.integers(20, 1000)), int(rng.integers(100, 4000))
+    if discrete:
+        ref, cur = rng.integers(0, 12, n_ref).astype(float), rng.integers(0, 13, n_cur).astype(float)
+    else:
+        ref, cur = rng.normal(size=n_ref), rng.normal(rng.uniform(-0.3, 0.3), 1, n_cur)
+    mon = mm.Monitor(ref.reshape(-1, 1), window=10, tests={0: test})
+    for part in np.array_split(cur.reshape(-1, 1), 3):
+        mon.observe(part)
+    f = mon.report().features[0]
+    if test == "ks":
+        s = st.ks_2samp(ref, cur)
+        assert f.statistic == pytest.approx(s.statistic, abs=1e-10)
+        assert f.p_value == pytest.approx(s.pvalue, abs=1e-10)
+    else:
+        assert f.statistic == pytest.approx(drift.TESTS[test](ref, cur).statistic, abs=1e-10)
