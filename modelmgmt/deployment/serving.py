@@ -302,6 +302,7 @@ class ServingDeployment(Deployment):
             "requests": snap["requests"],
             "errors": snap["errors"],
             "latency_ms": snap["latency_ms"],
+            **{f"{k}_ms": v for k, v in snap["latency_ms"].items()},  # flat copies: p50_ms, ...
             "monitor_errors": self.monitor_errors,
             "previous_versions": [p.version.version for p in self._previous],
         }
