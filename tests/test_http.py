@@ -563,3 +563,53 @@ def test_get_with_a_body_does_not_desync_keepalive(served):
                 break
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 200") and answer.count(b"HTTP/1.1") == 1
+
+
+def test_stop_under_load_returns_promptly():
+    import time
+
+    dep = mm.deploy("m/1", registry=fake_registry(), target="http")
+    stop = threading.Event()
+    ok = [0]
+
+    def client():
+        c = Client(dep.url)
+        while not stop.is_set():
+            try:
+                if c.request("POST", "/invocations", {"inputs": [[1, 1, 1]]})[0] == 200:
+                    ok[0] += 1
+            except Exception:  # the server went away: expected once stop() ran
+                return
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)
+    t0 = time.perf_counter()
+    dep.stop()
+    took = time.perf_counter() - t0
+    stop.set()
+    for t in threads:
+        t.join(timeout=10)
+    assert ok[0] > 0
+    assert took < 5, f"stop() took {took:.1f} s under load"
+    assert not any(t.is_alive() for t in threads)
+
+
+@pytest.mark.parametrize("text", ["a,b,c\n1,1,1\n2,0,1\n", "1,1,1\r\n2,0,1\r\n"])
+def test_invocations_csv(served, text):
+    _, _, c = served
+    status, _, body = c.request("POST", "/invocations", text, headers={"Content-Type": "text/csv; charset=utf-8"})
+    assert status == 200, body
+    np.testing.assert_allclose(body["predictions"], np.array([[1, 1, 1], [2, 0, 1]]) @ W1)
+
+
+@pytest.mark.parametrize("text, code, match", [
+    ("", 400, "no rows"), ("a,b,c\n", 400, "header but no rows"), ("1,2,3\n1,2\n", 400, "same number of fields"),
+    ("1,2,3\n1,x,3\n", 400, "must be numbers"), ("1,2\n", 422, "expected 3 features"),
+])
+def test_invocations_bad_csv(served, text, code, match):
+    _, dep, _ = served
+    c = Client(dep.url)
+    status, _, err = c.request("POST", "/invocations", text or b"", headers={"Content-Type": "text/csv"})
+    assert status == code and match in err["error"], err

@@ -25,6 +25,7 @@ __all__ = [
     "encode_tensor",
     "encode_infer_response",
     "decode_invocations",
+    "decode_csv",
 ]
 
 #: OIP v2 tensor datatypes -> numpy dtypes (BYTES is accepted and then refused by the signature)
@@ -134,3 +135,24 @@ def decode_invocations(body: Any) -> np.ndarray:
     if arr.dtype == object:
         raise BadRequest("'inputs' must be a rectangular list of rows of numbers")
     return arr
+
+
+def decode_csv(text: str) -> np.ndarray:
+    """Rows of a CSV body (MLflow's ``text/csv``); a first line that is not numeric is a header."""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        raise BadRequest("CSV body has no rows")
+    try:
+        [float(v) for v in lines[0].split(",")]
+    except ValueError:
+        lines = lines[1:]  # column names
+        if not lines:
+            raise BadRequest("CSV body has a header but no rows") from None
+    rows = [ln.split(",") for ln in lines]
+    widths = {len(r) for r in rows}
+    if len(widths) != 1:
+        raise BadRequest(f"CSV rows must all have the same number of fields; got {sorted(widths)}")
+    try:
+        return np.array(rows, dtype=np.float64)
+    except ValueError as exc:
+        raise BadRequest(f"CSV fields must be numbers: {exc}") from None

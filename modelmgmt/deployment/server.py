@@ -30,6 +30,7 @@ from urllib.parse import unquote
 from modelmgmt.deployment.protocol import (
     BadRequest,
     datatype_of,
+    decode_csv,
     decode_infer,
     decode_invocations,
     encode_infer_response,
@@ -292,6 +293,13 @@ class Handler(BaseHTTPRequestHandler):
                             {"WWW-Authenticate": 'Bearer realm="modelmgmt"'})
 
     def _read_json(self) -> Any:
+        raw = self._read_body()
+        try:
+            return json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise HTTPError(400, f"request body is not valid JSON: {exc}") from None
+
+    def _read_body(self) -> bytes:
         te = self.headers.get("Transfer-Encoding")
         if te and te.lower() != "identity":
             raise HTTPError(411, f"Transfer-Encoding {te!r} is not supported; send Content-Length")
@@ -315,10 +323,7 @@ class Handler(BaseHTTPRequestHandler):
         if len(raw) != n:
             self.close_connection = True
             raise HTTPError(400, f"request body ended after {len(raw)} of {n} bytes")
-        try:
-            return json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise HTTPError(400, f"request body is not valid JSON: {exc}") from None
+        return raw
 
     def _has_body(self) -> bool:
         te = self.headers.get("Transfer-Encoding")
@@ -449,9 +454,11 @@ class Handler(BaseHTTPRequestHandler):
         return self._ok(resp, {"X-Model-Version": str(used.version.version)})
 
     def _invocations(self, _method: str):
-        body = self._read_json()
+        csv = self.headers.get("Content-Type", "").split(";")[0].strip().lower() == "text/csv"
         try:
-            X = decode_invocations(body)
+            X = decode_csv(self._read_body().decode("utf-8")) if csv else decode_invocations(self._read_json())
+        except UnicodeDecodeError as exc:
+            raise HTTPError(400, f"CSV body is not UTF-8: {exc}") from None
         except BadRequest as exc:
             raise HTTPError(400, str(exc)) from None
         used, result = self._predict(X, ("predict",), "invocations")
