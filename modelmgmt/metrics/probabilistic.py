@@ -40,7 +40,8 @@ def as_probabilities(y_pred: Any) -> np.ndarray:
     if p.shape[1] == 1:
         p = np.concatenate([1 - p, p], axis=1)
     eps = np.finfo(p.dtype).eps
-    if not np.all(np.isclose(p.sum(axis=1), 1, rtol=math.sqrt(eps))):
+    # np.isclose(sums, 1, rtol=sqrt(eps)) without its overhead: |s - 1| <= atol + rtol * 1
+    if not (np.abs(p.sum(axis=1) - 1) <= 1e-8 + math.sqrt(eps)).all():
         warnings.warn("The y_prob values do not sum to one. Make sure to pass probabilities.", UserWarning, stacklevel=3)
     return p
 

@@ -113,7 +113,10 @@ def _clf_curve(pos: np.ndarray, score: np.ndarray, w: np.ndarray | None) -> tupl
     order = np.argsort(score)[::-1]
     score = score[order]
     y = pos[order].astype(np.float64)
-    idx = np.concatenate((np.flatnonzero(np.diff(score)), [y.size - 1]))
+    change = np.empty(score.size, dtype=bool)
+    np.not_equal(score[1:], score[:-1], out=change[:-1])
+    change[-1] = True
+    idx = np.flatnonzero(change)
     if w is None:
         tps = np.cumsum(y)[idx]
         fps = 1 + idx.astype(np.float64) - tps
@@ -179,8 +182,16 @@ def _pr_curve(pos: np.ndarray, score: np.ndarray, w: np.ndarray | None, drop_int
 
 
 def _binary_ap(pos: np.ndarray, score: np.ndarray, w: np.ndarray | None) -> float:
-    precision, recall, _ = _pr_curve(pos, score, w)
-    return float(max(0.0, -np.sum(np.diff(recall) * precision[:-1])))
+    fps, tps, _ = _clf_curve(pos, score, w)
+    if tps[-1] == 0:  # no positives: sklearn's recall-is-one convention, with its warning
+        precision, recall, _ = _pr_curve(pos, score, w)
+        return float(max(0.0, -np.sum(np.diff(recall) * precision[:-1])))
+    # sum over thresholds of (recall_t - recall_{t-1}) * precision_t, as sklearn's step integral
+    recall = tps / tps[-1]
+    step = np.empty_like(recall)
+    step[0] = recall[0]
+    np.subtract(recall[1:], recall[:-1], out=step[1:])
+    return float(max(0.0, np.dot(step, tps / (tps + fps))))
 
 
 def _one_vs_rest(metric, onehot: np.ndarray, score: np.ndarray, average: Any, w: np.ndarray | None) -> Any:
