@@ -51,6 +51,14 @@ def test_every_registered_name_builds_and_computes(name):
     assert fn.greater_is_better == m.greater_is_better and fn.needs_proba == m.needs_proba
 
 
+def test_metric_object_is_callable_without_touching_its_state():
+    m = M.get("f1_macro")
+    m.update([0, 1, 1], [0, 1, 0])
+    y, p = [0, 1, 2, 2, 1], [0, 2, 2, 2, 1]
+    assert m(y, p) == skm.f1_score(y, p, average="macro")
+    assert m.compute() == M.f1([0, 1, 1], [0, 1, 0], average="macro")
+
+
 def test_get_function_binds_keyword_arguments():
     y, p = [0, 1, 2, 2, 1], [0, 2, 2, 2, 1]
     assert M.get_function("f1_weighted")(y, p) == skm.f1_score(y, p, average="weighted")

@@ -62,6 +62,12 @@ class MetricBase(Metric):
         fresh.reset()
         return fresh
 
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
+        """The metric on this data alone, like its function; the accumulated state is untouched."""
+        fresh = self.clone()
+        fresh.update(y_true, y_pred, sample_weight=sample_weight)
+        return fresh.compute()
+
     def _empty(self) -> ValueError:
         return ValueError(f"{self._describe()}.compute() called before any update(): nothing seen")
 
