@@ -37,8 +37,8 @@ class Model(abc.ABC):
       is the prediction for regressors and the logits (n, k) for classifiers; grads are keyed
       exactly like ``params``. This is what lets losses, distillation and fit share one path.
     - ``loss_and_grad(X, y) -> (float, grads)``: the training loss (mean over samples, plus
-      any regularisation) and its gradient. The default combines forward, ``self.loss`` and
-      backward.
+      any regularisation) and its gradient. The built-in models compute it from forward,
+      their loss and backward (``modelmgmt.models._common``); there is no generic default.
     """
 
     #: marks classifiers; they add predict_proba and classes_
