@@ -344,9 +344,10 @@ def hash_and_write(store: Store, arrays: dict[str, np.ndarray], announce: Any,
 
     ``announce(digest)`` runs before each blob becomes visible (the registry records the digest
     in its claim there, so gc never removes a blob that is being written). On local disk a
-    tensor is hashed and written in a single pass, except those named in ``likely_present``
-    (unchanged from the previous version, probably) and pristine memory maps, which are
-    hashed first so that nothing is written when their blob already exists.
+    tensor is hashed and written in a single pass, except pristine verified memory maps
+    (digest known, nothing to hash) and, for fresh arrays, those named in ``likely_present``
+    (same name, dtype and shape as in the previous version), which are hashed first so that
+    nothing is written when their blob already exists.
     """
     lock = threading.Lock()
     seen: set[str] = set()
@@ -358,13 +359,17 @@ def hash_and_write(store: Store, arrays: dict[str, np.ndarray], announce: Any,
                 seen.add(digest)
                 announce(digest)
 
+    known = {name: _known_digest(arr) for name, arr in arrays.items()}
+    # a model loaded from a registry: its pristine tensors are known, the others were changed
+    from_registry = any(d is not None for d in known.values())
+
     def one(name: str) -> tuple[str, dict[str, Any]]:
         arr = arrays[name]
-        known = _known_digest(arr)
-        if folder is not None and known is None and name not in likely_present and arr.nbytes >= _CHUNK:
+        if (folder is not None and known[name] is None and arr.nbytes >= _CHUNK
+                and (from_registry or name not in likely_present)):
             digest = _stream_to_blob(folder, arr, announce_once, skipped)
         else:
-            digest = known or digest_of(arr)
+            digest = known[name] or digest_of(arr)
             announce_once(digest)
             _put_blob(store, digest, arr, skipped)
         return name, _info(arr, digest)
