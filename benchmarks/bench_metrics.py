@@ -1,6 +1,6 @@
 """Benchmark modelmgmt.metrics against scikit-learn in one process.
 
-Usage: python benchmarks/bench_metrics.py [--quick] [--sizes 5000000,100] [--repeat N]
+Usage: python benchmarks/bench_metrics.py [--quick] [--sizes 5000000,100] [--repeat N] [--only TEXT]
 
 Prints, per metric and size, the best-of-N wall time of ours and of scikit-learn and the
 speedup (sklearn time / our time), after checking both return the same value.
@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, few repeats (smoke run)")
     parser.add_argument("--sizes", default=None, help="comma-separated row counts (default 5000000,100)")
     parser.add_argument("--repeat", type=int, default=None, help="repeats per measurement (best is kept)")
+    parser.add_argument("--only", default=None, help="run only metrics whose name contains this text")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in (args.sizes or ("10000,100" if args.quick else "5000000,100")).split(",")]
     rng = np.random.default_rng(0)
@@ -69,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     for n in sizes:
         repeat = args.repeat or (2 if args.quick else (3 if n >= 1_000_000 else 200))
         for name, ours, ref in _cases(n, rng):
+            if args.only and args.only not in name:
+                continue
             t_ours, v_ours = _best(ours, repeat)
             t_ref, v_ref = _best(ref, repeat)
             if not np.allclose(np.asarray(v_ours, dtype=float), np.asarray(v_ref, dtype=float), rtol=1e-10, atol=1e-12):

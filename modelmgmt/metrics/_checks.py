@@ -131,7 +131,7 @@ def class_counts(y_true: Any, y_pred: Any, sample_weight: Any = None) -> tuple[n
         hi = max(int(yt.max()), int(yp.max()))
         k = hi + 1
         if lo >= 0 and k * k <= max(4 * n, 1 << 16):
-            idx = yt.astype(np.intp) * k
+            idx = yt.astype(np.intp, copy=False) * k
             idx += yp
             counts = np.bincount(idx, weights=w, minlength=k * k).reshape(k, k)
             if w is None:
