@@ -8,6 +8,7 @@ import os
 import threading
 import uuid
 
+import attrs
 import numpy as np
 import pytest
 from _toy_models import ToyLinear
@@ -34,6 +35,9 @@ def test_register_and_get(reg):
     assert v.model_type == "_toy_models:ToyLinear" and v.ref == "churn/1"
     assert v.input_signature == {"n_features": 3, "dtype": "float64"}
     assert reg.get("churn") == v == reg.get("churn/1")
+    assert len({v, reg.get("churn/1")}) == 1  # hashable value object
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        v.version = 2
     X = np.ones((2, 3))
     np.testing.assert_array_equal(reg.load("churn").predict(X), m.predict(X))
     assert reg.store is not None and reg.url

@@ -14,21 +14,22 @@ class ModelVersion:
     """One registered version of a model: number, manifest digest, metadata and lineage.
 
     ``digest`` is the sha256 of the version's manifest, which itself lists the sha256 of every
-    tensor, so equal digests mean byte-identical versions.
+    tensor, so equal digests mean byte-identical versions. Hashable (by its scalar fields), so
+    versions can be set members and dict keys.
     """
 
     name: str
     version: int
     digest: str
     created_at: str
-    params: dict[str, Any] = attrs.field(factory=dict)
-    metrics: dict[str, float] = attrs.field(factory=dict)
-    tags: dict[str, Any] = attrs.field(factory=dict)
+    params: dict[str, Any] = attrs.field(factory=dict, hash=False)
+    metrics: dict[str, float] = attrs.field(factory=dict, hash=False)
+    tags: dict[str, Any] = attrs.field(factory=dict, hash=False)
     run_id: str | None = None
     description: str = ""
     model_type: str = ""
-    input_signature: dict[str, Any] | None = None
-    tensors: dict[str, dict[str, Any]] = attrs.field(factory=dict, repr=False)
+    input_signature: dict[str, Any] | None = attrs.field(default=None, hash=False)
+    tensors: dict[str, dict[str, Any]] = attrs.field(factory=dict, repr=False, hash=False)
 
     @property
     def ref(self) -> str:
