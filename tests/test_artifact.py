@@ -260,3 +260,14 @@ def test_unchanged_mapped_tensors_are_not_rehashed(tmp_path, monkeypatch):
     assert hashed.count(256 * 256 * 8) == 1
     assert table2["t1"]["sha256"] == real(np.ascontiguousarray(loaded.params["t1"]).tobytes()).hexdigest()
     assert table2["t1"]["sha256"] != table["t1"]["sha256"]
+
+
+def test_without_pagemap_every_tensor_is_hashed(tmp_path, monkeypatch):
+    m = ToyLinear.random(extra={"t": np.random.default_rng(0).standard_normal((128, 128))})
+    mm.save(m, tmp_path)
+    loaded = mm.load(tmp_path)
+    monkeypatch.setattr(artifact, "_PAGEMAP_OK", [False])  # e.g. not Linux
+    assert artifact._known_digest(loaded.params["t"]) is None
+    loaded.params["t"][0, 0] = 7.0
+    table, _ = artifact.hash_tensors(loaded.params)
+    assert table["t"]["sha256"] == hashlib.sha256(np.asarray(loaded.params["t"]).tobytes()).hexdigest()

@@ -209,7 +209,35 @@ def _pages_untouched(address: int, nbytes: int) -> bool:
     return not bool(np.any(((present | swapped) == 1) & (file_page == 0)))
 
 
+_PAGEMAP_OK: list[bool] = []
+
+
+def _pagemap_works() -> bool:
+    """Self-test, once per process: does pagemap tell a written copy-on-write page apart?"""
+    if not _PAGEMAP_OK:
+        ok = False
+        try:
+            import tempfile
+
+            page = os.sysconf("SC_PAGE_SIZE")
+            with tempfile.TemporaryFile() as f:
+                f.write(b"\0" * 4 * page)
+                f.flush()
+                probe = np.memmap(f, dtype=np.uint8, mode="c", shape=(4 * page,))
+                int(probe.sum())  # fault every page in, unmodified
+                clean = _pages_untouched(probe.ctypes.data, probe.nbytes)
+                probe[page + 1] = 1
+                ok = clean and not _pages_untouched(probe.ctypes.data, probe.nbytes)
+                del probe
+        except Exception:
+            ok = False
+        _PAGEMAP_OK.append(ok)
+    return _PAGEMAP_OK[0]
+
+
 def _known_digest(arr: np.ndarray) -> str | None:
+    if not _MAPPED or not _pagemap_works():
+        return None
     with _MAPPED_LOCK:
         entry = _MAPPED.get(id(arr))
     if entry is None or entry[0]() is not arr or arr.nbytes == 0:
