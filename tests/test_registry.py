@@ -179,6 +179,25 @@ def test_delete_version_refused_while_aliased_and_numbers_not_reused(reg):
     assert reg.register("m", ToyLinear.random()).version == 5
 
 
+def test_delete_alias(reg):
+    reg.register("m", ToyLinear.random())
+    reg.register("m", ToyLinear.random())
+    reg.set_alias("m", "staging", 1)
+    reg.set_alias("m", "staging", 2)
+    reg.delete_alias("m", "staging")
+    assert reg.aliases("m") == {}
+    with pytest.raises(mm.NotFoundError, match="no alias 'staging'"):
+        reg.get("m@staging")
+    with pytest.raises(mm.NotFoundError):
+        reg.delete_alias("m", "staging")
+    with pytest.raises(mm.ModelmgmtError, match="no earlier target"):
+        reg.rollback("m", "staging")
+    reg.delete_version("m", 2)  # no alias points at it any more
+    reg.set_alias("m", "staging", 1)
+    assert reg.aliases("m") == {"staging": 1}
+    assert [r["action"] for r in reg.alias_history("m", "staging")] == ["set", "set", "remove", "set"]
+
+
 def test_rollback_skips_deleted_targets(reg):
     for i in range(3):
         reg.register("m", ToyLinear.random(seed=i))

@@ -132,7 +132,8 @@ def replay_alias(records: list[dict[str, Any]], exists: Callable[[int], bool]) -
     """The alias's stack of targets after its history; the last entry is the current target.
 
     "set" pushes a version; "rollback" pops the current target, then drops versions that were
-    deleted since, so the alias lands on the newest earlier target that still exists.
+    deleted since, so the alias lands on the newest earlier target that still exists;
+    "remove" empties the stack (the alias no longer exists).
     """
     stack: list[int] = []
     for record in records:

@@ -291,6 +291,17 @@ class Registry:
         log.append({"action": "set", "version": version})
         return ModelVersion.from_manifest(manifest, digest)
 
+    def delete_alias(self, name: str, alias: str) -> None:
+        """Remove ``name@alias`` (recorded in its history; setting it again starts afresh)."""
+        log = self._alias_log(name, alias)
+        exists = lambda v: self._has_version(name, v)  # noqa: E731
+
+        def check(records: list[dict[str, Any]]) -> None:
+            if not replay_alias(records, exists):
+                raise NotFoundError(f"model {name!r} has no alias {alias!r}")
+
+        log.append({"action": "remove"}, check)
+
     def aliases(self, name: str) -> dict[str, int]:
         """Every alias of ``name`` and the version it points at now."""
         validate_name(name, "model name")
