@@ -78,10 +78,10 @@ def _label_index(classes: np.ndarray, labels: Any) -> np.ndarray:
 
 def _divide(num: np.ndarray, den: np.ndarray, zero_division: float) -> np.ndarray:
     mask = den == 0
-    den = np.where(mask, 1.0, den).astype(np.float64)
-    out = num.astype(np.float64) / den
-    if mask.any():
-        out[mask] = zero_division
+    if not mask.any():
+        return np.true_divide(num, den, dtype=np.float64)
+    out = num.astype(np.float64) / np.where(mask, 1.0, den)
+    out[mask] = zero_division
     return out
 
 
@@ -90,14 +90,19 @@ def _nanaverage(a: np.ndarray, weights: np.ndarray | None) -> float:
     if a.shape[0] == 0:
         return math.nan
     mask = np.isnan(a)
-    if mask.all():
-        return math.nan
-    if weights is None:
-        return float(np.mean(a[~mask]))
-    a, weights = a[~mask], np.asarray(weights, dtype=np.float64)[~mask]
-    if weights.sum() == 0:
-        return float(np.mean(a))
-    return float(np.average(a, weights=weights))
+    if mask.any():
+        if mask.all():
+            return math.nan
+        keep = ~mask
+        a = a[keep]
+        weights = None if weights is None else weights[keep]
+    # a.sum() / n and (a * w).sum() / w.sum() are exactly np.mean and np.average
+    if weights is not None:
+        weights = weights.astype(np.float64, copy=False)
+        total = weights.sum()
+        if total != 0:
+            return float((a * weights).sum() / total)
+    return float(a.sum() / a.shape[0])
 
 
 def prf_from_counts(
@@ -127,12 +132,15 @@ def prf_from_counts(
         selected: Any = [pos_label]
     else:
         selected = classes if labels is None else labels
-    idx = _label_index(classes, selected)
-    found = idx >= 0
-    safe = np.where(found, idx, 0)
-    tp = np.where(found, np.diagonal(cm)[safe], 0)
-    pred_sum = np.where(found, cm.sum(axis=0)[safe], 0)
-    true_sum = np.where(found, cm.sum(axis=1)[safe], 0)
+    if selected is classes:  # every present label, in order: read the matrix directly
+        tp, pred_sum, true_sum = np.diagonal(cm), cm.sum(axis=0), cm.sum(axis=1)
+    else:
+        idx = _label_index(classes, selected)
+        found = idx >= 0
+        safe = np.where(found, idx, 0)
+        tp = np.where(found, np.diagonal(cm)[safe], 0)
+        pred_sum = np.where(found, cm.sum(axis=0)[safe], 0)
+        true_sum = np.where(found, cm.sum(axis=1)[safe], 0)
     if average == "micro":
         tp, pred_sum, true_sum = tp.sum(keepdims=True), pred_sum.sum(keepdims=True), true_sum.sum(keepdims=True)
     if which == "p":
