@@ -278,3 +278,21 @@ def test_pipeline_compresses_only_the_model_weights():
     q = quantize(pipe)
     assert q.params["1.layers.0.W.q"].dtype == np.int8 and q.params["0.mean"].dtype == np.float64
     assert np.mean(q.predict(X) == pipe.predict(X)) > 0.95
+
+
+@settings(max_examples=60, deadline=None)
+@given(shape=st.tuples(st.integers(1, 6), st.integers(1, 5)), scale=st.floats(1e-3, 1e3), seed=st.integers(0, 99),
+       per_channel=st.booleans(), symmetric=st.booleans())
+def test_quantize_roundtrip_property(shape, scale, seed, per_channel, symmetric):
+    """Any weights come back within half a quantization step; zeros stay exactly zero."""
+    rng = np.random.default_rng(seed)
+    W = rng.normal(size=shape) * scale
+    W[rng.random(shape) < 0.3] = 0.0
+    k = shape[1] if shape[1] >= 2 else 2
+    W = np.hstack([W, np.zeros((shape[0], k - shape[1]))]) if shape[1] < 2 else W
+    m = ToySoftmax.from_config({"l2": 0.0, "lr": 0.1, "classes": list(range(k))}, {"W": W, "b": np.zeros(k)})
+    q = quantize(m, per_channel=per_channel, symmetric=symmetric)
+    deq = q.dequantized_params()["W"]
+    step = q.params["W.scale"].astype(np.float64)
+    assert np.all(np.abs(deq - W) <= step / 2 * (1 + 1e-6) + 1e-300)
+    assert np.all(deq[W == 0] == 0)
