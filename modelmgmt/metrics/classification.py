@@ -39,7 +39,11 @@ __all__ = [
 
 
 def accuracy(y_true: Any, y_pred: Any, normalize: bool = True, sample_weight: Any = None) -> float:
-    """Fraction (or, with ``normalize=False``, number) of correct predictions, as sklearn's accuracy_score."""
+    """Fraction (or, with ``normalize=False``, number) of correct predictions, as sklearn's accuracy_score.
+
+    >>> accuracy([0, 1, 2, 2], [0, 1, 1, 2])
+    0.75
+    """
     correct, total = accuracy_totals(y_true, y_pred, sample_weight)
     return accuracy_from_totals(correct, total, normalize)
 
@@ -197,7 +201,13 @@ def f1(
     y_true: Any, y_pred: Any, *, average: str | None = "binary", pos_label: Any = 1,
     labels: Any = None, zero_division: Any = 0.0, sample_weight: Any = None,
 ) -> Any:
-    """F1 score, the harmonic mean of precision and recall, as sklearn's f1_score."""
+    """F1 score, the harmonic mean of precision and recall, as sklearn's f1_score.
+
+    >>> f1([0, 1, 1, 0], [0, 1, 0, 0])
+    0.6666666666666666
+    >>> f1(["a", "b", "c", "c"], ["a", "c", "c", "c"], average=None)
+    array([1. , 0. , 0.8])
+    """
     return _prf(y_true, y_pred, 1.0, average, pos_label, labels, zero_division, sample_weight, "f")
 
 

@@ -240,7 +240,11 @@ def mae(y_true: Any, y_pred: Any, *, sample_weight: Any = None) -> float:
 
 
 def r2(y_true: Any, y_pred: Any, *, sample_weight: Any = None) -> float:
-    """Coefficient of determination R², as sklearn's r2_score (constant y_true: 1.0 or 0.0)."""
+    """Coefficient of determination R², as sklearn's r2_score (constant y_true: 1.0 or 0.0).
+
+    >>> r2([1.0, 2.0, 3.0], [1.0, 2.0, 4.0])
+    0.5
+    """
     plain = _plain_1d(y_true, y_pred, sample_weight)
     if plain is not None and plain[0].shape[0] >= 2:
         yt, yp = plain
