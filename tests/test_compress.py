@@ -296,3 +296,23 @@ def test_quantize_roundtrip_property(shape, scale, seed, per_channel, symmetric)
     step = q.params["W.scale"].astype(np.float64)
     assert np.all(np.abs(deq - W) <= step / 2 * (1 + 1e-6) + 1e-300)
     assert np.all(deq[W == 0] == 0)
+
+
+def test_distill_passes_fit_options_through(digits):
+    """validation_data is scored with the distillation loss; callbacks see and restore the student's params."""
+    Xtr, Xte, ytr, yte = digits
+    teacher = ToySoftmax()
+    teacher.fit(Xtr, ytr, epochs=20)
+    student = mm.models.MLP(hidden=(8,))
+    stop = mm.callbacks.EarlyStopping(monitor="val_loss", patience=1, restore_best=True)
+    hist = distill(teacher, student, Xtr[:400], y=ytr[:400], validation_data=(Xte[:200], yte[:200]), epochs=30,
+                   seed=0, optimizer=mm.optim.Adam(lr=0.05), callbacks=[stop], progress=False)
+    val = hist.history["val_loss"]
+    assert len(val) == len(hist.history["loss"]) and all(np.isfinite(val))
+    assert student.is_fitted and student.predict(Xte[:5]).shape == (5,)
+    assert len(val) < 30  # stopped early (deterministic at this seed) ...
+    from modelmgmt.compress.distill import _augment, _Distiller
+
+    wrap = _Distiller(student, Xte.shape[1], teacher.classes_, 2.0, 0.5)
+    best = wrap.loss_and_grad(_augment(teacher, Xte[:200], 2.0), yte[:200])[0]
+    assert best == pytest.approx(min(val), rel=1e-9)  # ... and the best epoch's params are back
