@@ -127,3 +127,27 @@ def test_random_hyperparameters_match_torch_float64(data, seed):
         topt.step()
         opt.step(ours, {"p": g})
     np.testing.assert_allclose(ours["p"], tp.detach().numpy(), rtol=1e-10, atol=1e-12, err_msg=f"{name} {kwargs}")
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    mode=st.sampled_from(["min", "max"]),
+    factor=st.floats(0.05, 0.9),
+    patience=st.integers(0, 4),
+    threshold=st.sampled_from([0.0, 1e-4, 0.05]),
+    threshold_mode=st.sampled_from(["rel", "abs"]),
+    cooldown=st.integers(0, 3),
+    min_lr=st.sampled_from([0.0, 1e-3]),
+    values=st.lists(st.floats(-5, 5), min_size=1, max_size=40),
+)
+def test_reduce_on_plateau_matches_torch_live(mode, factor, patience, threshold, threshold_mode, cooldown, min_lr, values):
+    kw = dict(mode=mode, factor=factor, patience=patience, threshold=threshold, cooldown=cooldown, min_lr=min_lr)
+    topt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    opt = mm.optim.SGD(lr=0.1)
+    ts = torch.optim.lr_scheduler.ReduceLROnPlateau(topt, threshold_mode=threshold_mode, **kw)
+    os_ = mm.optim.schedules.ReduceLROnPlateau(opt, threshold_mode=threshold_mode, **kw)
+    for v in values:
+        ts.step(v)
+        os_.step(v)
+        assert opt.lr == topt.param_groups[0]["lr"]
+        assert os_.num_bad_epochs == ts.num_bad_epochs and os_.best == ts.best
