@@ -229,10 +229,10 @@ def test_update_bad_input_raises():
         M.ROCAUC().update([0, 1], [0.1, np.nan])
     with pytest.raises(ValueError, match="finite"):
         M.MSE().update([0.0, np.nan], [0.0, 1.0])
-    m = M.F1(average="macro")
-    m.update([0, 1], [0, 1])
-    with pytest.raises(ValueError, match="string"):
-        m.update(["a", "b"], ["a", "b"])
+    for m in (M.F1(average="macro"), M.Accuracy()):
+        m.update([0, 1], [0, 1])
+        with pytest.raises(ValueError, match="string"):
+            m.update(["a", "b"], ["a", "b"])
 
 
 def test_constructor_bad_settings_raise():

@@ -89,10 +89,15 @@ class Accuracy(_Base):
         self._correct: Any = 0
         self._total: Any = 0
         self._seen = False
+        self._kind: str | None = None
 
     def update(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Add one batch of true and predicted labels."""
         correct, total = _cls.accuracy_totals(y_true, y_pred, sample_weight)
+        kind = label_kind(np.asarray(y_true).ravel())
+        if self._kind is not None and kind != self._kind:
+            raise ValueError("labels of this batch are of another type (string vs number) than earlier batches")
+        self._kind = kind
         self._correct += correct
         self._total += total
         self._seen = True
@@ -100,6 +105,9 @@ class Accuracy(_Base):
     def merge(self, other: Metric) -> "Accuracy":
         """Add another Accuracy's counts in place; return self."""
         self._check_other(other)
+        if self._kind is not None and other._kind is not None and self._kind != other._kind:
+            raise ValueError("cannot merge accuracies over string labels and number labels")
+        self._kind = self._kind or other._kind
         self._correct += other._correct
         self._total += other._total
         self._seen = self._seen or other._seen
