@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import modelmgmt as mm
-from modelmgmt.registry import artifact
+from modelmgmt.registry import artifact, blobs
 
 
 def _all_files(root):
@@ -244,13 +244,13 @@ def test_unchanged_mapped_tensors_are_not_rehashed(tmp_path, monkeypatch):
     mm.save(m, tmp_path / "a")
     loaded = mm.load(tmp_path / "a")  # verified, memory-mapped
     hashed = []
-    real = artifact.hashlib.sha256
+    real = blobs.hashlib.sha256
 
     def counting(data=b""):
         hashed.append(len(memoryview(data).cast("B")))
         return real(data)
 
-    monkeypatch.setattr(artifact.hashlib, "sha256", counting)
+    monkeypatch.setattr(blobs.hashlib, "sha256", counting)
     table, _ = artifact.hash_tensors(loaded.params)
     assert all(n < 256 * 256 * 8 for n in hashed)  # none of the big mapped tensors re-hashed
     assert table["t0"]["sha256"] == json.loads((tmp_path / "a" / "manifest.json").read_text())["tensors"]["t0"]["sha256"]
@@ -266,8 +266,8 @@ def test_without_pagemap_every_tensor_is_hashed(tmp_path, monkeypatch):
     m = ToyLinear.random(extra={"t": np.random.default_rng(0).standard_normal((128, 128))})
     mm.save(m, tmp_path)
     loaded = mm.load(tmp_path)
-    monkeypatch.setattr(artifact, "_PAGEMAP_OK", [False])  # e.g. not Linux
-    assert artifact._known_digest(loaded.params["t"]) is None
+    monkeypatch.setattr(blobs, "_PAGEMAP_OK", [False])  # e.g. not Linux
+    assert blobs._known_digest(loaded.params["t"]) is None
     loaded.params["t"][0, 0] = 7.0
     table, _ = artifact.hash_tensors(loaded.params)
     assert table["t"]["sha256"] == hashlib.sha256(np.asarray(loaded.params["t"]).tobytes()).hexdigest()

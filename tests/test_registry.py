@@ -367,16 +367,16 @@ def test_real_models_register_and_load(tmp_path):
 
 
 def test_large_model_pipeline_writes_each_blob_once(tmp_path, monkeypatch):
-    from modelmgmt.registry import artifact
+    from modelmgmt.registry import blobs
 
     streamed = []
-    real_stream = artifact._stream_to_blob
+    real_stream = blobs._stream_to_blob
 
     def spy(folder, arr, announce, skipped):
         streamed.append(arr.nbytes)
         return real_stream(folder, arr, announce, skipped)
 
-    monkeypatch.setattr(artifact, "_stream_to_blob", spy)
+    monkeypatch.setattr(blobs, "_stream_to_blob", spy)
     reg = mm.Registry(tmp_path)
     extra = {f"t{i}": np.random.default_rng(i).standard_normal((512, 512)) for i in range(6)}  # 12 MiB
     m = ToyLinear.random(extra=extra)

@@ -67,7 +67,7 @@ CRASH_WRITER = textwrap.dedent(
     sys.path.insert(0, {tests!r})
     import numpy as np
     import modelmgmt as mm
-    from modelmgmt.registry import artifact
+    from modelmgmt.registry import blobs
     from _toy_models import ToyLinear
 
     class SlowSha256:
@@ -80,7 +80,7 @@ CRASH_WRITER = textwrap.dedent(
         def hexdigest(self):
             return self._h.hexdigest()
 
-    artifact.hashlib = types.SimpleNamespace(sha256=SlowSha256)
+    blobs.hashlib = types.SimpleNamespace(sha256=SlowSha256)
     reg = mm.Registry({url!r})
     extra = {{f"t{{i}}": np.full((1024, 1024), float(i)) for i in range(8)}}  # 8 x 8 MiB = 64 MiB
     reg.register("big", ToyLinear.random(seed=1, extra=extra))

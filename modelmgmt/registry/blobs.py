@@ -1,0 +1,352 @@
+"""Tensor blobs: content-addressed storage of arrays as raw little-endian C-order bytes.
+
+Each distinct tensor is stored once at ``blobs/sha256/<hex>``. Writing hashes the bytes
+(several tensors at once on threads; on local disk each large tensor in one pass that hashes
+and writes every chunk while it is hot in cache); reading uses an explicit dtype
+(``np.memmap`` copy-on-write on local disk, ``readinto`` elsewhere), so nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import threading
+import uuid
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from modelmgmt.errors import IntegrityError, NotFoundError
+from modelmgmt.stores.base import Store
+
+__all__ = [
+    "BLOB_PREFIX",
+    "ALLOWED_KINDS",
+    "blob_key",
+    "prepare_tensors",
+    "digest_of",
+    "is_large",
+    "hash_tensors",
+    "write_blobs",
+    "hash_and_write",
+    "read_tensors",
+]
+
+BLOB_PREFIX = "blobs/sha256/"
+ALLOWED_KINDS = "biufc"  # bool, signed/unsigned int, float, complex: plain bytes only
+_HEX = frozenset("0123456789abcdef")
+_WORKERS = max(1, min(4, os.cpu_count() or 1))
+_CHUNK = 1 << 20  # bytes hashed and written at a time when streaming a blob
+
+
+def blob_key(digest: str) -> str:
+    """The store key of the blob whose sha256 is ``digest``."""
+    if not isinstance(digest, str) or len(digest) != 64 or not set(digest) <= _HEX:
+        raise IntegrityError(f"a blob digest must be 64 lowercase hex characters; got {digest!r}")
+    return BLOB_PREFIX + digest
+
+
+# --- writing ----------------------------------------------------------------------------
+# Arrays memory-mapped (copy-on-write) from verified blobs: id -> (ref, digest, address, nbytes).
+# A pristine mapping still equals its blob, so re-registering it needs no re-hashing.
+_MAPPED: dict[int, tuple[Any, str, int, int]] = {}
+_MAPPED_LOCK = threading.Lock()
+
+
+def _remember_mapping(arr: np.ndarray, digest: str) -> None:
+    key = id(arr)
+
+    def _forget(_ref: Any, key: int = key) -> None:
+        with _MAPPED_LOCK:
+            entry = _MAPPED.get(key)
+            if entry is not None and entry[0] is _ref:
+                del _MAPPED[key]
+
+    with _MAPPED_LOCK:
+        _MAPPED[key] = (weakref.ref(arr, _forget), digest, arr.ctypes.data, arr.nbytes)
+
+
+def _pages_untouched(address: int, nbytes: int) -> bool:
+    """True when no page of a private file mapping was written (Linux /proc/self/pagemap)."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    first, last = address // page, (address + nbytes - 1) // page
+    try:
+        with open("/proc/self/pagemap", "rb") as f:
+            f.seek(first * 8)
+            raw = f.read((last - first + 1) * 8)
+    except OSError:
+        return False
+    if len(raw) != (last - first + 1) * 8:
+        return False
+    entries = np.frombuffer(raw, dtype="<u8")
+    present = (entries >> np.uint64(63)) & np.uint64(1)
+    swapped = (entries >> np.uint64(62)) & np.uint64(1)
+    file_page = (entries >> np.uint64(61)) & np.uint64(1)
+    # a written copy-on-write page becomes anonymous: present (or swapped) and not file-backed
+    return not bool(np.any(((present | swapped) == 1) & (file_page == 0)))
+
+
+_PAGEMAP_OK: list[bool] = []
+
+
+def _pagemap_works() -> bool:
+    """Self-test, once per process: does pagemap tell a written copy-on-write page apart?"""
+    if not _PAGEMAP_OK:
+        ok = False
+        try:
+            import tempfile
+
+            page = os.sysconf("SC_PAGE_SIZE")
+            with tempfile.TemporaryFile() as f:
+                f.write(b"\0" * 4 * page)
+                f.flush()
+                probe = np.memmap(f, dtype=np.uint8, mode="c", shape=(4 * page,))
+                int(probe.sum())  # fault every page in, unmodified
+                clean = _pages_untouched(probe.ctypes.data, probe.nbytes)
+                probe[page + 1] = 1
+                ok = clean and not _pages_untouched(probe.ctypes.data, probe.nbytes)
+                del probe
+        except Exception:
+            ok = False
+        _PAGEMAP_OK.append(ok)
+    return _PAGEMAP_OK[0]
+
+
+def _known_digest(arr: np.ndarray) -> str | None:
+    if not _MAPPED or not _pagemap_works():
+        return None
+    with _MAPPED_LOCK:
+        entry = _MAPPED.get(id(arr))
+    if entry is None or entry[0]() is not arr or arr.nbytes == 0:
+        return None
+    _, digest, address, nbytes = entry
+    if arr.ctypes.data != address or arr.nbytes != nbytes:
+        return None
+    return digest if _pages_untouched(address, nbytes) else None
+
+
+def _as_le_contiguous(name: str, value: Any) -> np.ndarray:
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"model parameter {name!r} must be a numpy array; got {type(value).__name__}")
+    if value.dtype.kind not in ALLOWED_KINDS or value.dtype.fields is not None:
+        raise TypeError(
+            f"model parameter {name!r} has dtype {value.dtype}; only bool, integer, float and "
+            "complex arrays can be saved (object and structured dtypes could hide pickles)"
+        )
+    if value.dtype.byteorder == ">" or (value.dtype.byteorder == "=" and sys.byteorder == "big"):
+        value = value.astype(value.dtype.newbyteorder("<"))  # the format is little-endian
+    return value if value.flags.c_contiguous else value.copy(order="C")
+
+
+def prepare_tensors(params: Any) -> dict[str, np.ndarray]:
+    """Check a model's params and return them as little-endian C-order arrays (no hashing)."""
+    if not isinstance(params, dict):
+        raise TypeError(f"model.params must be a dict of arrays; got {type(params).__name__}")
+    arrays: dict[str, np.ndarray] = {}
+    for name, value in params.items():
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"model parameter names must be non-empty str; got {name!r}")
+        arrays[name] = _as_le_contiguous(name, value)
+    return arrays
+
+
+def digest_of(arr: np.ndarray) -> str:
+    """sha256 of an array's stored bytes (skipped for pristine verified memory maps)."""
+    known = _known_digest(arr)
+    if known is not None:
+        return known
+    return hashlib.sha256(_bytes_of(arr)).hexdigest()
+
+
+def _info(arr: np.ndarray, digest: str) -> dict[str, Any]:
+    return {"dtype": arr.dtype.str, "shape": list(arr.shape), "nbytes": int(arr.nbytes), "sha256": digest}
+
+
+def is_large(arrays: dict[str, np.ndarray]) -> bool:
+    """Whether tensors are worth threads (hashlib and file writes release the GIL)."""
+    return len(arrays) > 1 and sum(a.nbytes for a in arrays.values()) > (8 << 20)
+
+
+def hash_tensors(params: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray]]:
+    """The tensor table (dtype, shape, nbytes, sha256 per name) and the arrays as they are stored."""
+    arrays = prepare_tensors(params)
+    names = list(arrays)
+    if is_large(arrays):
+        with ThreadPoolExecutor(_WORKERS) as pool:
+            digests = list(pool.map(digest_of, (arrays[n] for n in names)))
+    else:
+        digests = [digest_of(arrays[n]) for n in names]
+    return {n: _info(arrays[n], d) for n, d in zip(names, digests)}, arrays
+
+
+def _bytes_of(arr: np.ndarray) -> memoryview:
+    return memoryview(arr.reshape(-1).view(np.uint8)) if arr.size else memoryview(b"")
+
+
+def _put_blob(store: Store, digest: str, arr: np.ndarray, skipped: set[str] | None) -> int:
+    key = blob_key(digest)
+    if store.exists(key) or not store.put_if_absent(key, _bytes_of(arr)):
+        if skipped is not None:
+            skipped.add(digest)
+        return 0
+    return arr.nbytes
+
+
+def write_blobs(store: Store, table: dict[str, dict[str, Any]], arrays: dict[str, np.ndarray],
+                skipped: set[str] | None = None) -> int:
+    """Write each distinct tensor once at ``blobs/sha256/<hex>``; blobs already present are
+    skipped (their digests are added to ``skipped`` when given). Returns the bytes written."""
+    todo: dict[str, np.ndarray] = {}
+    for name, info in table.items():
+        todo.setdefault(info["sha256"], arrays[name])
+    if is_large(todo):
+        with ThreadPoolExecutor(_WORKERS) as pool:
+            return sum(pool.map(lambda item: _put_blob(store, item[0], item[1], skipped), todo.items()))
+    return sum(_put_blob(store, d, a, skipped) for d, a in todo.items())
+
+
+def _local_blob_dir(store: Store) -> str | None:
+    """The blob folder of a local-disk store, where blobs can be streamed in one pass."""
+    from modelmgmt.stores.fsspec_store import LocalStore
+
+    if not isinstance(store, LocalStore):
+        return None
+    path = store.local_path(BLOB_PREFIX + "0" * 64)
+    return os.path.dirname(path) if path else None
+
+
+def _stream_to_blob(folder: str, arr: np.ndarray, announce: Any, skipped: set[str] | None) -> str:
+    """Hash and write a tensor in one pass over its memory (each chunk hashed while it is hot
+    in cache) into a temp file, then link it to its digest's name (fails if present)."""
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".tmp-{uuid.uuid4().hex}")
+    h, view = hashlib.sha256(), _bytes_of(arr)
+    try:
+        with open(tmp, "wb", buffering=0) as f:
+            for start in range(0, len(view), _CHUNK):
+                chunk = view[start:start + _CHUNK]
+                h.update(chunk)
+                while chunk:
+                    chunk = chunk[f.write(chunk):]
+        digest = h.hexdigest()
+        announce(digest)  # before the blob becomes visible under its name
+        try:
+            os.link(tmp, os.path.join(folder, digest))
+        except FileExistsError:
+            if skipped is not None:
+                skipped.add(digest)
+    finally:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:  # pragma: no cover
+            pass
+    return digest
+
+
+def hash_and_write(store: Store, arrays: dict[str, np.ndarray], announce: Any,
+                   skipped: set[str] | None = None, likely_present: Any = ()) -> dict[str, dict[str, Any]]:
+    """Hash and write tensors in one pipeline; returns the tensor table.
+
+    ``announce(digest)`` runs before each blob becomes visible (the registry records the digest
+    in its claim there, so gc never removes a blob that is being written). On local disk a
+    tensor is hashed and written in a single pass, except pristine verified memory maps
+    (digest known, nothing to hash) and, for fresh arrays, those named in ``likely_present``
+    (same name, dtype and shape as in the previous version), which are hashed first so that
+    nothing is written when their blob already exists.
+    """
+    lock = threading.Lock()
+    seen: set[str] = set()
+    folder = _local_blob_dir(store)
+
+    def announce_once(digest: str) -> None:
+        with lock:
+            if digest not in seen:
+                seen.add(digest)
+                announce(digest)
+
+    known = {name: _known_digest(arr) for name, arr in arrays.items()}
+    # a model loaded from a registry: its pristine tensors are known, the others were changed
+    from_registry = any(d is not None for d in known.values())
+
+    def one(name: str) -> tuple[str, dict[str, Any]]:
+        arr = arrays[name]
+        if (folder is not None and known[name] is None and arr.nbytes >= _CHUNK
+                and (from_registry or name not in likely_present)):
+            digest = _stream_to_blob(folder, arr, announce_once, skipped)
+        else:
+            digest = known[name] or digest_of(arr)
+            announce_once(digest)
+            _put_blob(store, digest, arr, skipped)
+        return name, _info(arr, digest)
+
+    # biggest first, so the pipeline ends on small tensors; 2 threads per core: hash + write
+    order = sorted(arrays, key=lambda n: -arrays[n].nbytes)
+    with ThreadPoolExecutor(max(2, 2 * _WORKERS)) as pool:
+        done = dict(pool.map(one, order))
+    return {n: done[n] for n in arrays}
+
+
+# --- reading ----------------------------------------------------------------------------
+def _read_one(store: Store, name: str, info: dict[str, Any], verify: bool, mmap: bool) -> np.ndarray:
+    dtype, shape, nbytes, digest = np.dtype(info["dtype"]), tuple(info["shape"]), info["nbytes"], info["sha256"]
+    key = blob_key(digest)
+    path = store.local_path(key) if mmap else None
+    if path is not None and nbytes > 0 and shape:
+        try:
+            size = os.path.getsize(path)
+        except FileNotFoundError:
+            raise NotFoundError(f"blob {key} of tensor {name!r} is missing from {store.url!r}") from None
+        if size != nbytes:
+            raise IntegrityError(
+                f"blob {key} of tensor {name!r} holds {size} bytes; the manifest says {nbytes}"
+            )
+        arr = np.memmap(path, dtype=dtype, mode="c", shape=shape)
+    else:
+        arr = np.empty(shape, dtype=dtype)
+        view = _bytes_of(arr)
+        try:
+            f = store.open(key)
+        except NotFoundError:
+            raise NotFoundError(f"blob {key} of tensor {name!r} is missing from {store.url!r}") from None
+        with f:
+            got = 0
+            while got < nbytes:
+                n = f.readinto(view[got:])
+                if not n:
+                    break
+                got += n
+            extra = f.read(1)
+        if got != nbytes or extra:
+            raise IntegrityError(
+                f"blob {key} of tensor {name!r} holds {'more than ' if extra else ''}{got} bytes; "
+                f"the manifest says {nbytes}"
+            )
+    if verify:
+        actual = hashlib.sha256(_bytes_of(arr)).hexdigest()
+        if actual != digest:
+            raise IntegrityError(
+                f"blob {key} of tensor {name!r} is damaged: its sha256 is {actual}, expected {digest}"
+            )
+        if isinstance(arr, np.memmap):
+            _remember_mapping(arr, digest)
+    return arr
+
+
+def read_tensors(store: Store, manifest: dict[str, Any], *, verify: bool = True,
+                 mmap: bool = True) -> dict[str, np.ndarray]:
+    """The manifest's tensors from ``store``; memory-mapped (copy-on-write) on local disk."""
+    items = list(manifest["tensors"].items())
+    total = sum(info["nbytes"] for _, info in items)
+
+    def one(item: tuple[str, dict[str, Any]]) -> np.ndarray:
+        return _read_one(store, item[0], item[1], verify, mmap)
+
+    if len(items) > 1 and total > (8 << 20) and (verify or store.local_path(BLOB_PREFIX + "0" * 64) is None):
+        with ThreadPoolExecutor(_WORKERS) as pool:
+            arrays = list(pool.map(one, items))
+    else:
+        arrays = [one(item) for item in items]
+    return {name: arr for (name, _), arr in zip(items, arrays)}
