@@ -316,3 +316,27 @@ def test_distill_passes_fit_options_through(digits):
     wrap = _Distiller(student, Xte.shape[1], teacher.classes_, 2.0, 0.5)
     best = wrap.loss_and_grad(_augment(teacher, Xte[:200], 2.0), yte[:200])[0]
     assert best == pytest.approx(min(val), rel=1e-9)  # ... and the best epoch's params are back
+
+
+def test_single_decision_value_student_gradient():
+    """A LinearSVM student (one decision value z = logits [0, z]) gets the right gradient."""
+    from modelmgmt.compress.distill import _Distiller
+
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(10, 3)), np.r_[np.zeros(5, int), np.ones(5, int)]
+    svm = mm.models.LinearSVM()
+    svm.initialize(X, y, rng)
+    svm.params["W"][:] = rng.normal(size=3)
+    soft = np.column_stack([np.full(10, 0.3), np.full(10, 0.7)])
+    wrap = _Distiller(svm, 3, np.array([0, 1]), 3.0, 0.6)
+    Xa = np.hstack([X, soft])
+    _, grads = wrap.loss_and_grad(Xa, y)
+    W = svm.params["W"]
+    for i in range(3):
+        old = W[i]
+        W[i] = old + 1e-6
+        up = wrap.loss_and_grad(Xa, y)[0]
+        W[i] = old - 1e-6
+        down = wrap.loss_and_grad(Xa, y)[0]
+        W[i] = old
+        assert grads["W"][i] == pytest.approx((up - down) / 2e-6, rel=1e-5, abs=1e-9)
