@@ -177,8 +177,9 @@ def test_manifest_naming_a_non_model_is_refused(tmp_path, monkeypatch, model_typ
     _edit_manifest(tmp_path, model_type=model_type)
     called = []
     monkeypatch.setattr(os, "system", lambda *a: called.append(a))
-    with pytest.raises(mm.ModelmgmtError, match=message):
+    with pytest.raises(mm.ModelmgmtError, match=message) as info:
         mm.load(tmp_path)
+    assert isinstance(info.value, TypeError)  # also a TypeError: the named type is wrong
     assert not called
 
 

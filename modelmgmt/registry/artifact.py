@@ -40,6 +40,7 @@ __all__ = [
     "blob_key",
     "model_type_name",
     "resolve_model_type",
+    "ModelTypeError",
     "prepare_tensors",
     "digest_of",
     "is_large",
@@ -92,6 +93,10 @@ def to_jsonable(value: Any, what: str) -> Any:
 
 
 # --- model types ------------------------------------------------------------------------
+class ModelTypeError(ModelmgmtError, TypeError):
+    """A manifest names a model type that is unknown, not importable or not a Model subclass."""
+
+
 def _model_base() -> type:
     from modelmgmt.models.base import Model
 
@@ -137,15 +142,15 @@ def resolve_model_type(type_name: Any) -> type:
     """The Model subclass a manifest names; anything that is not one is refused."""
     Model = _model_base()
     if not isinstance(type_name, str) or not type_name:
-        raise ModelmgmtError(f"manifest model_type must be a non-empty str; got {type_name!r}")
+        raise ModelTypeError(f"manifest model_type must be a non-empty str; got {type_name!r}")
     if ":" in type_name:
         module, _, attr = type_name.partition(":")
         if not module or not attr or not all(p.isidentifier() for p in module.split(".") + attr.split(".")):
-            raise ModelmgmtError(f"manifest model_type {type_name!r} is not a 'module:Class' import path")
+            raise ModelTypeError(f"manifest model_type {type_name!r} is not a 'module:Class' import path")
         try:
             cls = _import_path(type_name)
         except Exception as exc:
-            raise ModelmgmtError(
+            raise ModelTypeError(
                 f"manifest model_type {type_name!r} cannot be imported: {type(exc).__name__}: {exc}"
             ) from None
     else:
@@ -154,9 +159,9 @@ def resolve_model_type(type_name: Any) -> type:
         try:
             cls = plugin_manager.get_model_type(type_name)
         except NotFoundError as exc:
-            raise ModelmgmtError(f"manifest names an unknown model type: {exc}") from None
+            raise ModelTypeError(f"manifest names an unknown model type: {exc}") from None
     if not (isinstance(cls, type) and issubclass(cls, Model)):
-        raise ModelmgmtError(
+        raise ModelTypeError(
             f"manifest model_type {type_name!r} is {cls!r}, not a subclass of modelmgmt.Model; "
             "refusing to load it"
         )
