@@ -255,14 +255,23 @@ class Registry:
         validate_name(name, "model name")
         if not self._is_model(name):
             raise NotFoundError(f"no model named {name!r} in registry {self.url!r}")
-        out = []
-        for n in self._numbers(name, MANIFEST):
+
+        def read(n: int) -> ModelVersion | None:
             try:
                 manifest, digest = self._read_manifest(name, n)
             except NotFoundError:  # deleted meanwhile
-                continue
-            out.append(ModelVersion.from_manifest(manifest, digest))
-        return out
+                return None
+            return ModelVersion.from_manifest(manifest, digest)
+
+        numbers = self._numbers(name, MANIFEST)
+        if len(numbers) > 32:  # object stores answer many small reads best in parallel
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(8) as pool:
+                found = list(pool.map(read, numbers))
+        else:
+            found = [read(n) for n in numbers]
+        return [v for v in found if v is not None]
 
     def models(self) -> list[str]:
         """Names of the models with at least one visible version, sorted."""
