@@ -341,3 +341,27 @@ def test_fit_prefixed_params_search_fit_arguments(iris):
         HalvingSearch(ToySoftmax, {"fit__epochs": [1, 2]})
     with pytest.raises(ValueError, match="unknown fit parameter 'fit__epoch'"):
         GridSearch(mm.models.LogisticRegression, {"fit__epoch": [1]}).fit(X, y)
+
+
+class Fragile(ToySoftmax):
+    """Diverges (raises) for a large learning rate."""
+
+    def fit(self, X, y, **kw):
+        if self.lr > 1:
+            raise FloatingPointError("loss became NaN")
+        return super().fit(X, y, **kw)
+
+
+def test_error_score(iris):
+    X, y = iris
+    grid = {"lr": [0.5, 5.0]}
+    with pytest.raises(FloatingPointError, match="loss became NaN"):
+        GridSearch(Fragile, grid, cv=3, scoring=toy_accuracy).fit(X, y)  # default: raise
+    with pytest.warns(RuntimeWarning, match=r"3 of 6 GridSearch fits failed.*FloatingPointError: loss became NaN"):
+        s = GridSearch(Fragile, grid, cv=3, scoring=toy_accuracy, error_score=float("nan")).fit(X, y)
+    assert np.isnan(s.results[1]["mean_score"]) and s.results[1]["rank"] == 2 and s.best_params == {"lr": 0.5}
+    with pytest.warns(RuntimeWarning, match="3 of 3 cross_validate fits failed"):
+        cv = cross_validate(lambda: Fragile(lr=5.0), X, y, cv=3, scoring={"acc": toy_accuracy}, error_score=0.0)
+    np.testing.assert_array_equal(cv["test_acc"], [0.0, 0.0, 0.0])
+    with pytest.raises(ValueError, match="error_score must be 'raise' or a number"):
+        GridSearch(Fragile, grid, error_score="ignore")

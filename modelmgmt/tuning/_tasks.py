@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["fit_and_score", "fit_model", "run_tasks", "split_params", "FIT_PREFIX"]
+__all__ = ["fit_and_score", "fit_model", "run_tasks", "split_params", "check_error_score", "warn_failures", "FIT_PREFIX"]
 
 
 def _accepts(func: Callable, name: str) -> bool:
@@ -57,15 +57,50 @@ def fit_and_score(
     y_test: np.ndarray,
     scorers: dict,
     fit_params: dict | None,
+    error_score: Any = "raise",
 ) -> dict[str, Any]:
-    """Fit one candidate on one training fold; its test scores and timings."""
+    """Fit one candidate on one training fold; its test scores and timings.
+
+    With a numeric ``error_score`` a failing fit or score gives that score (and the error's
+    text under "error") instead of raising.
+    """
     start = time.perf_counter()
-    model = fit_model(factory, params, X_train, y_train, fit_params)
-    fit_time = time.perf_counter() - start
-    start = time.perf_counter()
-    scores = {name: float(scorer(model, X_test, y_test)) for name, scorer in scorers.items()}
+    try:
+        model = fit_model(factory, params, X_train, y_train, fit_params)
+        fit_time = time.perf_counter() - start
+        start = time.perf_counter()
+        scores = {name: float(scorer(model, X_test, y_test)) for name, scorer in scorers.items()}
+    except Exception as exc:
+        if isinstance(error_score, str):
+            raise
+        elapsed = time.perf_counter() - start
+        return {"scores": {name: float(error_score) for name in scorers}, "fit_time": elapsed, "score_time": 0.0,
+                "error": f"{type(exc).__name__}: {exc}"}
     score_time = time.perf_counter() - start
     return {"scores": scores, "fit_time": fit_time, "score_time": score_time}
+
+
+def check_error_score(error_score: Any) -> Any:
+    """``"raise"`` or a number (e.g. ``float("nan")``); anything else is a ValueError."""
+    if isinstance(error_score, str):
+        if error_score != "raise":
+            raise ValueError(f"error_score must be 'raise' or a number; got {error_score!r}")
+    elif isinstance(error_score, bool) or not isinstance(error_score, (int, float, np.integer, np.floating)):
+        raise ValueError(f"error_score must be 'raise' or a number; got {error_score!r}")
+    return error_score
+
+
+def warn_failures(results: list[dict], what: str) -> None:
+    """One warning naming how many fits failed and the first error."""
+    failed = [r["error"] for r in results if "error" in r]
+    if failed:
+        import warnings
+
+        warnings.warn(
+            f"{len(failed)} of {len(results)} {what} fits failed and got error_score; first error: {failed[0]}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def run_tasks(executor: Any, tasks: list[tuple], progress: Any = None) -> list[dict]:

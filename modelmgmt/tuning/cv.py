@@ -10,7 +10,7 @@ import numpy as np
 from modelmgmt._validation import as_1d, as_float_2d, check_same_length
 from modelmgmt.tuning._progress import make_progress
 from modelmgmt.tuning._scoring import check_scoring
-from modelmgmt.tuning._tasks import run_tasks
+from modelmgmt.tuning._tasks import check_error_score, run_tasks, warn_failures
 
 __all__ = ["cross_validate", "check_cv"]
 
@@ -83,27 +83,32 @@ def cross_validate(
     fit_params: dict | None = None,
     executor: Any = None,
     progress: bool | None = False,
+    error_score: Any = "raise",
 ) -> dict[str, np.ndarray]:
     """Fit ``factory()`` on each training fold and score the held-out fold, like scikit-learn.
 
     Returns ``{"test_<metric>": scores per fold, "fit_time": ..., "score_time": ...}``. One
-    task per fold, run on ``executor`` (any ``concurrent.futures.Executor``) or here.
+    task per fold, run on ``executor`` (any ``concurrent.futures.Executor``) or here. A fit
+    that fails raises, unless ``error_score`` is a number (e.g. ``float("nan")``): then that
+    fold scores it and one RuntimeWarning reports the failures.
     """
     if not callable(factory):
         raise TypeError(f"factory must be a callable returning an unfitted Model; got {type(factory).__name__}")
     if fit_params is not None and not isinstance(fit_params, dict):
         raise TypeError(f"fit_params must be a dict of keyword arguments for fit; got {type(fit_params).__name__}")
     X, y = prepare_xy(X, y)
+    check_error_score(error_score)
     scorers = check_scoring(scoring)
     classifier = bool(getattr(factory(), "is_classifier", False))
     splits = check_cv(cv, X, y, classifier)
-    tasks = [(factory, {}, X[tr], y[tr], X[te], y[te], scorers, fit_params) for tr, te in splits]
+    tasks = [(factory, {}, X[tr], y[tr], X[te], y[te], scorers, fit_params, error_score) for tr, te in splits]
     bar = make_progress(progress, len(tasks), "cross_validate")
     try:
         results = run_tasks(executor, tasks, bar)
     finally:
         if bar is not None:
             bar.close()
+    warn_failures(results, "cross_validate")
     out: dict[str, np.ndarray] = {
         "fit_time": np.array([r["fit_time"] for r in results]),
         "score_time": np.array([r["score_time"] for r in results]),

@@ -15,7 +15,7 @@ import numpy as np
 
 from modelmgmt.tuning._progress import make_progress
 from modelmgmt.tuning._scoring import check_scoring
-from modelmgmt.tuning._tasks import FIT_PREFIX, fit_model, run_tasks, split_params
+from modelmgmt.tuning._tasks import FIT_PREFIX, check_error_score, fit_model, run_tasks, split_params, warn_failures
 from modelmgmt.tuning.cv import check_cv, prepare_xy
 
 __all__ = ["GridSearch", "RandomSearch", "parameter_grid"]
@@ -141,6 +141,7 @@ class _BaseSearch:
         progress: bool | None = None,
         registry: Any = None,
         experiment: str | None = None,
+        error_score: Any = "raise",
     ) -> None:
         if not callable(factory):
             raise TypeError(f"factory must be a callable returning an unfitted Model; got {type(factory).__name__}")
@@ -161,6 +162,7 @@ class _BaseSearch:
         self.progress = progress
         self.registry = registry
         self.experiment = experiment
+        self.error_score = check_error_score(error_score)
         self.results: list[dict[str, Any]] = []
         self.best_index: int | None = None
         self.best_model: Any = None
@@ -185,8 +187,9 @@ class _BaseSearch:
         for c, params in enumerate(candidates):
             fp = fit_params_for(c)
             for train, test in splits:
-                tasks.append((self.factory, params, X[train], y[train], X[test], y[test], scorers, fp))
+                tasks.append((self.factory, params, X[train], y[train], X[test], y[test], scorers, fp, self.error_score))
         raw = run_tasks(self.executor, tasks, bar)
+        warn_failures(raw, type(self).__name__)
         rows = []
         k = len(splits)
         for c, params in enumerate(candidates):
