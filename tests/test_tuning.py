@@ -201,6 +201,23 @@ def test_results_identical_serial_threads_processes(iris):
     assert serial.best_params == threads.best_params == procs.best_params
 
 
+def test_optimizer_in_fit_params_is_never_shared(iris):
+    """Real models: one Adam instance in fit_params; serial, threads and processes agree and it stays fresh."""
+    X, y = iris
+    adam = mm.optim.Adam(lr=0.05)
+    fresh = mm.optim.Adam(lr=0.05).state_dict()
+    kw = dict(cv=3, fit_params={"epochs": 3, "batch_size": 16, "seed": 0, "optimizer": adam})
+    grid = {"l2": [0.0, 0.1, 1.0]}
+    serial = GridSearch(mm.models.LogisticRegression, grid, **kw).fit(X, y)
+    with ThreadPoolExecutor(2) as ex:
+        threads = GridSearch(mm.models.LogisticRegression, grid, executor=ex, **kw).fit(X, y)
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as ex:
+        procs = GridSearch(mm.models.LogisticRegression, grid, executor=ex, **kw).fit(X, y)
+    assert _strip_times(serial.results) == _strip_times(threads.results) == _strip_times(procs.results)
+    np.testing.assert_array_equal(serial.best_model.params["W"], procs.best_model.params["W"])
+    assert repr(adam.state_dict()) == repr(fresh)  # the caller's optimizer never stepped
+
+
 def test_dask_local_cluster(iris):
     distributed = pytest.importorskip("distributed")
     X, y = iris
