@@ -39,27 +39,15 @@ def check_model(model: Any, what: str) -> None:
     model.check_fitted()
 
 
-def type_name(cls: type) -> str:
-    """The registered model-type name of ``cls``, or its ``module:qualname`` import path."""
-    from modelmgmt.models.builtin import BUILTIN_MODEL_TYPES
+def type_name(model: Model) -> str:
+    """How a saved artifact names ``model``'s class: its registered type name or "module:Class"."""
+    from modelmgmt.registry.artifact import model_type_name
 
-    path = f"{cls.__module__}:{cls.__qualname__}"
-    for name, target in BUILTIN_MODEL_TYPES.items():
-        if target == path:
-            return name
-    return path
+    return model_type_name(model)
 
 
 def resolve_type(name: str) -> type:
-    """The Model class for a name from :func:`type_name` (registered name or import path)."""
-    if ":" in name:
-        import importlib
+    """The Model class a :func:`type_name` stands for; anything that is not a Model is refused."""
+    from modelmgmt.registry.artifact import resolve_model_type
 
-        module, _, attr = name.partition(":")
-        obj: Any = importlib.import_module(module)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-        return obj
-    from modelmgmt.plugin_manager import get_model_type
-
-    return get_model_type(name)
+    return resolve_model_type(name)

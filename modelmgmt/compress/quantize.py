@@ -170,7 +170,7 @@ def quantize(model: Model, bits: int = 8, per_channel: bool = True, symmetric: b
         else:
             qparams[n] = np.array(v, copy=True)
     config = {
-        "wrapped_type": type_name(type(model)),
+        "wrapped_type": type_name(model),
         "wrapped_config": model.config,
         "wrapped_params": list(params),
         "quantized": names,
