@@ -85,24 +85,24 @@ class Adam(BlockOptimizer):
         m, v = bufs[0], bufs[1]
         if wd != 0:
             if self._decoupled:
-                p *= 1 - lr * wd  # AdamW: param.mul_(1 - lr * weight_decay)
+                np.multiply(p, 1 - lr * wd, p)  # AdamW: param.mul_(1 - lr * weight_decay)
             else:
                 np.multiply(p, wd, out=t0)  # Adam: grad = grad + wd * param
-                t0 += g
+                np.add(t0, g, t0)
                 g = t0
-        m *= beta1  # m = exp_avg / (1 - beta1):  m = beta1 * m + g
-        m += g
-        v *= beta2  # v = exp_avg_sq / (1 - beta2):  v = beta2 * v + g * g
-        np.multiply(g, g, out=t1)
-        v += t1
+        np.multiply(m, beta1, m)  # m = exp_avg / (1 - beta1):  m = beta1 * m + g
+        np.add(m, g, m)
+        np.multiply(v, beta2, v)  # v = exp_avg_sq / (1 - beta2):  v = beta2 * v + g * g
+        np.multiply(g, g, t1)
+        np.add(v, t1, v)
         if len(bufs) == 3:
             np.maximum(bufs[2], v, out=bufs[2])
             v = bufs[2]
-        np.sqrt(v, out=t1)
-        t1 += eps_k
-        np.divide(m, t1, out=t1)
-        t1 *= neg_scale
-        p += t1
+        np.sqrt(v, t1)
+        np.add(t1, eps_k, t1)
+        np.divide(m, t1, t1)
+        np.multiply(t1, neg_scale, t1)
+        np.add(p, t1, p)
 
 
 class AdamW(Adam):

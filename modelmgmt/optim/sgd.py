@@ -65,24 +65,24 @@ class SGD(BlockOptimizer):
         t0, t1 = tmp
         if wd != 0:
             np.multiply(p, wd, out=t0)  # grad = grad + wd * param
-            t0 += g
+            np.add(t0, g, t0)
             g = t0
         if momentum != 0:
             buf = bufs[0]
             if step == 1:
                 np.copyto(buf, g)  # torch: buf = grad.clone() on first sight
             else:
-                buf *= momentum
+                np.multiply(buf, momentum, buf)
                 if dampening != 0:
                     np.multiply(g, 1.0 - dampening, out=t1)
-                    buf += t1
+                    np.add(buf, t1, buf)
                 else:
-                    buf += g
+                    np.add(buf, g, buf)
             if nesterov:
                 np.multiply(buf, momentum, out=t1)
-                t1 += g
+                np.add(t1, g, t1)
                 g = t1
             else:
                 g = buf
-        np.multiply(g, -lr, out=t1)
-        p += t1
+        np.multiply(g, -lr, t1)
+        np.add(p, t1, p)
