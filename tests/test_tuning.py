@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import scipy.stats
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.datasets import load_iris
@@ -382,3 +384,16 @@ def test_error_score(iris):
     np.testing.assert_array_equal(cv["test_acc"], [0.0, 0.0, 0.0])
     with pytest.raises(ValueError, match="error_score must be 'raise' or a number"):
         GridSearch(Fragile, grid, error_score="ignore")
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.sampled_from([0.1, 0.5, 0.5, 0.9, float("nan")]), min_size=1, max_size=12))
+def test_rank_is_scipy_rankdata_min_with_nan_last(means):
+    from scipy.stats import rankdata
+
+    from modelmgmt.tuning.search import _BaseSearch
+
+    rows = [{"mean_score": m} for m in means]
+    _BaseSearch._rank(rows)
+    filled = np.where(np.isnan(means), -np.inf, means)
+    assert [r["rank"] for r in rows] == rankdata(-filled, method="min").astype(int).tolist()
