@@ -121,11 +121,11 @@ class HalvingSearch(_BaseSearch):
         self.n_resources, self.n_candidates = [], []
         rows: list[dict[str, Any]] = []
         alive = list(range(len(candidates)))
-        sizes, n_alive = [], len(candidates)
-        for it in range(n_iter):
-            sizes.append(n_alive)
+        n_tasks, n_alive = 0, len(candidates)
+        for _ in range(n_iter):  # candidates per round shrink by factor: the bar's total
+            n_tasks += n_alive * len(splits)
             n_alive = math.ceil(n_alive / self.factor)
-        bar = make_progress(self.progress, sum(sizes) * len(splits), "HalvingSearch")
+        bar = make_progress(self.progress, n_tasks, "HalvingSearch")
         try:
             for it in range(n_iter):
                 n_res = min(int(self.factor**it * min_r), max_r)
