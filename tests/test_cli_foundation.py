@@ -47,3 +47,16 @@ def test_bench_import_smoke():
     assert proc.returncode == 0, proc.stderr
     assert "modelmgmt" in proc.stdout
     assert "scipy imported by `import modelmgmt`: False" in proc.stdout
+
+
+def test_demo_runs_every_stage_end_to_end():
+    """`make demo` runs exactly this: train, tune, register, deploy over HTTP, monitor, roll back."""
+    proc = subprocess.run([sys.executable, "-m", "modelmgmt", "demo"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    for stage in ("tune: best", "train:", "register: churn/1", "deploy: http://127.0.0.1:",
+                  "update: now serving churn/2", "rollback: back to churn/1",
+                  "registry rollback: production -> 1", "demo finished"):
+        assert stage in out, f"{stage!r} missing from demo output:\n{out}"
+    drift_line = next(line for line in out.splitlines() if line.startswith("monitor:"))
+    assert "['x0', 'x1']" in drift_line, drift_line  # the two shifted features, and only those

@@ -397,3 +397,31 @@ def test_rank_is_scipy_rankdata_min_with_nan_last(means):
     _BaseSearch._rank(rows)
     filled = np.where(np.isnan(means), -np.inf, means)
     assert [r["rank"] for r in rows] == rankdata(-filled, method="min").astype(int).tolist()
+
+
+def test_missing_values_reach_a_pipeline_that_imputes_and_nothing_else(iris):
+    from modelmgmt.data import SimpleImputer
+    from modelmgmt.models import LogisticRegression, Pipeline
+
+    X, y = iris
+    X = X.copy()
+    X[::7, 1] = np.nan
+
+    def imputing(l2=0.0):
+        return Pipeline([SimpleImputer(), LogisticRegression(l2=l2)])
+
+    fit = {"epochs": 3, "seed": 0}
+    search = GridSearch(imputing, {"l2": [0.0, 0.1]}, cv=3, fit_params=fit).fit(X, y)
+    assert np.isfinite(search.best_score)
+    scores = cross_validate(imputing, X, y, cv=3, fit_params=fit)
+    assert np.isfinite(scores["test_accuracy"]).all()
+    halving = HalvingSearch(imputing, {"l2": [0.0, 0.1]}, cv=3, fit_params=fit).fit(X, y)
+    assert halving.best_params["l2"] in (0.0, 0.1)
+
+    with pytest.raises(ValueError, match=r"X must be finite; it contains \d+ NaN"):
+        GridSearch(LogisticRegression, {"l2": [0.0]}, cv=3).fit(X, y)
+    with pytest.raises(ValueError, match=r"X must be finite"):
+        cross_validate(LogisticRegression, X, y, cv=3)
+    X[0, 0] = np.inf
+    with pytest.raises(ValueError, match="X must not contain infinite values"):
+        GridSearch(imputing, {"l2": [0.0]}, cv=3).fit(X, y)

@@ -65,9 +65,15 @@ def check_cv(cv: Any, X: np.ndarray, y: np.ndarray | None, classifier: bool) -> 
     return out
 
 
-def prepare_xy(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Validate the data every search takes: 2-D finite X, 1-D y of the same length."""
-    X = as_float_2d(X, "X")
+def prepare_xy(X: Any, y: Any, allow_nan: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Validate the data every search takes: 2-D finite X, 1-D y of the same length.
+
+    ``allow_nan`` lets NaN through (never infinity) for models that impute, such as a
+    Pipeline with a SimpleImputer step.
+    """
+    X = as_float_2d(X, "X", allow_nan=allow_nan)
+    if allow_nan and np.isinf(X).any():
+        raise ValueError(f"X must not contain infinite values; it contains {int(np.isinf(X).sum())}")
     y = as_1d(y, "y")
     check_same_length(X=X, y=y)
     return X, y
@@ -96,10 +102,11 @@ def cross_validate(
         raise TypeError(f"factory must be a callable returning an unfitted Model; got {type(factory).__name__}")
     if fit_params is not None and not isinstance(fit_params, dict):
         raise TypeError(f"fit_params must be a dict of keyword arguments for fit; got {type(fit_params).__name__}")
-    X, y = prepare_xy(X, y)
+    probe = factory()
+    X, y = prepare_xy(X, y, allow_nan=bool(getattr(probe, "accepts_nan", False)))
     check_error_score(error_score)
     scorers = check_scoring(scoring)
-    classifier = bool(getattr(factory(), "is_classifier", False))
+    classifier = bool(getattr(probe, "is_classifier", False))
     splits = check_cv(cv, X, y, classifier)
     tasks = [(factory, {}, X[tr], y[tr], X[te], y[te], scorers, fit_params, error_score) for tr, te in splits]
     bar = make_progress(progress, len(tasks), "cross_validate")

@@ -214,18 +214,18 @@ class _BaseSearch:
         for r, m in zip(rows, means):
             r["rank"] = int(1 + np.sum(means > m))
 
-    def _probe(self, candidates: list[dict]) -> bool:
-        """Build the first candidate: check fit__ names; True when the model is a classifier."""
+    def _probe(self, candidates: list[dict]) -> tuple[bool, bool]:
+        """Build the first candidate and check fit__ names; return (is classifier, accepts NaN)."""
         model = self.factory(**split_params(candidates[0])[0])
         check_fit_names(model, {n for c in candidates for n in c})
-        return bool(getattr(model, "is_classifier", False))
+        return bool(getattr(model, "is_classifier", False)), bool(getattr(model, "accepts_nan", False))
 
     def fit(self, X: Any, y: Any) -> "_BaseSearch":
         """Run the search on (X, y); fills ``results`` and the ``best_*`` attributes; returns self."""
-        X, y = prepare_xy(X, y)
         candidates = self._candidates()
         check_param_names(self.factory, {n for c in candidates for n in c})
-        classifier = self._probe(candidates)
+        classifier, accepts_nan = self._probe(candidates)
+        X, y = prepare_xy(X, y, allow_nan=accepts_nan)
         check_scoring(self.scoring)
         splits = check_cv(self.cv, X, y, classifier)
         bar = make_progress(self.progress, len(candidates) * len(splits), type(self).__name__)
