@@ -297,7 +297,8 @@ def test_continuous_and_mixed_labels_raise():
 def test_multiclass_roc_auc_needs_ovr_or_ovo_and_probabilities():
     p = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]])
     with pytest.raises(ValueError, match="multi_class"):
-        M.roc_auc([0, 1, 2], p)
+        M.roc_auc([0, 1, 2], p, multi_class="raise")
+    assert M.roc_auc([0, 1, 2], p) == skm.roc_auc_score([0, 1, 2], p, multi_class="ovr")  # our default
     with pytest.raises(ValueError, match="sum up to 1.0"):
         M.roc_auc([0, 1, 2], p * 2, multi_class="ovr")
     assert M.roc_auc([0, 1, 2], p, multi_class="ovr") == skm.roc_auc_score([0, 1, 2], p, multi_class="ovr")

@@ -49,7 +49,7 @@ class ROCAUC(ScoresBase):
         self,
         *,
         average: str | None = "macro",
-        multi_class: str = "raise",
+        multi_class: str = "ovr",
         labels: Any = None,
         bins: int | None = None,
         score_range: tuple[float, float] = (0.0, 1.0),
@@ -63,7 +63,7 @@ class ROCAUC(ScoresBase):
         if not lo < hi:
             raise ValueError(f"score_range must be (low, high) with low < high; got {score_range!r}")
         super().__init__(average=average, multi_class=multi_class, labels=labels, bins=bins, score_range=(lo, hi))
-        self.name = "roc_auc" if multi_class == "raise" else f"roc_auc_{multi_class}"
+        self.name = "roc_auc_ovo" if multi_class == "ovo" else "roc_auc"
         if average == "weighted":
             self.name += "_weighted"
 

@@ -225,14 +225,15 @@ def roc_auc(
     *,
     average: str | None = "macro",
     sample_weight: Any = None,
-    multi_class: str = "raise",
+    multi_class: str = "ovr",
     labels: Any = None,
 ) -> Any:
     """Area under the ROC curve, as sklearn's roc_auc_score (binary; multiclass "ovr"/"ovo").
 
     Binary scores are the positive (larger) label's scores, 1-D, or an (n, 2) probability array
     whose second column is used. Unlike sklearn (which warns and returns NaN), a y_true holding
-    one class only raises ValueError.
+    one class only raises ValueError. Multiclass input is one-vs-rest unless ``multi_class``
+    says "ovo" (sklearn's default "raise" is accepted and refuses multiclass input).
     """
     check_average(average, ("micro", "macro", "weighted", None))
     if multi_class not in ("raise", "ovr", "ovo"):
