@@ -494,3 +494,26 @@ def test_histogram_results_equal_scipy_past_window(seed, discrete, test):
         assert f.p_value == pytest.approx(s.pvalue, abs=1e-10)
     else:
         assert f.statistic == pytest.approx(drift.TESTS[test](ref, cur).statistic, abs=1e-10)
+
+
+def test_threads_give_the_same_report_as_one_thread(monkeypatch):
+    """Large batches bin their features on several threads; the report must not change."""
+    from modelmgmt.monitor import monitor as monitor_module
+
+    rng = np.random.default_rng(11)
+    ref = np.column_stack([rng.normal(size=3000), rng.integers(0, 5, 3000).astype(float), rng.exponential(size=3000)])
+    cur = ref[rng.integers(0, 3000, 120_000)] + rng.normal(0, 0.05, (120_000, 3))
+    cur[::97, 0] = np.nan
+    reports = {}
+    for threads in ("1", "3"):
+        monkeypatch.setenv("MODELMGMT_MONITOR_THREADS", threads)
+        assert monitor_module.num_threads() == int(threads)
+        mon = mm.Monitor(ref, categorical=[1], window=1000)
+        for b in np.array_split(cur, 2):  # 60,000-row batches: over PARALLEL_ROWS
+            mon.observe(b)
+        reports[threads] = mon.report().to_dict()
+        reports[threads].pop("created_at", None)
+    assert reports["1"] == reports["3"]
+    monkeypatch.setenv("MODELMGMT_MONITOR_THREADS", "zero")
+    with pytest.raises(ValueError, match="MODELMGMT_MONITOR_THREADS must be an int >= 1; got 'zero'"):
+        monitor_module.num_threads()

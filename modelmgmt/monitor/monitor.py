@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
@@ -22,6 +24,42 @@ _NUMERIC_TESTS = frozenset({"ks", "wasserstein", "psi"})
 _TASKS = (None, "classification", "regression")
 #: small batches wait in a queue until this many rows, then go to the sketches together
 FLUSH_ROWS = 2048
+#: a flush of at least this many rows sorts its features on several threads
+PARALLEL_ROWS = 50_000
+_POOL: tuple[int, ThreadPoolExecutor] | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def num_threads() -> int:
+    """Threads that bin large batches, one feature per task (numpy's sort releases the GIL).
+
+    ``MODELMGMT_MONITOR_THREADS`` if set (1 turns threads off), else the CPUs this process
+    may use, at most 8. Results never depend on it: each feature's sketch is updated by one
+    thread with the same arithmetic.
+    """
+    env = os.environ.get("MODELMGMT_MONITOR_THREADS")
+    if env:
+        try:
+            n = int(env)
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise ValueError(f"MODELMGMT_MONITOR_THREADS must be an int >= 1; got {env!r}")
+        return n
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 8))
+
+
+def _pool() -> ThreadPoolExecutor:
+    """A process-wide worker pool, made on first need (and again in a forked child)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None or _POOL[0] != os.getpid():
+            _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=8, thread_name_prefix="modelmgmt-monitor"))
+        return _POOL[1]
 
 
 def choose_test(n_reference: int, *, categorical: bool, binary: bool) -> str:
@@ -319,8 +357,20 @@ class Monitor:
         blocks = [p[0] for p in pending]
         if len(blocks) > 1 and all(isinstance(b, np.ndarray) for b in blocks):
             blocks = [np.concatenate(blocks, axis=1)]
-        for j, f in enumerate(self._features):
+
+        def update(j: int) -> None:
+            f = self._features[j]
             f.update(blocks[0][j] if len(blocks) == 1 else np.concatenate([b[j] for b in blocks]))
+
+        n_rows = sum(len(b[0]) for b in blocks)
+        threads = min(num_threads(), len(self._features))
+        if threads > 1 and n_rows >= PARALLEL_ROWS:
+            # each task takes every threads-th feature; list() re-raises the first error
+            pool = _pool()
+            list(pool.map(lambda k: [update(j) for j in range(k, len(self._features), threads)], range(threads)))
+        else:
+            for j in range(len(self._features)):
+                update(j)
         preds = [p[1] for p in pending if p[1] is not None]
         if preds:
             self._pred.update(preds[0] if len(preds) == 1 else np.concatenate(preds))
