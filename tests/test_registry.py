@@ -404,3 +404,19 @@ def test_large_model_pipeline_writes_each_blob_once(tmp_path, monkeypatch):
     assert set(os.listdir(blob_dir)) - names - new == {v3.tensors["t0"]["sha256"]}
     assert reg.verify("big/3") == v3
     assert reg.diff("big/1", "big/3")["tensors"]["changed"] == ["t0"]
+
+
+@pytest.mark.parametrize("parallel_from", [1 << 20, 1 << 40], ids=["hash-on-second-thread", "hash-while-writing"])
+def test_large_blob_digest_is_sha256_of_its_bytes_either_way(tmp_path, monkeypatch, parallel_from):
+    """Large tensors are hashed on a second thread while written, small ones chunk by chunk."""
+    from modelmgmt.registry import blobs
+
+    monkeypatch.setattr(blobs, "_PARALLEL_HASH_BYTES", parallel_from)
+    big = np.random.default_rng(3).standard_normal((1024, 600))  # 4.7 MiB, several chunks
+    reg = mm.Registry(str(tmp_path))
+    v = reg.register("m", ToyLinear.random(extra={"big": big}))
+    digest = v.tensors["big"]["sha256"]
+    assert digest == hashlib.sha256(big.tobytes()).hexdigest()
+    assert (tmp_path / "blobs" / "sha256" / digest).read_bytes() == big.tobytes()
+    assert not [p for p in (tmp_path / "blobs" / "sha256").iterdir() if p.name.startswith(".tmp-")]
+    np.testing.assert_array_equal(reg.load("m", verify=True).params["big"], big)

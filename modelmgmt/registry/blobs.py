@@ -14,7 +14,7 @@ import sys
 import threading
 import uuid
 import weakref
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -40,6 +40,7 @@ ALLOWED_KINDS = "biufc"  # bool, signed/unsigned int, float, complex: plain byte
 _HEX = frozenset("0123456789abcdef")
 _WORKERS = max(1, min(4, os.cpu_count() or 1))
 _CHUNK = 1 << 20  # bytes hashed and written at a time when streaming a blob
+_PARALLEL_HASH_BYTES = 16 << 20  # from this size a blob is hashed and written on two threads
 
 
 def blob_key(digest: str) -> str:
@@ -218,20 +219,34 @@ def _local_blob_dir(store: Store) -> str | None:
     return os.path.dirname(path) if path else None
 
 
+def _sha256_hex(view: memoryview) -> str:
+    h = hashlib.sha256()
+    for start in range(0, len(view), _CHUNK):
+        h.update(view[start:start + _CHUNK])  # releases the GIL for each chunk
+    return h.hexdigest()
+
+
 def _stream_to_blob(folder: str, arr: np.ndarray, announce: Any, skipped: set[str] | None) -> str:
-    """Hash and write a tensor in one pass over its memory (each chunk hashed while it is hot
-    in cache) into a temp file, then link it to its digest's name (fails if present)."""
+    """Hash and write a tensor into a temp file, then link it to its digest's name (fails if
+    present). A large tensor is hashed on a second thread while this one writes (both only
+    read its memory); a small one is hashed chunk by chunk while each chunk is hot in cache."""
     os.makedirs(folder, exist_ok=True)
     tmp = os.path.join(folder, f".tmp-{uuid.uuid4().hex}")
-    h, view = hashlib.sha256(), _bytes_of(arr)
+    view = _bytes_of(arr)
+    hashing: Future[str] | None = None
+    h = hashlib.sha256()
+    if len(view) >= _PARALLEL_HASH_BYTES:
+        hashing = Future()
+        threading.Thread(target=_run_into, args=(hashing, _sha256_hex, view), daemon=True).start()
     try:
         with open(tmp, "wb", buffering=0) as f:
             for start in range(0, len(view), _CHUNK):
                 chunk = view[start:start + _CHUNK]
-                h.update(chunk)
+                if hashing is None:
+                    h.update(chunk)
                 while chunk:
                     chunk = chunk[f.write(chunk):]
-        digest = h.hexdigest()
+        digest = hashing.result() if hashing is not None else h.hexdigest()
         announce(digest)  # before the blob becomes visible under its name
         try:
             os.link(tmp, os.path.join(folder, digest))
@@ -239,11 +254,21 @@ def _stream_to_blob(folder: str, arr: np.ndarray, announce: Any, skipped: set[st
             if skipped is not None:
                 skipped.add(digest)
     finally:
+        if hashing is not None:
+            hashing.exception()  # never leave the hashing thread reading freed memory
         try:
             os.unlink(tmp)
         except FileNotFoundError:  # pragma: no cover
             pass
     return digest
+
+
+def _run_into(future: Future, fn: Any, *args: Any) -> None:
+    """Run ``fn(*args)`` and put its result (or exception) into ``future``."""
+    try:
+        future.set_result(fn(*args))
+    except BaseException as exc:  # pragma: no cover - hashing a memoryview does not fail
+        future.set_exception(exc)
 
 
 def hash_and_write(store: Store, arrays: dict[str, np.ndarray], announce: Any,
