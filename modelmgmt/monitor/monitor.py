@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
 from modelmgmt import drift as _drift
+from modelmgmt._threads import shared_pool, threads_from_env
 from modelmgmt.monitor.alerts import OPERATORS, Alert, AlertRule
 from modelmgmt.monitor.report import DriftReport, FeatureDrift
 from modelmgmt.monitor.sketch import CategoricalSketch, NumericSketch
@@ -26,8 +25,6 @@ _TASKS = (None, "classification", "regression")
 FLUSH_ROWS = 2048
 #: a flush of at least this many rows sorts its features on several threads
 PARALLEL_ROWS = 50_000
-_POOL: tuple[int, ThreadPoolExecutor] | None = None
-_POOL_LOCK = threading.Lock()
 
 
 def num_threads() -> int:
@@ -37,29 +34,7 @@ def num_threads() -> int:
     may use, at most 8. Results never depend on it: each feature's sketch is updated by one
     thread with the same arithmetic.
     """
-    env = os.environ.get("MODELMGMT_MONITOR_THREADS")
-    if env:
-        try:
-            n = int(env)
-        except ValueError:
-            n = 0
-        if n < 1:
-            raise ValueError(f"MODELMGMT_MONITOR_THREADS must be an int >= 1; got {env!r}")
-        return n
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, 8))
-
-
-def _pool() -> ThreadPoolExecutor:
-    """A process-wide worker pool, made on first need (and again in a forked child)."""
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None or _POOL[0] != os.getpid():
-            _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=8, thread_name_prefix="modelmgmt-monitor"))
-        return _POOL[1]
+    return threads_from_env("MODELMGMT_MONITOR_THREADS")
 
 
 def choose_test(n_reference: int, *, categorical: bool, binary: bool) -> str:
@@ -366,7 +341,7 @@ class Monitor:
         threads = min(num_threads(), len(self._features))
         if threads > 1 and n_rows >= PARALLEL_ROWS:
             # each task takes every threads-th feature; list() re-raises the first error
-            pool = _pool()
+            pool = shared_pool("monitor", 8)
             list(pool.map(lambda k: [update(j) for j in range(k, len(self._features), threads)], range(threads)))
         else:
             for j in range(len(self._features)):

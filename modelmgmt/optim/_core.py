@@ -12,13 +12,12 @@ still in the CPU cache; nothing proportional to the parameter count is allocated
 from __future__ import annotations
 
 import math
-import os
-import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any, ClassVar
 
 import numpy as np
 
+from modelmgmt._threads import shared_pool, threads_from_env
 from modelmgmt.optim.base import Optimizer
 
 __all__ = ["BLOCK", "BlockOptimizer", "check_number", "hyper", "lerp_", "num_threads", "set_num_threads"]
@@ -30,8 +29,6 @@ BLOCK = 65536
 #: a parameter is split across threads only when each thread gets at least this many blocks
 _MIN_BLOCKS_PER_THREAD = 4
 _NUM_THREADS: int | None = None
-_POOL: tuple[int, ThreadPoolExecutor] | None = None
-_POOL_LOCK = threading.Lock()
 
 
 def num_threads() -> int:
@@ -43,17 +40,7 @@ def num_threads() -> int:
     """
     if _NUM_THREADS is not None:
         return _NUM_THREADS
-    env = os.environ.get("MODELMGMT_OPTIM_THREADS")
-    if env:
-        try:
-            return max(1, int(env))
-        except ValueError:
-            raise ValueError(f"MODELMGMT_OPTIM_THREADS must be a positive int; got {env!r}") from None
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, 8))
+    return threads_from_env("MODELMGMT_OPTIM_THREADS")
 
 
 def set_num_threads(n: int | None) -> None:
@@ -65,12 +52,8 @@ def set_num_threads(n: int | None) -> None:
 
 
 def _pool() -> ThreadPoolExecutor:
-    """A process-wide worker pool, made on first need (and again in a forked child)."""
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None or _POOL[0] != os.getpid():
-            _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=16, thread_name_prefix="modelmgmt-optim"))
-        return _POOL[1]
+    """The optimizers' process-wide worker pool."""
+    return shared_pool("optim", 16)
 
 
 def check_number(name: str, value: Any, *, low: float = 0.0, below: float | None = None) -> float:
