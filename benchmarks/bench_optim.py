@@ -120,9 +120,11 @@ def main(argv: list[str] | None = None) -> None:
         torch_info = f"torch {torch.__version__}, {torch.get_num_threads()} threads"
     except ImportError:
         torch_info = "torch not installed or --no-torch: torch columns skipped"
+    from modelmgmt.optim import _fused
     from modelmgmt.optim._core import BLOCK, num_threads
 
-    torch_info += f"; ours: {num_threads()} threads, blocks of {BLOCK} elements"
+    kernel = "numba single-pass kernel" if _fused.kernels() is not None else f"numpy kernels in blocks of {BLOCK} elements"
+    torch_info += f"; ours: {num_threads()} threads, {kernel} (MODELMGMT_OPTIM_KERNEL=numpy|numba)"
     print(f"optimizer step on {n:,} float32 parameters in {len(sizes)} tensors; {torch_info}")
     t_copy = copy_time(n, repeats)
     bandwidth = 8 * n / t_copy

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from modelmgmt._threads import shared_pool, threads_from_env
+from modelmgmt.optim import _fused
 from modelmgmt.optim.base import Optimizer
 
 __all__ = ["BLOCK", "BlockOptimizer", "check_number", "hyper", "lerp_", "num_threads", "set_num_threads"]
@@ -136,6 +137,11 @@ class BlockOptimizer(Optimizer):
         """Python-float scalars of one step (bias corrections, decayed lr, ...)."""
         raise NotImplementedError
 
+    def _fused_step(self, fused: Any, p, g, bufs, c, step) -> bool:
+        """Run one compiled single-pass update over whole 1-D arrays (see ``_fused``); return
+        False when this optimizer has none, and the numpy kernel runs instead."""
+        return False
+
     def _kernel(self, p, g, bufs, tmp, c, step) -> None:  # pragma: no cover - abstract
         """Apply one update to equal-length 1-D slices ``p``, ``g``, ``bufs``; ``tmp`` is scratch."""
         raise NotImplementedError
@@ -144,6 +150,8 @@ class BlockOptimizer(Optimizer):
     def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
         """Update every array of ``params`` in place from ``grads`` (same keys and shapes)."""
         work = self._checked_pairs(params, grads)
+        if _fused.kernel_choice() == "numba":  # a bad or unmet choice fails before anything changes
+            _fused.kernels()
         names = self._buffer_names()
         for key, p, _ in work:  # refuse before changing anything
             st = self._state.get(key)
@@ -221,6 +229,16 @@ class BlockOptimizer(Optimizer):
         bf = [b.reshape(-1) for b in bufs]
         n = pf.size
         c = self._coefficients(step)
+        if n >= _fused.MIN_SIZE and p.dtype in (np.float32, np.float64):
+            fused = _fused.kernels()
+            if fused is not None:
+                with _fused.LAUNCH_LOCK:  # numba's default thread pool takes one launch at a time
+                    fused.numba.set_num_threads(min(num_threads(), fused.numba.config.NUMBA_NUM_THREADS))
+                    done = self._fused_step(fused, pf, gf, bf, c, step)
+                if done:
+                    if p is not target:
+                        np.copyto(target, p)
+                    return
         n_blocks = -(-n // BLOCK)
         workers = min(num_threads(), n_blocks // _MIN_BLOCKS_PER_THREAD)
         if workers <= 1:

@@ -79,6 +79,14 @@ class Adam(BlockOptimizer):
         scale = lr / bias_correction1 * (1 - beta1) / k
         return (lr, beta1, beta2, eps / k, h["weight_decay"], -scale)
 
+    def _fused_step(self, fused, p, g, bufs, c, step) -> bool:
+        lr, beta1, beta2, eps_k, wd, neg_scale = c
+        dt = p.dtype.type  # numpy casts Python-float scalars to the array's dtype; so do we
+        amsgrad = len(bufs) == 3
+        fused.adam(p, g, bufs[0], bufs[1], bufs[2] if amsgrad else bufs[1], amsgrad, self._decoupled,
+                   dt(wd), dt(1 - lr * wd), dt(beta1), dt(beta2), dt(eps_k), dt(neg_scale))
+        return True
+
     def _kernel(self, p, g, bufs, tmp, c, step) -> None:
         lr, beta1, beta2, eps_k, wd, neg_scale = c
         t0, t1 = tmp

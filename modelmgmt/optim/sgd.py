@@ -60,6 +60,13 @@ class SGD(BlockOptimizer):
         h = self._hp
         return (h["lr"], h["momentum"], h["dampening"], h["nesterov"], h["weight_decay"])
 
+    def _fused_step(self, fused, p, g, bufs, c, step) -> bool:
+        lr, momentum, dampening, nesterov, wd = c
+        dt = p.dtype.type  # numpy casts Python-float scalars to the array's dtype; so do we
+        fused.sgd(p, g, bufs[0] if bufs else p, momentum != 0, step == 1, nesterov,
+                  dt(wd), dt(momentum), dt(1.0 - dampening), dt(-lr))
+        return True
+
     def _kernel(self, p, g, bufs, tmp, c, step) -> None:
         lr, momentum, dampening, nesterov, wd = c
         t0, t1 = tmp
