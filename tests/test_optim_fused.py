@@ -1,4 +1,4 @@
-"""The numba single-pass kernels (the `fast` extra) give bit-identical results to the numpy
+"""The numba single-pass kernels (the `fast` extra) of every optimizer give bit-identical results to the numpy
 kernels, are really used for large parameters, and are safe to call from several threads."""
 
 from __future__ import annotations
@@ -25,6 +25,12 @@ def _configs():
             out.append((f"sgd-m{mom}-d{damp}-n{nest}-wd{wd}",
                         lambda mom=mom, damp=damp, nest=nest, wd=wd: mm.optim.SGD(
                             lr=0.05, momentum=mom, dampening=damp, nesterov=nest, weight_decay=wd)))
+    for wd, decay, init in itertools.product((0.0, 0.1), (0.0, 0.01), (0.0, 0.1)):
+        out.append((f"adagrad-wd{wd}-decay{decay}-init{init}", lambda wd=wd, decay=decay, init=init: mm.optim.Adagrad(
+            lr=0.1, lr_decay=decay, weight_decay=wd, initial_accumulator_value=init)))
+    for wd, mom, centered, alpha in itertools.product((0.0, 0.1), (0.0, 0.9), (False, True), (0.99, 0.3)):
+        out.append((f"rmsprop-wd{wd}-m{mom}-c{centered}-a{alpha}", lambda wd=wd, mom=mom, centered=centered, alpha=alpha:
+                    mm.optim.RMSprop(lr=0.01, alpha=alpha, weight_decay=wd, momentum=mom, centered=centered)))
     return out
 
 

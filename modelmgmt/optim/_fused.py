@@ -1,6 +1,6 @@
-"""Single-pass Adam and SGD kernels compiled with numba, used when the ``fast`` extra is installed.
+"""Single-pass optimizer kernels compiled with numba, used when the ``fast`` extra is installed.
 
-The numpy kernels make about ten passes (Adam) or four (SGD with momentum) over each block
+The numpy kernels make about ten passes (Adam, RMSprop) or four (SGD with momentum) over each block
 of a parameter; these make one, on every core, like torch's ``fused=True``. Each element
 gets exactly the numpy kernels' operations in the same order and dtype (scalars are cast to
 the parameter's dtype first, as numpy does with Python floats, and no multiply-add is fused),
@@ -47,7 +47,8 @@ def kernel_choice() -> str:
 
 
 def kernels() -> Any:
-    """The compiled kernels (``adam``, ``sgd``), or None when numba is absent or turned off."""
+    """The compiled kernels (``adam``, ``sgd``, ``adagrad``, ``rmsprop``), or None when numba
+    is absent or turned off."""
     choice = kernel_choice()
     if choice == "numpy":
         return None
@@ -106,4 +107,40 @@ def _build() -> Any:
                 gi = b * momentum + gi if nesterov else b
             p[i] = pi + gi * neg_lr
 
-    return SimpleNamespace(adam=adam, sgd=sgd, numba=numba)
+    @jit
+    def adagrad(p, g, state_sum, wd, neg_clr, eps):  # pragma: no cover - compiled
+        for i in numba.prange(p.size):
+            pi = p[i]
+            gi = g[i]
+            if wd != 0:
+                gi = pi * wd + gi
+            s = state_sum[i] + gi * gi
+            state_sum[i] = s
+            p[i] = pi + (gi * neg_clr) / (np.sqrt(s) + eps)
+
+    @jit
+    def rmsprop(p, g, square_avg, buf, grad_avg, has_momentum, centered, small_weight,
+                wd, alpha, one_minus_alpha, lerp_back, eps, momentum, neg_lr):  # pragma: no cover - compiled
+        for i in numba.prange(p.size):
+            pi = p[i]
+            gi = g[i]
+            if wd != 0:
+                gi = pi * wd + gi
+            sa = square_avg[i] * alpha + (gi * one_minus_alpha) * gi
+            square_avg[i] = sa
+            if centered:
+                ga = grad_avg[i]
+                d = gi - ga  # torch's two-branch lerp, as _core.lerp_
+                ga = ga + d * one_minus_alpha if small_weight else gi - d * lerp_back
+                grad_avg[i] = ga
+                avg = np.sqrt(sa - ga * ga) + eps
+            else:
+                avg = np.sqrt(sa) + eps
+            if has_momentum:
+                b = buf[i] * momentum + gi / avg
+                buf[i] = b
+                p[i] = pi + b * neg_lr
+            else:
+                p[i] = pi + (gi * neg_lr) / avg
+
+    return SimpleNamespace(adam=adam, sgd=sgd, adagrad=adagrad, rmsprop=rmsprop, numba=numba)

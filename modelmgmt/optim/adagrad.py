@@ -51,6 +51,12 @@ class Adagrad(BlockOptimizer):
         clr = h["lr"] / (1 + (step - 1) * h["lr_decay"])
         return (clr, h["weight_decay"], h["eps"])
 
+    def _fused_step(self, fused, p, g, bufs, c, step) -> bool:
+        clr, wd, eps = c
+        dt = p.dtype.type  # numpy casts Python-float scalars to the array's dtype; so do we
+        fused.adagrad(p, g, bufs[0], dt(wd), dt(-clr), dt(eps))
+        return True
+
     def _kernel(self, p, g, bufs, tmp, c, step) -> None:
         clr, wd, eps = c
         (state_sum,) = bufs

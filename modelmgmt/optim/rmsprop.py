@@ -58,6 +58,15 @@ class RMSprop(BlockOptimizer):
         h = self._hp
         return (h["lr"], h["alpha"], h["eps"], h["weight_decay"], h["momentum"], h["centered"])
 
+    def _fused_step(self, fused, p, g, bufs, c, step) -> bool:
+        lr, alpha, eps, wd, momentum, centered = c
+        dt = p.dtype.type  # numpy casts Python-float scalars to the array's dtype; so do we
+        weight = 1.0 - alpha  # lerp weight of grad_avg, as in _kernel
+        fused.rmsprop(p, g, bufs[0], bufs[1] if momentum > 0 else p, bufs[-1] if centered else p,
+                      momentum > 0, centered, abs(weight) < 0.5, dt(wd), dt(alpha), dt(1.0 - alpha),
+                      dt(1.0 - weight), dt(eps), dt(momentum), dt(-lr))
+        return True
+
     def _kernel(self, p, g, bufs, tmp, c, step) -> None:
         lr, alpha, eps, wd, momentum, centered = c
         t0, t1, t2 = tmp
