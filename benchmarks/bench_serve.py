@@ -6,7 +6,7 @@ Measures, on 127.0.0.1:
 2. p50/p99 latency of sequential single-row ``POST /invocations`` on one keep-alive
    connection (and the same for OIP v2 ``/v2/models/{name}/infer``);
 3. throughput with 8 concurrent clients (one keep-alive connection each);
-4. rows/s with 1,000-row batches.
+4. rows/s with 1,000-row batches (JSON, and for ours also OIP v2 binary tensors).
 
 The HTTP clients run in a separate Python process (this script with ``--client``), so client
 and server do not share a GIL. When an MLflow install is found (``--mlflow-python``, default
@@ -49,8 +49,8 @@ def _conn(url: str) -> http.client.HTTPConnection:
     return http.client.HTTPConnection(u.hostname, u.port, timeout=30)
 
 
-def _post(conn: http.client.HTTPConnection, path: str, body: bytes) -> bytes:
-    conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+def _post(conn: http.client.HTTPConnection, path: str, body: bytes, headers: dict | None = None) -> bytes:
+    conn.request("POST", path, body=body, headers=headers or {"Content-Type": "application/json"})
     r = conn.getresponse()
     data = r.read()
     if r.status != 200:
@@ -58,7 +58,16 @@ def _post(conn: http.client.HTTPConnection, path: str, body: bytes) -> bytes:
     return data
 
 
-def _body(rows: np.ndarray, kind: str, name: str) -> tuple[str, bytes]:
+def _body(rows: np.ndarray, kind: str, name: str) -> tuple[str, bytes, dict | None]:
+    if kind == "oip-binary":  # OIP v2 binary tensor extension: JSON header + raw float64 bytes
+        head = json.dumps({"inputs": [{"name": "input-0", "shape": list(rows.shape), "datatype": "FP64",
+                                       "parameters": {"binary_data_size": rows.nbytes}}]}).encode()
+        return f"/v2/models/{name}/infer", head + rows.astype("<f8").tobytes(), {
+            "Content-Type": "application/octet-stream", "Inference-Header-Content-Length": str(len(head))}
+    return (*_json_body(rows, kind, name), None)
+
+
+def _json_body(rows: np.ndarray, kind: str, name: str) -> tuple[str, bytes]:
     if kind == "oip":
         return f"/v2/models/{name}/infer", json.dumps({"inputs": [{
             "name": "input-0", "shape": list(rows.shape), "datatype": "FP64", "data": rows.ravel().tolist()}]}).encode()
@@ -83,15 +92,15 @@ def measure_one(url: str, name: str, *, mode: str, kind: str = "inputs", n: int 
                               threads=threads, rows=rows)
     rng = np.random.default_rng(1)
     one = rng.normal(size=(1, N_FEATURES))
-    path, body = _body(one, args.kind, args.name)
+    path, body, headers = _body(one, args.kind, args.name)
     if args.mode == "latency":
         conn = _conn(args.url)
         for _ in range(20):
-            _post(conn, path, body)
+            _post(conn, path, body, headers)
         times = []
         for _ in range(args.n):
             t0 = time.perf_counter()
-            _post(conn, path, body)
+            _post(conn, path, body, headers)
             times.append(time.perf_counter() - t0)
         ms = np.array(times) * 1000
         out = {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)), "mean_ms": float(ms.mean())}
@@ -104,7 +113,7 @@ def measure_one(url: str, name: str, *, mode: str, kind: str = "inputs", n: int 
             conn = _conn(args.url)
             while not stop.is_set():
                 try:
-                    _post(conn, path, body)
+                    _post(conn, path, body, headers)
                     counts[i] += 1
                 except Exception:
                     errors[i] += 1
@@ -123,12 +132,12 @@ def measure_one(url: str, name: str, *, mode: str, kind: str = "inputs", n: int 
         out = {"req_per_s": sum(counts) / dt, "errors": sum(errors)}
     else:  # batch
         rows = rng.normal(size=(args.rows, N_FEATURES))
-        path, body = _body(rows, args.kind, args.name)
+        path, body, headers = _body(rows, args.kind, args.name)
         conn = _conn(args.url)
-        _post(conn, path, body)
+        _post(conn, path, body, headers)
         t0 = time.perf_counter()
         for _ in range(args.n):
-            _post(conn, path, body)
+            _post(conn, path, body, headers)
         out = {"rows_per_s": args.n * args.rows / (time.perf_counter() - t0)}
     return out
 
@@ -240,14 +249,19 @@ def stop_proc(proc) -> None:
 
 
 def measure_http(url: str, *, n: int, seconds: float, batches: int, name: str = "bench",
-                 kinds: tuple[str, ...] = ("inputs", "oip")) -> dict:
-    """Latency (per body kind), 8-client throughput and 1,000-row batch rows/s against url."""
+                 kinds: tuple[str, ...] = ("inputs", "oip"), binary_batches: bool = False) -> dict:
+    """Latency (per body kind), 8-client throughput and 1,000-row batch rows/s against url
+    (and with ``binary_batches`` the same batches as OIP v2 binary tensors)."""
     plan = [{"mode": "latency", "kind": k, "n": n} for k in kinds]
     plan += [{"mode": "throughput", "kind": kinds[0], "seconds": seconds, "threads": 8},
              {"mode": "batch", "kind": kinds[0], "n": batches, "rows": 1000}]
+    if binary_batches:
+        plan.append({"mode": "batch", "kind": "oip-binary", "n": batches, "rows": 1000})
     results = run_client(url, plan, name=name)
     out = {f"latency_{k}": r for k, r in zip(kinds, results)}
     out["throughput"], out["batch"] = results[len(kinds)], results[len(kinds) + 1]
+    if binary_batches:
+        out["batch_binary"] = results[len(kinds) + 2]
     return out
 
 
@@ -279,7 +293,7 @@ def main() -> None:
 
     dep = mm.deploy("bench", registry=reg, target="http")
     try:
-        ours = measure_http(dep.url, n=n, seconds=seconds, batches=batches)
+        ours = measure_http(dep.url, n=n, seconds=seconds, batches=batches, binary_batches=True)
     finally:
         dep.stop()
     lat, lat_oip = ours["latency_inputs"], ours["latency_oip"]
@@ -290,6 +304,8 @@ def main() -> None:
     print(f"ours  8 clients x {seconds:g} s: {ours['throughput']['req_per_s']:.0f} req/s "
           f"({ours['throughput']['errors']} errors)", flush=True)
     print(f"ours  1000-row batches x {batches}: {ours['batch']['rows_per_s']:.0f} rows/s", flush=True)
+    print(f"ours  1000-row batches x {batches}, OIP v2 binary tensors: "
+          f"{ours['batch_binary']['rows_per_s']:.0f} rows/s", flush=True)
 
     peer = None
     if args.no_mlflow or not os.path.exists(args.mlflow_python):
@@ -314,7 +330,8 @@ def main() -> None:
               f"({peer['throughput']['errors']} errors); ours/peer throughput = "
               f"{ours['throughput']['req_per_s'] / max(peer['throughput']['req_per_s'], 1e-9):.2f}", flush=True)
         print(f"mlflow 1000-row batches: {peer['batch']['rows_per_s']:.0f} rows/s; ours/peer = "
-              f"{ours['batch']['rows_per_s'] / peer['batch']['rows_per_s']:.2f}", flush=True)
+              f"{ours['batch']['rows_per_s'] / peer['batch']['rows_per_s']:.2f} (JSON), "
+              f"{ours['batch_binary']['rows_per_s'] / peer['batch']['rows_per_s']:.2f} (binary)", flush=True)
     print("result: ok", flush=True)
 
 

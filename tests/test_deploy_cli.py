@@ -69,3 +69,4 @@ def test_bench_serve_quick_runs():
     )
     assert res.returncode == 0, res.stderr[-3000:]
     assert "in-process predict" in res.stdout and "result: ok" in res.stdout
+    assert "OIP v2 binary tensors" in res.stdout

@@ -1,5 +1,10 @@
 """Request/response codecs: Open Inference Protocol v2 (KServe, Triton) and MLflow /invocations.
 
+OIP v2 requests and responses may use the binary tensor data extension (Triton, KServe): the
+body is a JSON header of ``Inference-Header-Content-Length`` bytes followed by the raw
+little-endian, row-major bytes of each tensor whose ``parameters`` give ``binary_data_size``.
+That skips JSON number parsing, which is what bounds large batches.
+
 Decoding turns a parsed JSON body into a numpy array; anything structurally wrong raises
 :class:`BadRequest` (HTTP 400). Whether the array fits the served model (feature count,
 dtype) is checked later against the input signature (HTTP 422).
@@ -12,6 +17,7 @@ dtype) is checked later against the input signature (HTTP 422).
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -26,7 +32,14 @@ __all__ = [
     "encode_infer_response",
     "decode_invocations",
     "decode_csv",
+    "BINARY_HEADER",
+    "split_binary",
+    "binary_outputs",
+    "encode_infer_response_binary",
 ]
+
+#: HTTP header giving the length of the JSON part of a binary-extension body
+BINARY_HEADER = "Inference-Header-Content-Length"
 
 #: OIP v2 tensor datatypes -> numpy dtypes (BYTES is accepted and then refused by the signature)
 DATATYPES: dict[str, str] = {
@@ -46,17 +59,72 @@ def datatype_of(dtype: Any) -> str:
     return _BY_NUMPY.get(np.dtype(dtype), "BYTES")
 
 
-def _tensor(spec: Any, where: str) -> np.ndarray:
+class _BinaryPart:
+    """The raw bytes after the JSON header, handed out to the tensors in order."""
+
+    def __init__(self, data: memoryview) -> None:
+        self.data = data
+        self.offset = 0
+
+    def take(self, n: int, where: str) -> memoryview:
+        if self.offset + n > len(self.data):
+            raise BadRequest(f"{where} needs {n} bytes of binary data; only {len(self.data) - self.offset} are left")
+        chunk = self.data[self.offset:self.offset + n]
+        self.offset += n
+        return chunk
+
+
+def split_binary(raw: bytes, header_length: str | None) -> tuple[bytes, memoryview | None]:
+    """(JSON header, binary part) of a request body; no binary part without the header."""
+    if header_length is None:
+        return raw, None
+    try:
+        n = int(header_length)
+        if n < 0:
+            raise ValueError
+    except ValueError:
+        raise BadRequest(f"{BINARY_HEADER} must be a non-negative integer; got {header_length!r}") from None
+    if n > len(raw):
+        raise BadRequest(f"{BINARY_HEADER} is {n} but the body has only {len(raw)} bytes")
+    return raw[:n], memoryview(raw)[n:]
+
+
+def _binary_tensor(spec: dict, where: str, shape: list, datatype: str, binary: _BinaryPart | None) -> np.ndarray:
+    size = spec["parameters"]["binary_data_size"]
+    if binary is None:
+        raise BadRequest(f"{where}.parameters.binary_data_size needs a binary body: send the JSON header's "
+                         f"length in the {BINARY_HEADER} HTTP header, followed by the tensor bytes")
+    if "data" in spec:
+        raise BadRequest(f"{where} has both data and parameters.binary_data_size; send one")
+    if datatype == "BYTES":
+        raise BadRequest(f"{where}: BYTES tensors cannot be sent as binary data here; use a numeric datatype")
+    dtype = np.dtype(DATATYPES[datatype]).newbyteorder("<")
+    need = math.prod(shape) * dtype.itemsize
+    if isinstance(size, bool) or not isinstance(size, int) or size != need:
+        raise BadRequest(f"{where}.parameters.binary_data_size must be {need} "
+                         f"({math.prod(shape)} x {dtype.itemsize}-byte {datatype}) for shape {shape}; got {size!r}")
+    return np.frombuffer(binary.take(size, where), dtype=dtype).astype(dtype.newbyteorder("="), copy=True).reshape(shape)
+
+
+def _tensor(spec: Any, where: str, binary: _BinaryPart | None = None) -> np.ndarray:
     if not isinstance(spec, dict):
         raise BadRequest(f"{where} must be an object with name, shape, datatype and data; got {type(spec).__name__}")
-    missing = [k for k in ("name", "shape", "datatype", "data") if k not in spec]
+    params = spec.get("parameters")
+    if params is not None and not isinstance(params, dict):
+        raise BadRequest(f"{where}.parameters must be an object; got {type(params).__name__}")
+    is_binary = bool(params) and "binary_data_size" in params
+    missing = [k for k in ("name", "shape", "datatype", *(() if is_binary else ("data",))) if k not in spec]
     if missing:
-        raise BadRequest(f"{where} is missing {', '.join(missing)}; expected name, shape, datatype and data")
-    shape, datatype, data = spec["shape"], spec["datatype"], spec["data"]
+        raise BadRequest(f"{where} is missing {', '.join(missing)}; expected name, shape, datatype and data "
+                         "(or parameters.binary_data_size)")
+    shape, datatype = spec["shape"], spec["datatype"]
     if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
         raise BadRequest(f"{where}.shape must be a list of non-negative integers; got {shape!r}")
     if datatype not in DATATYPES:
         raise BadRequest(f"{where}.datatype must be one of {', '.join(DATATYPES)}; got {datatype!r}")
+    if is_binary:
+        return _binary_tensor(spec, where, shape, datatype, binary)
+    data = spec["data"]
     try:
         arr = np.asarray(data, dtype=DATATYPES[datatype])
     except (ValueError, TypeError) as exc:
@@ -66,11 +134,12 @@ def _tensor(spec: Any, where: str) -> np.ndarray:
     return arr.reshape(shape)
 
 
-def decode_infer(body: Any) -> tuple[np.ndarray, tuple[str, ...], Any]:
+def decode_infer(body: Any, binary: memoryview | None = None) -> tuple[np.ndarray, tuple[str, ...], Any]:
     """(input array, requested output names, request id) of an OIP v2 inference request.
 
     Outputs default to ``predict``; ``"outputs": [{"name": "predict_proba"}]`` or
-    ``"parameters": {"predict_proba": true}`` ask for class probabilities too.
+    ``"parameters": {"predict_proba": true}`` ask for class probabilities too. ``binary`` is
+    the raw part of a binary-extension body (see :func:`split_binary`); all of it must be used.
     """
     if not isinstance(body, dict):
         raise BadRequest(f"request body must be a JSON object with 'inputs'; got {type(body).__name__}")
@@ -78,7 +147,11 @@ def decode_infer(body: Any) -> tuple[np.ndarray, tuple[str, ...], Any]:
     if not isinstance(inputs, list) or len(inputs) != 1:
         got = f"{len(inputs)} inputs" if isinstance(inputs, list) else type(inputs).__name__
         raise BadRequest(f"'inputs' must be a list with exactly one tensor (n_samples, n_features); got {got}")
-    X = _tensor(inputs[0], "inputs[0]")
+    part = None if binary is None else _BinaryPart(binary)
+    X = _tensor(inputs[0], "inputs[0]", part)
+    if part is not None and part.offset != len(part.data):
+        raise BadRequest(f"{len(part.data) - part.offset} bytes of binary data follow the JSON header "
+                         "but no input claims them (parameters.binary_data_size)")
     outputs: tuple[str, ...] = ("predict",)
     if "outputs" in body:
         req = body["outputs"]
@@ -109,6 +182,43 @@ def encode_infer_response(model_name: str, model_version: Any, outputs: dict[str
         body["id"] = rid
     body["outputs"] = [encode_tensor(k, v) for k, v in outputs.items()]
     return body
+
+
+def binary_outputs(body: dict[str, Any], outputs: tuple[str, ...]) -> set[str]:
+    """Names of the outputs to send as binary data: all with ``"parameters":
+    {"binary_data_output": true}``, or each output asking ``"parameters": {"binary_data": true}``."""
+    params = body.get("parameters") or {}
+    if params.get("binary_data_output") is True:
+        return set(outputs)
+    chosen = set()
+    for o in body.get("outputs") or ():
+        p = o.get("parameters")
+        if p is not None and not isinstance(p, dict):
+            raise BadRequest(f"outputs[{o.get('name')!r}].parameters must be an object; got {type(p).__name__}")
+        if p and p.get("binary_data") is True:
+            chosen.add(o["name"])
+    return chosen
+
+
+def encode_infer_response_binary(model_name: str, model_version: Any, outputs: dict[str, np.ndarray],
+                                 rid: Any, binary: set[str]) -> tuple[bytes, int]:
+    """(body, JSON header length) of a response with the ``binary`` outputs as raw bytes.
+
+    Outputs of strings (BYTES) stay in the JSON header.
+    """
+    head = encode_infer_response(model_name, model_version, {}, rid)
+    chunks: list[bytes] = []
+    for name, arr in outputs.items():
+        arr = np.asarray(arr)
+        if name in binary and arr.dtype in _BY_NUMPY:
+            raw = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).tobytes()
+            head["outputs"].append({"name": name, "shape": list(arr.shape), "datatype": datatype_of(arr.dtype),
+                                    "parameters": {"binary_data_size": len(raw)}})
+            chunks.append(raw)
+        else:
+            head["outputs"].append(encode_tensor(name, arr))
+    header = json.dumps(head).encode()
+    return header + b"".join(chunks), len(header)
 
 
 def decode_invocations(body: Any) -> np.ndarray:

@@ -28,12 +28,16 @@ from typing import Any
 from urllib.parse import unquote
 
 from modelmgmt.deployment.protocol import (
+    BINARY_HEADER,
     BadRequest,
+    binary_outputs,
     datatype_of,
     decode_csv,
     decode_infer,
     decode_invocations,
     encode_infer_response,
+    encode_infer_response_binary,
+    split_binary,
 )
 from modelmgmt.deployment.serving import InputSignatureError
 from modelmgmt.deployment.stats import RequestStats, escape_label
@@ -293,7 +297,10 @@ class Handler(BaseHTTPRequestHandler):
                             {"WWW-Authenticate": 'Bearer realm="modelmgmt"'})
 
     def _read_json(self) -> Any:
-        raw = self._read_body()
+        return self._parse_json(self._read_body())
+
+    @staticmethod
+    def _parse_json(raw: bytes) -> Any:
         try:
             return json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -439,9 +446,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def _infer(self, name: str, version: str | None):
         served = self._served_for(name, version)
-        body = self._read_json()
+        raw = self._read_body()
         try:
-            X, outputs, rid = decode_infer(body)
+            head, binary = split_binary(raw, self.headers.get(BINARY_HEADER))
+            body = self._parse_json(head)
+            X, outputs, rid = decode_infer(body, binary)
+            as_binary = binary_outputs(body, outputs)
         except BadRequest as exc:
             raise HTTPError(400, str(exc)) from None
         if X.dtype == object:
@@ -450,8 +460,13 @@ class Handler(BaseHTTPRequestHandler):
         used, result = self._predict(X, outputs, "infer")
         if version is not None and str(used.version.version) != version:  # swapped mid-request
             raise HTTPError(409, f"version {version} was replaced by {used.version.version} during the request")
+        headers = {"X-Model-Version": str(used.version.version)}
+        if as_binary:
+            payload, n = encode_infer_response_binary(self.server.deployment.name, used.version.version,
+                                                      result, rid, as_binary)
+            return 200, payload, "application/octet-stream", {**headers, BINARY_HEADER: str(n)}
         resp = encode_infer_response(self.server.deployment.name, used.version.version, result, rid)
-        return self._ok(resp, {"X-Model-Version": str(used.version.version)})
+        return self._ok(resp, headers)
 
     def _invocations(self, _method: str):
         csv = self.headers.get("Content-Type", "").split(";")[0].strip().lower() == "text/csv"
