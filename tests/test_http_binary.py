@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import modelmgmt as mm
-from test_http import W1, Client, fake_registry
+from test_http import W1, Client, fake_registry, served  # noqa: F401 - served is a fixture
 
 HEADER = "Inference-Header-Content-Length"
 
@@ -36,16 +36,6 @@ def split_response(r, data):
             offset += size
     assert offset == len(rest)
     return head, arrays
-
-
-@pytest.fixture
-def served():
-    reg = fake_registry()
-    dep = mm.deploy("m/1", registry=reg, target="http")
-    client = Client(dep.url)
-    yield reg, dep, client
-    client.close()
-    dep.stop()
 
 
 @pytest.mark.parametrize("datatype", ["FP64", "FP32", "INT32"])

@@ -16,6 +16,7 @@ __all__ = [
     "as_labels",
     "as_weights",
     "as_scores",
+    "check_label_pair",
     "class_counts",
     "merge_counts",
     "label_kind",
@@ -110,12 +111,8 @@ def _union_dtype(a: np.ndarray, b: np.ndarray) -> np.dtype:
     return np.result_type(a.dtype, b.dtype)
 
 
-def class_counts(y_true: Any, y_pred: Any, sample_weight: Any = None) -> tuple[np.ndarray, np.ndarray]:
-    """Validate a label pair; return (sorted classes seen in either, confusion matrix over them).
-
-    The matrix is int64 without weights and float64 with float weights. This is the sufficient
-    statistic of every counting metric.
-    """
+def check_label_pair(y_true: Any, y_pred: Any, sample_weight: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(y_true, y_pred, weights) as arrays: same length, both strings or both numbers."""
     yt = as_labels(y_true, "y_true")
     yp = as_labels(y_pred, "y_pred")
     n = check_same_length(y_true=yt, y_pred=yp)
@@ -125,6 +122,17 @@ def class_counts(y_true: Any, y_pred: Any, sample_weight: Any = None) -> tuple[n
             "Mix of label input types (string and number): y_true has dtype "
             f"{yt.dtype}, y_pred has dtype {yp.dtype}"
         )
+    return yt, yp, w
+
+
+def class_counts(y_true: Any, y_pred: Any, sample_weight: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a label pair; return (sorted classes seen in either, confusion matrix over them).
+
+    The matrix is int64 without weights and float64 with float weights. This is the sufficient
+    statistic of every counting metric.
+    """
+    yt, yp, w = check_label_pair(y_true, y_pred, sample_weight)
+    n = len(yt)
     wdtype = np.int64 if w is None or w.dtype.kind in "biu" else np.float64
     if yt.dtype.kind in "biu" and yp.dtype.kind in "biu":
         lo = min(int(yt.min()), int(yp.min()))

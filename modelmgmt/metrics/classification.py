@@ -14,14 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from modelmgmt._validation import check_same_length
 from modelmgmt.metrics._checks import (
-    as_labels,
-    as_weights,
     check_average,
+    check_label_pair,
     check_zero_division,
     class_counts,
-    label_kind,
 )
 
 __all__ = [
@@ -50,18 +47,10 @@ def accuracy(y_true: Any, y_pred: Any, normalize: bool = True, sample_weight: An
 
 def accuracy_totals(y_true: Any, y_pred: Any, sample_weight: Any = None) -> tuple[Any, Any]:
     """Validate a label pair; return (number or weight of correct predictions, total)."""
-    yt = as_labels(y_true, "y_true")
-    yp = as_labels(y_pred, "y_pred")
-    n = check_same_length(y_true=yt, y_pred=yp)
-    w = as_weights(sample_weight, n)
-    if label_kind(yt) != label_kind(yp):
-        raise ValueError(
-            f"Mix of label input types (string and number): y_true has dtype {yt.dtype}, "
-            f"y_pred has dtype {yp.dtype}"
-        )
+    yt, yp, w = check_label_pair(y_true, y_pred, sample_weight)
     hit = yt == yp
     if w is None:
-        return np.count_nonzero(hit), n
+        return np.count_nonzero(hit), len(yt)
     return np.dot(hit, w), np.sum(w)
 
 

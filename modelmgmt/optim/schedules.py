@@ -86,7 +86,39 @@ def _check_int(name: str, value: Any, low: int) -> int:
     return int(value)
 
 
-class Schedule:
+class _LRState:
+    """What every schedule shares: the lr it set last, and torch's state_dict convention."""
+
+    _last_lr: float
+
+    @property
+    def last_lr(self) -> float:
+        """The lr this schedule set last."""
+        return self._last_lr
+
+    def get_last_lr(self) -> float:
+        """The lr this schedule set last (torch returns a list per param group; we have one)."""
+        return self._last_lr
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything but the optimizer, as a plain dict (torch's convention)."""
+        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a ``state_dict()`` (the optimizer's lr is restored by the optimizer's own)."""
+        if not isinstance(state, dict):
+            raise TypeError(f"state must be a dict from state_dict(); got {type(state).__name__}")
+        expected = set(self.state_dict())
+        if set(state) != expected:
+            raise ValueError(f"state_dict keys must be {sorted(expected)}; got {sorted(state)}")
+        self._check_state(state)
+        self.__dict__.update(state)
+
+    def _check_state(self, state: dict[str, Any]) -> None:
+        """Refuse values a schedule cannot run with (the keys are already checked)."""
+
+
+class Schedule(_LRState):
     """Base of the step-count schedules: torch's ``LRScheduler`` protocol for one lr."""
 
     def __init__(self, optimizer: Any) -> None:
@@ -109,28 +141,6 @@ class Schedule:
     def step(self) -> None:
         """Move to the next step (call once per epoch or batch, after ``optimizer.step``)."""
         self._advance(initial=False)
-
-    @property
-    def last_lr(self) -> float:
-        """The lr this schedule set last."""
-        return self._last_lr
-
-    def get_last_lr(self) -> float:
-        """The lr this schedule set last (torch returns a list per param group; we have one)."""
-        return self._last_lr
-
-    def state_dict(self) -> dict[str, Any]:
-        """Everything but the optimizer, as a plain dict (torch's convention)."""
-        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a ``state_dict()`` (the optimizer's lr is restored by the optimizer's own)."""
-        if not isinstance(state, dict):
-            raise TypeError(f"state must be a dict from state_dict(); got {type(state).__name__}")
-        expected = set(self.state_dict())
-        if set(state) != expected:
-            raise ValueError(f"state_dict keys must be {sorted(expected)}; got {sorted(state)}")
-        self.__dict__.update(state)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(last_epoch={self.last_epoch}, last_lr={self._last_lr!r})"
@@ -207,7 +217,7 @@ class LinearWarmup(Schedule):
         return lr * (1.0 + (f - s) / (self.warmup_steps * s + (e - 1) * (f - s)))
 
 
-class ReduceLROnPlateau:
+class ReduceLROnPlateau(_LRState):
     """Dynamic: multiply the lr by ``factor`` when a monitored value stops improving (torch's rules).
 
     ``step(value)`` once per epoch with e.g. the validation loss. A value is an improvement when
@@ -288,29 +298,9 @@ class ReduceLROnPlateau:
             self.num_bad_epochs = 0
         self._last_lr = float(self.optimizer.lr)
 
-    @property
-    def last_lr(self) -> float:
-        """The optimizer's lr after the last step."""
-        return self._last_lr
-
-    def get_last_lr(self) -> float:
-        """The optimizer's lr after the last step."""
-        return self._last_lr
-
-    def state_dict(self) -> dict[str, Any]:
-        """Everything but the optimizer, as a plain dict."""
-        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a ``state_dict()``."""
-        if not isinstance(state, dict):
-            raise TypeError(f"state must be a dict from state_dict(); got {type(state).__name__}")
-        expected = set(self.state_dict())
-        if set(state) != expected:
-            raise ValueError(f"state_dict keys must be {sorted(expected)}; got {sorted(state)}")
+    def _check_state(self, state: dict[str, Any]) -> None:
         if state["mode"] not in ("min", "max") or state["threshold_mode"] not in ("rel", "abs"):
             raise ValueError(f"bad mode/threshold_mode in state: {state['mode']!r}, {state['threshold_mode']!r}")
-        self.__dict__.update(state)
 
     def __repr__(self) -> str:
         return f"ReduceLROnPlateau(mode={self.mode!r}, factor={self.factor!r}, last_lr={self._last_lr!r})"
