@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["threads_from_env", "shared_pool"]
 
@@ -22,7 +23,7 @@ def threads_from_env(variable: str, cap: int = 8) -> int:
         except ValueError:
             n = 0
         if n < 1:
-            raise ValueError(f"{variable} must be an int >= 1; got {env!r}")
+            raise InvalidArgumentError(f"{variable} must be an int >= 1; got {env!r}")
         return n
     try:
         cpus = len(os.sched_getaffinity(0))

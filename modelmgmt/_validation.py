@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 import numpy as np
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = [
     "as_float_2d",
@@ -14,6 +15,10 @@ __all__ = [
     "check_finite",
     "validate_name",
     "MAX_NAME_LENGTH",
+    "check_int",
+    "check_real",
+    "check_choice",
+    "check_bool",
 ]
 
 MAX_NAME_LENGTH = 200
@@ -30,7 +35,7 @@ def check_finite(a: np.ndarray, name: str) -> None:
     """Raise ValueError when a float array holds NaN or infinity."""
     if a.dtype.kind in "fc" and a.size and not np.isfinite(a).all():
         bad = int(np.size(a) - np.count_nonzero(np.isfinite(a)))
-        raise ValueError(f"{name} must be finite; it contains {bad} NaN or infinite value(s)")
+        raise InvalidArgumentError(f"{name} must be finite; it contains {bad} NaN or infinite value(s)")
 
 
 def as_float_2d(X: Any, name: str = "X", *, allow_nan: bool = False, dtype=None) -> np.ndarray:
@@ -41,18 +46,18 @@ def as_float_2d(X: Any, name: str = "X", *, allow_nan: bool = False, dtype=None)
     try:
         a = np.asarray(X)
     except Exception as exc:  # ragged lists and the like
-        raise ValueError(f"{name} must be a 2-D numeric array; got {_describe(X)} ({exc})") from None
+        raise InvalidArgumentError(f"{name} must be a 2-D numeric array; got {_describe(X)} ({exc})") from None
     if a.dtype == object or a.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be a 2-D numeric array; got {_describe(a)}")
+        raise InvalidArgumentError(f"{name} must be a 2-D numeric array; got {_describe(a)}")
     if dtype is not None:
         a = a.astype(dtype, copy=False)
     elif a.dtype.kind != "f":
         a = a.astype(np.float64)
     if a.ndim != 2:
         hint = " (reshape 1-D data with X.reshape(-1, 1) for one feature)" if a.ndim == 1 else ""
-        raise ValueError(f"{name} must be 2-D (n_samples, n_features); got {a.ndim}-D shape {a.shape}{hint}")
+        raise InvalidArgumentError(f"{name} must be 2-D (n_samples, n_features); got {a.ndim}-D shape {a.shape}{hint}")
     if a.shape[0] == 0 or a.shape[1] == 0:
-        raise ValueError(f"{name} must have at least one sample and one feature; got shape {a.shape}")
+        raise InvalidArgumentError(f"{name} must have at least one sample and one feature; got shape {a.shape}")
     if not allow_nan:
         check_finite(a, name)
     return a
@@ -64,9 +69,9 @@ def as_1d(y: Any, name: str = "y", *, allow_empty: bool = False) -> np.ndarray:
     if a.ndim == 2 and a.shape[1] == 1:
         a = a.ravel()
     if a.ndim != 1:
-        raise ValueError(f"{name} must be 1-D (n_samples,); got {a.ndim}-D shape {a.shape}")
+        raise InvalidArgumentError(f"{name} must be 1-D (n_samples,); got {a.ndim}-D shape {a.shape}")
     if not allow_empty and a.shape[0] == 0:
-        raise ValueError(f"{name} must not be empty")
+        raise InvalidArgumentError(f"{name} must not be empty")
     if a.dtype.kind in "fc":
         check_finite(a, name)
     return a
@@ -77,22 +82,79 @@ def check_same_length(**arrays: Any) -> int:
     lengths = {k: len(v) for k, v in arrays.items() if v is not None}
     if len(set(lengths.values())) > 1:
         shown = ", ".join(f"{k} has {n}" for k, n in lengths.items())
-        raise ValueError(f"inputs must have the same number of samples; {shown}")
+        raise InvalidArgumentError(f"inputs must have the same number of samples; {shown}")
     return next(iter(lengths.values()), 0)
 
 
 def validate_name(name: Any, what: str = "name") -> str:
     """Check a model/alias/experiment name: 1-200 chars, no '/', '\\', NUL or control chars, not '.'/'..'."""
     if not isinstance(name, str):
-        raise TypeError(f"{what} must be a str; got {type(name).__name__}")
+        raise InvalidArgumentError(f"{what} must be a str; got {type(name).__name__}")
     if not 1 <= len(name) <= MAX_NAME_LENGTH:
-        raise ValueError(f"{what} must be 1 to {MAX_NAME_LENGTH} characters; got {len(name)}")
+        raise InvalidArgumentError(f"{what} must be 1 to {MAX_NAME_LENGTH} characters; got {len(name)}")
     if name in (".", ".."):
-        raise ValueError(f"{what} must not be '.' or '..'; got {name!r}")
+        raise InvalidArgumentError(f"{what} must not be '.' or '..'; got {name!r}")
     if "/" in name or "\\" in name:
-        raise ValueError(f"{what} must not contain '/' or '\\'; got {name!r}")
+        raise InvalidArgumentError(f"{what} must not contain '/' or '\\'; got {name!r}")
     if _CONTROL.search(name):
-        raise ValueError(f"{what} must not contain NUL or control characters; got {name!r}")
+        raise InvalidArgumentError(f"{what} must not contain NUL or control characters; got {name!r}")
     if name != name.strip():
-        raise ValueError(f"{what} must not start or end with whitespace; got {name!r}")
+        raise InvalidArgumentError(f"{what} must not start or end with whitespace; got {name!r}")
     return name
+
+
+def _bound_text(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool) -> str:
+    parts = []
+    if lo is not None:
+        parts.append(f"{'>' if lo_open else '>='} {lo}")
+    if hi is not None:
+        parts.append(f"{'<' if hi_open else '<='} {hi}")
+    return " and ".join(parts)
+
+
+def check_int(value: Any, name: str, *, min: int | None = None, max: int | None = None) -> int:
+    """An int (numpy integers accepted, bool refused) within [min, max]; else InvalidArgumentError."""
+    bounds = _bound_text(min, max, False, False)
+    want = f"an int{' ' + bounds if bounds else ''}"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise InvalidArgumentError(f"{name} must be {want}; got {type(value).__name__} {value!r}")
+    value = int(value)
+    if (min is not None and value < min) or (max is not None and value > max):
+        raise InvalidArgumentError(f"{name} must be {want}; got {value}")
+    return value
+
+
+def check_real(value: Any, name: str, *, min: float | None = None, max: float | None = None,
+               min_open: bool = False, max_open: bool = False) -> float:
+    """A finite real number (int or float, bool refused) within the bounds; else InvalidArgumentError.
+
+    ``min_open``/``max_open`` make a bound exclusive (``lr > 0`` is ``min=0, min_open=True``).
+    """
+    bounds = _bound_text(min, max, min_open, max_open)
+    want = f"a finite number{' ' + bounds if bounds else ''}"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InvalidArgumentError(f"{name} must be {want}; got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise InvalidArgumentError(f"{name} must be {want}; got {value}")
+    if min is not None and (value <= min if min_open else value < min):
+        raise InvalidArgumentError(f"{name} must be {want}; got {value}")
+    if max is not None and (value >= max if max_open else value > max):
+        raise InvalidArgumentError(f"{name} must be {want}; got {value}")
+    return value
+
+
+def check_choice(value: Any, name: str, choices: Any) -> Any:
+    """``value`` if it is one of ``choices``; else InvalidArgumentError listing them."""
+    choices = tuple(choices)
+    if not any(value == c and type(value) is type(c) for c in choices):
+        shown = ", ".join(repr(c) for c in choices)
+        raise InvalidArgumentError(f"{name} must be one of {shown}; got {value!r}")
+    return value
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """A bool (numpy bool accepted); else InvalidArgumentError."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise InvalidArgumentError(f"{name} must be True or False; got {type(value).__name__} {value!r}")
+    return bool(value)

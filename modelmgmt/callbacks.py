@@ -17,6 +17,7 @@ import warnings
 from typing import Any, Callable
 
 import numpy as np
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["Callback", "EarlyStopping", "LRScheduler", "TerminateOnNaN"]
 
@@ -88,13 +89,13 @@ class EarlyStopping(Callback):
         mode: str = "auto",
     ) -> None:
         if not isinstance(monitor, str) or not monitor:
-            raise TypeError(f"monitor must be a non-empty str naming a logged value; got {monitor!r}")
+            raise InvalidArgumentError(f"monitor must be a non-empty str naming a logged value; got {monitor!r}")
         if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 0:
-            raise ValueError(f"patience must be an int >= 0; got {patience!r}")
+            raise InvalidArgumentError(f"patience must be an int >= 0; got {patience!r}")
         if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float)) or not min_delta >= 0:
-            raise ValueError(f"min_delta must be a number >= 0; got {min_delta!r}")
+            raise InvalidArgumentError(f"min_delta must be a number >= 0; got {min_delta!r}")
         if mode not in ("auto", "min", "max"):
-            raise ValueError(f"mode must be 'auto', 'min' or 'max'; got {mode!r}")
+            raise InvalidArgumentError(f"mode must be 'auto', 'min' or 'max'; got {mode!r}")
         if mode == "auto":
             mode = "max" if any(s in monitor for s in ("acc", "auc", "f1", "precision", "recall", "r2")) else "min"
         self.monitor = monitor
@@ -166,11 +167,11 @@ class LRScheduler(Callback):
 
     def __init__(self, schedule: Any, monitor: str | None = None) -> None:
         if not (callable(getattr(schedule, "step", None)) or callable(schedule)):
-            raise TypeError(
+            raise InvalidArgumentError(
                 f"schedule must have a step() method or be a function epoch -> lr; got {type(schedule).__name__}"
             )
         if monitor is not None and not isinstance(monitor, str):
-            raise TypeError(f"monitor must be a str or None; got {monitor!r}")
+            raise InvalidArgumentError(f"monitor must be a str or None; got {monitor!r}")
         self.schedule = schedule
         self.monitor = monitor
 
@@ -195,7 +196,7 @@ class LRScheduler(Callback):
         """Check the schedule drives the optimizer fit uses."""
         bound = getattr(self.schedule, "optimizer", None)
         if self._stepped and bound is not None and bound is not self.trainer.optimizer:
-            raise ValueError(
+            raise InvalidArgumentError(
                 "the schedule was built on a different optimizer than the one given to fit; "
                 "pass the same optimizer object to both"
             )
@@ -206,7 +207,7 @@ class LRScheduler(Callback):
             fn: Callable[[int], float] = self.schedule
             lr = float(fn(epoch))
             if not (math.isfinite(lr) and lr >= 0):
-                raise ValueError(f"the schedule function returned lr={lr!r} for epoch {epoch}; expected a number >= 0")
+                raise InvalidArgumentError(f"the schedule function returned lr={lr!r} for epoch {epoch}; expected a number >= 0")
             self.trainer.optimizer.lr = lr
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
@@ -219,7 +220,7 @@ class LRScheduler(Callback):
         logs = logs or {}
         key = self.monitor or ("val_loss" if "val_loss" in logs else "loss")
         if key not in logs:
-            raise ValueError(f"LRScheduler monitors {key!r}, which is not logged; available: {sorted(logs)}")
+            raise InvalidArgumentError(f"LRScheduler monitors {key!r}, which is not logged; available: {sorted(logs)}")
         self.schedule.step(float(logs[key]))
 
 

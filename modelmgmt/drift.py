@@ -27,6 +27,7 @@ from typing import Any
 
 import attrs
 import numpy as np
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = [
     "DriftResult",
@@ -98,33 +99,33 @@ def _sample(x: Any, name: str, *, numeric: bool) -> tuple[np.ndarray, int]:
     """Return (values without missing, number of missing) of a 1-D sample, or raise."""
     a = np.asarray(x)
     if a.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D sample of one feature; got {a.ndim}-D shape {a.shape}")
+        raise InvalidArgumentError(f"{name} must be a 1-D sample of one feature; got {a.ndim}-D shape {a.shape}")
     if a.shape[0] == 0:
-        raise ValueError(f"{name} must not be empty; got 0 values")
+        raise InvalidArgumentError(f"{name} must not be empty; got 0 values")
     if numeric:
         if a.dtype.kind == "b":
             a = a.astype(np.float64)
         if a.dtype.kind not in "iuf":
-            raise TypeError(f"{name} must be numeric for this test; got dtype {a.dtype}")
+            raise InvalidArgumentError(f"{name} must be numeric for this test; got dtype {a.dtype}")
         a = a.astype(np.float64, copy=False)
         if np.isinf(a).any():
-            raise ValueError(f"{name} must not contain infinite values")
+            raise InvalidArgumentError(f"{name} must not contain infinite values")
     missing = _is_missing_mask(a)
     n_missing = int(missing.sum())
     if n_missing:
         a = a[~missing]
     if a.shape[0] == 0:
-        raise ValueError(f"{name} has only missing values (NaN/None); nothing to test")
+        raise InvalidArgumentError(f"{name} has only missing values (NaN/None); nothing to test")
     return a, n_missing
 
 
 def _threshold(test: str, threshold: float | None) -> float:
     t = DEFAULT_THRESHOLDS[test] if threshold is None else threshold
     if isinstance(t, bool) or not isinstance(t, (int, float, np.floating, np.integer)):
-        raise TypeError(f"threshold must be a number; got {type(t).__name__}")
+        raise InvalidArgumentError(f"threshold must be a number; got {type(t).__name__}")
     t = float(t)
     if not (math.isfinite(t) and t >= 0):
-        raise ValueError(f"threshold must be a finite number >= 0; got {t}")
+        raise InvalidArgumentError(f"threshold must be a finite number >= 0; got {t}")
     return t
 
 
@@ -222,9 +223,9 @@ def quantile_inner_edges(ref_sorted: np.ndarray, bins: int) -> np.ndarray:
 
 def _check_bins(bins: Any) -> int:
     if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)):
-        raise TypeError(f"bins must be an int; got {type(bins).__name__}")
+        raise InvalidArgumentError(f"bins must be an int; got {type(bins).__name__}")
     if bins < 2:
-        raise ValueError(f"bins must be >= 2; got {bins}")
+        raise InvalidArgumentError(f"bins must be >= 2; got {bins}")
     return int(bins)
 
 
@@ -297,7 +298,7 @@ def z_proportion(ref: Any, cur: Any, threshold: float = 0.05) -> DriftResult:
     c, miss = _sample(cur, "cur", numeric=False)
     counts_r, counts_c, cats = _category_counts(r, c)
     if len(cats) > 2:
-        raise ValueError(f"z_proportion needs a binary feature (at most 2 distinct values); got {len(cats)}")
+        raise InvalidArgumentError(f"z_proportion needs a binary feature (at most 2 distinct values); got {len(cats)}")
     if len(cats) == 1:
         return _result("z_proportion", 0.0, 1.0, t, len(r), len(c), miss)
     order = sorted(range(2), key=lambda i: _sort_key(cats[i]))

@@ -9,6 +9,7 @@ __all__ = [
     "IntegrityError",
     "PluginError",
     "ConflictError",
+    "InvalidArgumentError",
 ]
 
 
@@ -37,3 +38,8 @@ class PluginError(ModelmgmtError):
 
 class ConflictError(ModelmgmtError):
     """An operation was refused because of the current state (e.g. an alias points there)."""
+
+
+class InvalidArgumentError(ModelmgmtError, ValueError, TypeError):
+    """An argument's value or type was refused; ``except ValueError`` and ``except TypeError``
+    both catch it, so callers written against either keep working."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["Loss", "MSE", "CrossEntropy", "BinaryCrossEntropy", "Huber", "Hinge", "log_softmax", "softmax"]
 
@@ -37,12 +38,12 @@ def log_softmax(z: np.ndarray) -> np.ndarray:
 def _float(a: Any, name: str) -> np.ndarray:
     arr = np.asarray(a)
     if arr.dtype == object or arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be a numeric array; got dtype {arr.dtype}")
+        raise InvalidArgumentError(f"{name} must be a numeric array; got dtype {arr.dtype}")
     arr = arr.astype(np.float64, copy=False) if arr.dtype.kind != "f" else arr
     if arr.size == 0:
-        raise ValueError(f"{name} must not be empty; got shape {arr.shape}")
+        raise InvalidArgumentError(f"{name} must not be empty; got shape {arr.shape}")
     if not np.isfinite(arr).all():
-        raise ValueError(f"{name} must be finite; it contains NaN or infinite values")
+        raise InvalidArgumentError(f"{name} must be finite; it contains NaN or infinite values")
     return arr
 
 
@@ -54,7 +55,7 @@ def _same_shape(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.
         elif y_pred.ndim == 1 and y_true.shape == (y_pred.shape[0], 1):
             y_true = y_true.ravel()
         else:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"y_true and y_pred must have the same shape; got {y_true.shape} and {y_pred.shape}"
             )
     return y_true, y_pred
@@ -108,7 +109,7 @@ class Huber(Loss):
 
     def __init__(self, delta: float = 1.0) -> None:
         if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not delta > 0:
-            raise ValueError(f"delta must be a positive number; got {delta!r}")
+            raise InvalidArgumentError(f"delta must be a positive number; got {delta!r}")
         self.delta = float(delta)
 
     def __repr__(self) -> str:
@@ -145,31 +146,31 @@ class CrossEntropy(Loss):
             t = t.ravel()
         if t.ndim == 1:
             if t.shape[0] != n:
-                raise ValueError(f"y_true has {t.shape[0]} labels but y_pred has {n} rows")
+                raise InvalidArgumentError(f"y_true has {t.shape[0]} labels but y_pred has {n} rows")
             if t.dtype.kind == "f" and np.all(np.isfinite(t)) and np.all(t == np.round(t)):
                 t = t.astype(np.int64)
             if t.dtype.kind not in "iub":
-                raise TypeError(
+                raise InvalidArgumentError(
                     f"CrossEntropy expects integer class indices in [0, {k}) or (n, {k}) "
                     f"probabilities; got labels of dtype {t.dtype}"
                 )
             if t.size and (t.min() < 0 or t.max() >= k):
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"class indices must be in [0, {k}) for logits with {k} columns; "
                     f"got values from {t.min()} to {t.max()}"
                 )
             return t.astype(np.intp), None
         if t.ndim == 2:
             if t.shape != logits.shape:
-                raise ValueError(f"soft targets must have the shape of y_pred {logits.shape}; got {t.shape}")
+                raise InvalidArgumentError(f"soft targets must have the shape of y_pred {logits.shape}; got {t.shape}")
             return None, _float(t, "y_true")
-        raise ValueError(f"y_true must be 1-D labels or 2-D probabilities; got shape {t.shape}")
+        raise InvalidArgumentError(f"y_true must be 1-D labels or 2-D probabilities; got shape {t.shape}")
 
     @staticmethod
     def _logits(y_pred: Any) -> np.ndarray:
         z = _float(y_pred, "y_pred")
         if z.ndim != 2:
-            raise ValueError(f"CrossEntropy expects logits of shape (n, k); got shape {z.shape}")
+            raise InvalidArgumentError(f"CrossEntropy expects logits of shape (n, k); got shape {z.shape}")
         return z
 
     def loss(self, y_true: Any, y_pred: Any) -> float:
@@ -218,12 +219,12 @@ class BinaryCrossEntropy(Loss):
     def _check(self, y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
         t, p = _same_shape(_float(y_true, "y_true"), _float(y_pred, "y_pred"))
         if p.min() < 0 or p.max() > 1:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"BinaryCrossEntropy expects probabilities in [0, 1] as y_pred; got values from "
                 f"{p.min()} to {p.max()} (use CrossEntropy for logits)"
             )
         if t.min() < 0 or t.max() > 1:
-            raise ValueError(f"y_true must be 0/1 labels or probabilities in [0, 1]; got {t.min()} to {t.max()}")
+            raise InvalidArgumentError(f"y_true must be 0/1 labels or probabilities in [0, 1]; got {t.min()} to {t.max()}")
         return t, p
 
     def loss(self, y_true: Any, y_pred: Any) -> float:
@@ -247,21 +248,21 @@ class Hinge(Loss):
     def _signs(y_true: Any, n: int) -> np.ndarray:
         t = np.asarray(y_true).ravel()
         if t.shape[0] != n:
-            raise ValueError(f"y_true has {t.shape[0]} labels but y_pred has {n} scores")
+            raise InvalidArgumentError(f"y_true has {t.shape[0]} labels but y_pred has {n} scores")
         if t.dtype == object or t.dtype.kind not in "biuf":
-            raise TypeError(f"Hinge expects labels 0/1 or -1/+1; got dtype {t.dtype}")
+            raise InvalidArgumentError(f"Hinge expects labels 0/1 or -1/+1; got dtype {t.dtype}")
         values = set(np.unique(t).tolist())
         if values <= {0, 1}:
             return np.where(t == 1, 1.0, -1.0)
         if values <= {-1, 1}:
             return t.astype(np.float64)
-        raise ValueError(f"Hinge expects labels 0/1 or -1/+1; got {sorted(values)[:10]}")
+        raise InvalidArgumentError(f"Hinge expects labels 0/1 or -1/+1; got {sorted(values)[:10]}")
 
     @staticmethod
     def _scores(y_pred: Any) -> np.ndarray:
         s = _float(y_pred, "y_pred")
         if not (s.ndim == 1 or (s.ndim == 2 and s.shape[1] == 1)):
-            raise ValueError(f"Hinge expects scores of shape (n,) or (n, 1); got shape {s.shape}")
+            raise InvalidArgumentError(f"Hinge expects scores of shape (n,) or (n, 1); got shape {s.shape}")
         return s
 
     def loss(self, y_true: Any, y_pred: Any) -> float:

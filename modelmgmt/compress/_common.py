@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from modelmgmt.models.base import Model
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["is_weight", "weight_names", "check_model", "type_name", "resolve_type"]
 
@@ -35,7 +36,7 @@ def weight_names(params: dict[str, np.ndarray]) -> list[str]:
 def check_model(model: Any, what: str) -> None:
     """TypeError unless ``model`` is a Model; NotFittedError unless it is fitted."""
     if not isinstance(model, Model):
-        raise TypeError(f"{what} must be a modelmgmt Model; got {type(model).__name__}")
+        raise InvalidArgumentError(f"{what} must be a modelmgmt Model; got {type(model).__name__}")
     model.check_fitted()
 
 

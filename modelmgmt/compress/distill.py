@@ -18,6 +18,7 @@ import numpy as np
 from modelmgmt._validation import as_1d, as_float_2d, check_same_length
 from modelmgmt.compress._common import check_model
 from modelmgmt.models.base import Model
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["distill"]
 
@@ -77,7 +78,7 @@ class _Distiller(Model):
         """Initialize the student so that it knows every teacher class."""
         y_init = np.array(y, copy=True)
         if len(y_init) < len(self.classes):
-            raise ValueError(f"distill needs at least as many samples as classes ({len(self.classes)}); got {len(y_init)}")
+            raise InvalidArgumentError(f"distill needs at least as many samples as classes ({len(self.classes)}); got {len(y_init)}")
         y_init = y_init.astype(np.result_type(y_init.dtype, self.classes.dtype))
         y_init[: len(self.classes)] = self.classes
         self.student.initialize(X[:, : self.d], y_init, rng)
@@ -134,22 +135,22 @@ def distill(
     """
     check_model(teacher, "teacher")
     if not getattr(teacher, "is_classifier", False):
-        raise TypeError(f"teacher must be a classifier; got {type(teacher).__name__}")
+        raise InvalidArgumentError(f"teacher must be a classifier; got {type(teacher).__name__}")
     if not isinstance(student, Model) or not getattr(student, "is_classifier", False):
-        raise TypeError(f"student must be a modelmgmt classifier Model; got {type(student).__name__}")
+        raise InvalidArgumentError(f"student must be a modelmgmt classifier Model; got {type(student).__name__}")
     for name, v in (("temperature", temperature), ("alpha", alpha)):
         if isinstance(v, bool) or not isinstance(v, numbers.Real):
-            raise TypeError(f"{name} must be a number; got {type(v).__name__}")
+            raise InvalidArgumentError(f"{name} must be a number; got {type(v).__name__}")
     if not temperature > 0 or not np.isfinite(temperature):
-        raise ValueError(f"temperature must be a finite number > 0; got {temperature!r}")
+        raise InvalidArgumentError(f"temperature must be a finite number > 0; got {temperature!r}")
     if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be in [0, 1] (the weight of the soft loss); got {alpha!r}")
+        raise InvalidArgumentError(f"alpha must be in [0, 1] (the weight of the soft loss); got {alpha!r}")
     X = as_float_2d(X, "X")
     classes = np.asarray(teacher.classes_)
     if student.is_fitted:
         s_classes = np.asarray(student.classes_)
         if len(s_classes) != len(classes) or not np.array_equal(s_classes, classes):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"student and teacher must have the same classes; teacher has {len(classes)} "
                 f"({classes.tolist()[:10]}), student has {len(s_classes)} ({s_classes.tolist()[:10]})"
             )
@@ -161,11 +162,11 @@ def distill(
         check_same_length(X=X, y=y)
         unknown = np.setdiff1d(np.unique(y), classes)
         if unknown.size:
-            raise ValueError(f"y has labels the teacher does not know: {unknown.tolist()[:10]}; teacher classes: {classes.tolist()[:10]}")
+            raise InvalidArgumentError(f"y has labels the teacher does not know: {unknown.tolist()[:10]}; teacher classes: {classes.tolist()[:10]}")
     val = fit_kwargs.pop("validation_data", None)
     if val is not None:
         if not isinstance(val, (tuple, list)) or len(val) != 2:
-            raise ValueError("validation_data must be a pair (X_val, y_val)")
+            raise InvalidArgumentError("validation_data must be a pair (X_val, y_val)")
         Xv = as_float_2d(val[0], "X_val")
         fit_kwargs["validation_data"] = (_augment(teacher, Xv, temperature), val[1])
     from modelmgmt.training import fit

@@ -8,16 +8,17 @@ import numpy as np
 
 from modelmgmt.compress._common import check_model, weight_names
 from modelmgmt.models.base import Model
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["prune"]
 
 
 def _check_sparsity(sparsity: Any) -> float:
     if isinstance(sparsity, bool) or not isinstance(sparsity, (int, float, np.integer, np.floating)):
-        raise TypeError(f"sparsity must be a number in [0, 1); got {type(sparsity).__name__}")
+        raise InvalidArgumentError(f"sparsity must be a number in [0, 1); got {type(sparsity).__name__}")
     s = float(sparsity)
     if not 0.0 <= s < 1.0:
-        raise ValueError(f"sparsity must be in [0, 1) (the share of weights to zero); got {sparsity!r}")
+        raise InvalidArgumentError(f"sparsity must be in [0, 1) (the share of weights to zero); got {sparsity!r}")
     return s
 
 
@@ -38,11 +39,11 @@ def prune(model: Model, sparsity: float = 0.5, scope: str = "global") -> Model:
     check_model(model, "model")
     s = _check_sparsity(sparsity)
     if scope not in ("global", "layer"):
-        raise ValueError(f"scope must be 'global' or 'layer'; got {scope!r}")
+        raise InvalidArgumentError(f"scope must be 'global' or 'layer'; got {scope!r}")
     params = {k: np.array(v, copy=True) for k, v in model.params.items()}
     names = weight_names(params)
     if not names:
-        raise ValueError(f"{type(model).__name__} has no weight tensors to prune (params: {', '.join(params)})")
+        raise InvalidArgumentError(f"{type(model).__name__} has no weight tensors to prune (params: {', '.join(params)})")
     if scope == "layer":
         for n in names:
             flat = params[n].reshape(-1)

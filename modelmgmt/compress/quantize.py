@@ -13,6 +13,7 @@ import numpy as np
 
 from modelmgmt.compress._common import check_model, resolve_type, type_name, weight_names
 from modelmgmt.models.base import Model
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["quantize", "QuantizedModel", "SUPPORTED_BITS"]
 
@@ -66,14 +67,14 @@ class QuantizedModel(Model):
     def __init__(self, config: dict[str, Any], params: dict[str, np.ndarray]) -> None:
         for key in ("wrapped_type", "wrapped_config", "quantized", "dtypes"):
             if key not in config:
-                raise ValueError(f"QuantizedModel config needs {key!r}; got keys {sorted(config)}")
+                raise InvalidArgumentError(f"QuantizedModel config needs {key!r}; got keys {sorted(config)}")
         self._config = dict(config)
         self._params = dict(params)
         for n in config["quantized"]:
             if n + _Q not in params or n + _SCALE not in params:
-                raise ValueError(f"QuantizedModel params lack {n + _Q!r} or {n + _SCALE!r} for quantized weight {n!r}")
+                raise InvalidArgumentError(f"QuantizedModel params lack {n + _Q!r} or {n + _SCALE!r} for quantized weight {n!r}")
             if np.asarray(params[n + _Q]).dtype != np.int8:
-                raise TypeError(f"{n + _Q!r} must be int8; got {np.asarray(params[n + _Q]).dtype}")
+                raise InvalidArgumentError(f"{n + _Q!r} must be int8; got {np.asarray(params[n + _Q]).dtype}")
         self._inner: Model | None = None
         self.is_classifier = bool(getattr(resolve_type(config["wrapped_type"]), "is_classifier", False))
 
@@ -152,16 +153,16 @@ def quantize(model: Model, bits: int = 8, per_channel: bool = True, symmetric: b
     """
     check_model(model, "model")
     if isinstance(model, QuantizedModel):
-        raise TypeError("model is already a QuantizedModel; quantize the original float model")
+        raise InvalidArgumentError("model is already a QuantizedModel; quantize the original float model")
     if isinstance(bits, bool) or bits not in SUPPORTED_BITS:
-        raise ValueError(f"bits must be one of {SUPPORTED_BITS} (int8 storage); got {bits!r}")
+        raise InvalidArgumentError(f"bits must be one of {SUPPORTED_BITS} (int8 storage); got {bits!r}")
     for name, flag in (("per_channel", per_channel), ("symmetric", symmetric)):
         if not isinstance(flag, (bool, np.bool_)):
-            raise TypeError(f"{name} must be True or False; got {flag!r}")
+            raise InvalidArgumentError(f"{name} must be True or False; got {flag!r}")
     params = model.params
     names = weight_names(params)
     if not names:
-        raise ValueError(f"{type(model).__name__} has no weight tensors to quantize (params: {', '.join(params)})")
+        raise InvalidArgumentError(f"{type(model).__name__} has no weight tensors to quantize (params: {', '.join(params)})")
     qparams: dict[str, np.ndarray] = {}
     for n, v in params.items():
         if n in names:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from modelmgmt._validation import as_float_2d
-from modelmgmt.errors import NotFittedError
+from modelmgmt.errors import InvalidArgumentError, NotFittedError
 
 __all__ = ["Transformer", "StandardScaler", "SimpleImputer"]
 
@@ -65,12 +65,12 @@ class Transformer:
     def from_config(cls, config: dict[str, Any], params: dict[str, np.ndarray]) -> "Transformer":
         """Rebuild a fitted step from its config and params."""
         if not isinstance(config, dict):
-            raise TypeError(f"config must be a dict; got {type(config).__name__}")
+            raise InvalidArgumentError(f"config must be a dict; got {type(config).__name__}")
         hyper = {k: v for k, v in config.items() if not k.endswith("_")}
         try:
             step = cls(**hyper)
         except TypeError as exc:
-            raise ValueError(f"config does not fit {cls.__name__}: {exc}") from None
+            raise InvalidArgumentError(f"config does not fit {cls.__name__}: {exc}") from None
         n = config.get("n_features_")
         step.n_features_ = None if n is None else int(n)
         step._params = {k: np.array(v, dtype=np.float64) for k, v in (params or {}).items()}
@@ -80,16 +80,16 @@ class Transformer:
         X = as_float_2d(X, "X", allow_nan=True, dtype=np.float64)
         if not np.isfinite(X).all():  # one pass in the common, clean case
             if np.isinf(X).any():
-                raise ValueError(f"X must not contain infinite values; got {int(np.isinf(X).sum())}")
+                raise InvalidArgumentError(f"X must not contain infinite values; got {int(np.isinf(X).sum())}")
             if not self.accepts_nan:
-                raise ValueError(f"X must be finite for {type(self).__name__}; it contains NaN")
+                raise InvalidArgumentError(f"X must be finite for {type(self).__name__}; it contains NaN")
         return X
 
     def _check_fitted_X(self, X: Any) -> np.ndarray:
         self.check_fitted()
         X = self._check(X)
         if X.shape[1] != self.n_features_:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"X has {X.shape[1]} features, but {type(self).__name__} was fitted with "
                 f"{self.n_features_} features"
             )
@@ -151,7 +151,7 @@ class StandardScaler(Transformer):
             n = np.sum(~np.isnan(X), axis=0)
             if np.any(n == 0):
                 cols = np.flatnonzero(n == 0).tolist()[:10]
-                raise ValueError(f"columns {cols} of X have only missing values; cannot scale them")
+                raise InvalidArgumentError(f"columns {cols} of X have only missing values; cannot scale them")
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 mean = np.nanmean(X, axis=0)
@@ -202,13 +202,13 @@ class SimpleImputer(Transformer):
     def __init__(self, strategy: str = "mean", missing_values: Any = math.nan, fill_value: Any = None) -> None:
         super().__init__()
         if strategy not in _STRATEGIES:
-            raise ValueError(f"strategy must be one of {list(_STRATEGIES)}; got {strategy!r}")
+            raise InvalidArgumentError(f"strategy must be one of {list(_STRATEGIES)}; got {strategy!r}")
         if missing_values is None:
             missing_values = math.nan
         if isinstance(missing_values, bool) or not isinstance(missing_values, (int, float, np.number)):
-            raise TypeError(f"missing_values must be NaN or a number; got {missing_values!r}")
+            raise InvalidArgumentError(f"missing_values must be NaN or a number; got {missing_values!r}")
         if fill_value is not None and (isinstance(fill_value, bool) or not isinstance(fill_value, (int, float))):
-            raise TypeError(f"fill_value must be a number; got {fill_value!r}")
+            raise InvalidArgumentError(f"fill_value must be a number; got {fill_value!r}")
         self.strategy = strategy
         self.missing_values = float(missing_values)
         self.fill_value = fill_value

@@ -17,17 +17,18 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["train_test_split", "KFold", "StratifiedKFold"]
 
 
 def _n_samples(a: Any, name: str) -> int:
     if a is None:
-        raise TypeError(f"{name} must be an array; got None")
+        raise InvalidArgumentError(f"{name} must be an array; got None")
     try:
         return len(a)
     except TypeError:
-        raise TypeError(f"{name} must be an array-like with a length; got {type(a).__name__}") from None
+        raise InvalidArgumentError(f"{name} must be an array-like with a length; got {type(a).__name__}") from None
 
 
 def _index(a: Any, idx: np.ndarray) -> Any:
@@ -43,7 +44,7 @@ def _rng(seed: Any) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise TypeError(f"seed must be an int, a numpy Generator or None; got {seed!r}")
+        raise InvalidArgumentError(f"seed must be an int, a numpy Generator or None; got {seed!r}")
     return np.random.default_rng(seed)
 
 
@@ -52,19 +53,19 @@ def _test_count(test_size: Any, n: int) -> int:
     if test_size is None:
         test_size = 0.25
     if isinstance(test_size, bool):
-        raise TypeError(f"test_size must be a float in (0, 1) or an int; got {test_size!r}")
+        raise InvalidArgumentError(f"test_size must be a float in (0, 1) or an int; got {test_size!r}")
     if isinstance(test_size, (float, np.floating)):
         if not 0.0 < test_size < 1.0:
-            raise ValueError(f"test_size as a fraction must be in (0, 1); got {test_size}")
+            raise InvalidArgumentError(f"test_size as a fraction must be in (0, 1); got {test_size}")
         n_test = math.ceil(float(test_size) * n)
     elif isinstance(test_size, (int, np.integer)):
         if not 0 < test_size < n:
-            raise ValueError(f"test_size as a count must be in [1, {n - 1}] for {n} samples; got {test_size}")
+            raise InvalidArgumentError(f"test_size as a count must be in [1, {n - 1}] for {n} samples; got {test_size}")
         n_test = int(test_size)
     else:
-        raise TypeError(f"test_size must be a float in (0, 1) or an int; got {type(test_size).__name__}")
+        raise InvalidArgumentError(f"test_size must be a float in (0, 1) or an int; got {type(test_size).__name__}")
     if n - n_test <= 0:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"with {n} samples and test_size={test_size} the train set would be empty; "
             "use a smaller test_size or more samples"
         )
@@ -96,13 +97,13 @@ def train_test_split(*arrays: Any, test_size: Any = 0.25, seed: Any = None, stra
     scikit-learn. With ``stratify`` (labels), each class keeps its proportion in both parts.
     """
     if not arrays:
-        raise ValueError("train_test_split needs at least one array")
+        raise InvalidArgumentError("train_test_split needs at least one array")
     lengths = [_n_samples(a, f"array {i}") for i, a in enumerate(arrays)]
     if len(set(lengths)) != 1:
-        raise ValueError(f"all arrays must have the same number of samples; got lengths {lengths}")
+        raise InvalidArgumentError(f"all arrays must have the same number of samples; got lengths {lengths}")
     n = lengths[0]
     if n < 2:
-        raise ValueError(f"need at least 2 samples to split; got {n}")
+        raise InvalidArgumentError(f"need at least 2 samples to split; got {n}")
     n_test = _test_count(test_size, n)
     n_train = n - n_test
     rng = _rng(seed)
@@ -112,16 +113,16 @@ def train_test_split(*arrays: Any, test_size: Any = 0.25, seed: Any = None, stra
     else:
         labels = np.asarray(stratify)
         if labels.ndim != 1 or len(labels) != n:
-            raise ValueError(f"stratify must be 1-D labels of length {n}; got shape {labels.shape}")
+            raise InvalidArgumentError(f"stratify must be 1-D labels of length {n}; got shape {labels.shape}")
         classes, y_idx = np.unique(labels, return_inverse=True)
         counts = np.bincount(y_idx)
         if counts.min() < 2:
-            raise ValueError(
+            raise InvalidArgumentError(
                 "stratify needs at least 2 samples of every class; class "
                 f"{classes[np.argmin(counts)]!r} has {counts.min()}"
             )
         if n_train < len(classes) or n_test < len(classes):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"train size {n_train} and test size {n_test} must each be at least the number "
                 f"of classes ({len(classes)}) to stratify"
             )
@@ -147,13 +148,13 @@ class KFold:
 
     def __init__(self, n_splits: int = 5, shuffle: bool = False, seed: Any = None) -> None:
         if isinstance(n_splits, bool) or not isinstance(n_splits, (int, np.integer)):
-            raise TypeError(f"n_splits must be an int; got {n_splits!r}")
+            raise InvalidArgumentError(f"n_splits must be an int; got {n_splits!r}")
         if n_splits < 2:
-            raise ValueError(f"n_splits must be at least 2; got {n_splits}")
+            raise InvalidArgumentError(f"n_splits must be at least 2; got {n_splits}")
         if not isinstance(shuffle, (bool, np.bool_)):
-            raise TypeError(f"shuffle must be True or False; got {shuffle!r}")
+            raise InvalidArgumentError(f"shuffle must be True or False; got {shuffle!r}")
         if not shuffle and seed is not None:
-            raise ValueError("seed has no effect when shuffle=False; pass shuffle=True or leave seed None")
+            raise InvalidArgumentError("seed has no effect when shuffle=False; pass shuffle=True or leave seed None")
         self.n_splits = int(n_splits)
         self.shuffle = bool(shuffle)
         self.seed = seed
@@ -168,9 +169,9 @@ class KFold:
     def _check_n(self, X: Any, y: Any) -> int:
         n = _n_samples(X, "X")
         if y is not None and _n_samples(y, "y") != n:
-            raise ValueError(f"X and y must have the same number of samples; got {n} and {len(y)}")
+            raise InvalidArgumentError(f"X and y must have the same number of samples; got {n} and {len(y)}")
         if self.n_splits > n:
-            raise ValueError(f"cannot have n_splits={self.n_splits} greater than the number of samples n_samples={n}")
+            raise InvalidArgumentError(f"cannot have n_splits={self.n_splits} greater than the number of samples n_samples={n}")
         return n
 
     def _test_folds(self, n: int, y: Any) -> list[np.ndarray]:
@@ -198,7 +199,7 @@ class StratifiedKFold(KFold):
     def split(self, X: Any, y: Any = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield ``(train_indices, test_indices)`` for each fold; ``y`` (labels) is required."""
         if y is None:
-            raise ValueError("StratifiedKFold.split needs the labels y")
+            raise InvalidArgumentError("StratifiedKFold.split needs the labels y")
         yield from super().split(X, y)
 
     def _test_folds(self, n: int, y: Any) -> list[np.ndarray]:
@@ -206,7 +207,7 @@ class StratifiedKFold(KFold):
         if labels.ndim == 2 and labels.shape[1] == 1:
             labels = labels.ravel()
         if labels.ndim != 1:
-            raise ValueError(f"y must be 1-D class labels; got shape {labels.shape}")
+            raise InvalidArgumentError(f"y must be 1-D class labels; got shape {labels.shape}")
         _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
         # classes numbered in order of first appearance, as scikit-learn does
         _, perm = np.unique(first, return_inverse=True)
@@ -214,7 +215,7 @@ class StratifiedKFold(KFold):
         n_classes = len(first)
         counts = np.bincount(encoded)
         if np.all(self.n_splits > counts):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"n_splits={self.n_splits} cannot be greater than the number of members in each class"
             )
         if self.n_splits > counts.min():

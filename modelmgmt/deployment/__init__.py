@@ -10,6 +10,7 @@ import os
 from typing import Any
 
 from modelmgmt.deployment.base import Deployer, Deployment
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["deploy", "Deployment", "Deployer"]
 
@@ -26,7 +27,7 @@ def _as_registry(registry: Any) -> Any:
 
         return Registry(registry)
     if not (callable(getattr(registry, "get", None)) and callable(getattr(registry, "load", None))):
-        raise TypeError(
+        raise InvalidArgumentError(
             "registry must be a modelmgmt Registry, a registry URL/path or a Store; "
             f"got {type(registry).__name__}"
         )
@@ -43,13 +44,13 @@ def deploy(ref: str | None, *, registry: Any, target: str = "inprocess", name: s
     from modelmgmt.plugin_manager import get_deployer_factory
 
     if not isinstance(target, str):
-        raise TypeError(f"target must be a deployer name (str); got {type(target).__name__}")
+        raise InvalidArgumentError(f"target must be a deployer name (str); got {type(target).__name__}")
     if name is not None:
         from modelmgmt._validation import validate_name
 
         validate_name(name, "deployment name")
     if ref is not None and not isinstance(ref, str):
-        raise TypeError(f"ref must be a str like 'name', 'name/3' or 'name@alias'; got {type(ref).__name__}")
+        raise InvalidArgumentError(f"ref must be a str like 'name', 'name/3' or 'name@alias'; got {type(ref).__name__}")
     factory = get_deployer_factory(target)  # NotFoundError listing the known targets
     reg = _as_registry(registry)
     deployer = factory()

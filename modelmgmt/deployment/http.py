@@ -20,7 +20,7 @@ from modelmgmt.deployment.serving import (
     load_version,
     resolve_resume_ref,
 )
-from modelmgmt.errors import ModelmgmtError
+from modelmgmt.errors import InvalidArgumentError, ModelmgmtError
 
 __all__ = ["HTTPDeployer", "HTTPDeployment"]
 
@@ -93,13 +93,13 @@ class HTTPDeployer(Deployer):
         token = options.get("token")
         max_body = options.get("max_body_bytes", DEFAULT_MAX_BODY)
         if not isinstance(host, str) or not host:
-            raise TypeError(f"host must be a non-empty str; got {host!r}")
+            raise InvalidArgumentError(f"host must be a non-empty str; got {host!r}")
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-            raise ValueError(f"port must be an int in 0..65535 (0 picks a free port); got {port!r}")
+            raise InvalidArgumentError(f"port must be an int in 0..65535 (0 picks a free port); got {port!r}")
         if token is not None and (not isinstance(token, str) or not token):
-            raise ValueError("token must be a non-empty str or None")
+            raise InvalidArgumentError("token must be a non-empty str or None")
         if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body <= 0:
-            raise ValueError(f"max_body_bytes must be a positive int; got {max_body!r}")
+            raise InvalidArgumentError(f"max_body_bytes must be a positive int; got {max_body!r}")
         event = "deploy"
         if ref is None:
             ref, event = resolve_resume_ref(registry, name), "resume"

@@ -21,7 +21,7 @@ import numpy as np
 
 from modelmgmt.deployment.base import Deployment
 from modelmgmt.deployment.stats import RequestStats
-from modelmgmt.errors import ModelmgmtError, NotFoundError
+from modelmgmt.errors import InvalidArgumentError, ModelmgmtError, NotFoundError
 
 __all__ = [
     "ServedVersion",
@@ -45,7 +45,7 @@ def check_options(target: str, options: dict[str, Any], known: Iterable[str]) ->
     known = tuple(known)
     unknown = sorted(set(options) - set(known))
     if unknown:
-        raise TypeError(
+        raise InvalidArgumentError(
             f"unknown option(s) for deployment target {target!r}: {', '.join(map(repr, unknown))}; "
             f"known options: {', '.join(known) or 'none'}"
         )
@@ -126,7 +126,7 @@ def _signature(model: Any, version: Any) -> tuple[int | None, np.dtype | None]:
 def load_version(registry: Any, ref: str) -> ServedVersion:
     """Resolve ``ref`` once, then load and verify exactly that version (never a newer one)."""
     if not isinstance(ref, str):
-        raise TypeError(f"ref must be a str like 'name', 'name/3' or 'name@alias'; got {type(ref).__name__}")
+        raise InvalidArgumentError(f"ref must be a str like 'name', 'name/3' or 'name@alias'; got {type(ref).__name__}")
     version = registry.get(ref)
     model = registry.load(f"{version.name}/{version.version}", verify=True)
     n, dtype = _signature(model, version)
@@ -136,7 +136,7 @@ def load_version(registry: Any, ref: str) -> ServedVersion:
 def resolve_resume_ref(registry: Any, name: str | None) -> str:
     """The ``name/version`` the deployment ``name`` served last, from the registry's history."""
     if name is None:
-        raise TypeError("ref=None resumes a named deployment; pass name=... as well")
+        raise InvalidArgumentError("ref=None resumes a named deployment; pass name=... as well")
     history = _history(registry, name)
     for event in reversed(history):
         if event.get("event") in ("deploy", "update", "rollback", "resume") and "model" in event:
@@ -162,7 +162,7 @@ class ServingDeployment(Deployment):
     def __init__(self, registry: Any, served: ServedVersion, *, name: str | None = None,
                  monitor: Any = None) -> None:
         if monitor is not None and not callable(getattr(monitor, "observe", None)):
-            raise TypeError(
+            raise InvalidArgumentError(
                 f"monitor must have an observe(X, y_pred=None, y_true=None) method; got {type(monitor).__name__}"
             )
         self._registry = registry

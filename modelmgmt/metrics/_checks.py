@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from modelmgmt._validation import as_1d, check_same_length
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = [
     "AVERAGES",
@@ -29,7 +30,7 @@ AVERAGES = ("binary", "micro", "macro", "weighted", None)
 def check_average(average: Any, allowed: tuple = AVERAGES) -> None:
     """Raise ValueError unless ``average`` is one of ``allowed``."""
     if not any(average is a or (isinstance(average, str) and average == a) for a in allowed):
-        raise ValueError(f"average must be one of {allowed}; got {average!r}")
+        raise InvalidArgumentError(f"average must be one of {allowed}; got {average!r}")
 
 
 def check_zero_division(zero_division: Any) -> float:
@@ -44,7 +45,7 @@ def check_zero_division(zero_division: Any) -> float:
             return math.nan
         if zero_division in (0, 1):
             return float(zero_division)
-    raise ValueError(f"zero_division must be 0.0, 1.0, np.nan or 'warn'; got {zero_division!r}")
+    raise InvalidArgumentError(f"zero_division must be 0.0, 1.0, np.nan or 'warn'; got {zero_division!r}")
 
 
 def label_kind(a: np.ndarray) -> str:
@@ -53,7 +54,7 @@ def label_kind(a: np.ndarray) -> str:
         if a.dtype.kind == "O" and a.size:
             kinds = {isinstance(v, str) for v in a[: min(a.size, 1000)].tolist()}
             if len(kinds) > 1:
-                raise ValueError("Mix of label input types (string and number) in one array")
+                raise InvalidArgumentError("Mix of label input types (string and number) in one array")
             return "str" if kinds.pop() else "num"
         return "str"
     return "num"
@@ -63,12 +64,12 @@ def as_labels(y: Any, name: str) -> np.ndarray:
     """Return class labels as a 1-D array; continuous (non-integer float) values raise ValueError."""
     a = as_1d(y, name)
     if a.dtype.kind == "f" and np.any(a != np.trunc(a)):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{name} must hold class labels (integers or strings); got continuous float values "
             f"such as {a[a != np.trunc(a)][0]!r}"
         )
     if a.dtype.kind == "c":
-        raise ValueError(f"{name} must hold class labels; got complex values")
+        raise InvalidArgumentError(f"{name} must hold class labels; got complex values")
     return a
 
 
@@ -78,11 +79,11 @@ def as_weights(sample_weight: Any, n: int) -> np.ndarray | None:
         return None
     w = as_1d(sample_weight, "sample_weight")
     if w.dtype.kind not in "biuf":
-        raise TypeError(f"sample_weight must be numeric; got dtype {w.dtype}")
+        raise InvalidArgumentError(f"sample_weight must be numeric; got dtype {w.dtype}")
     if len(w) != n:
-        raise ValueError(f"sample_weight must have one weight per sample ({n}); got {len(w)}")
+        raise InvalidArgumentError(f"sample_weight must have one weight per sample ({n}); got {len(w)}")
     if not np.any(w):
-        raise ValueError("Sample weights must contain at least one non-zero number; got all zeros")
+        raise InvalidArgumentError("Sample weights must contain at least one non-zero number; got all zeros")
     return w
 
 
@@ -90,18 +91,18 @@ def as_scores(y_score: Any, name: str = "y_score") -> np.ndarray:
     """Return scores as a finite float array (1-D or 2-D)."""
     a = np.asarray(y_score)
     if a.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be numeric; got dtype {a.dtype}")
+        raise InvalidArgumentError(f"{name} must be numeric; got dtype {a.dtype}")
     if a.dtype.kind != "f":
         a = a.astype(np.float64)
     if a.ndim == 2 and a.shape[1] == 1:
         a = a.ravel()
     if a.ndim not in (1, 2):
-        raise ValueError(f"{name} must be 1-D or 2-D; got shape {a.shape}")
+        raise InvalidArgumentError(f"{name} must be 1-D or 2-D; got shape {a.shape}")
     if a.shape[0] == 0:
-        raise ValueError(f"{name} must not be empty")
+        raise InvalidArgumentError(f"{name} must not be empty")
     if not np.isfinite(a).all():
         bad = int(a.size - np.count_nonzero(np.isfinite(a)))
-        raise ValueError(f"{name} must be finite; it contains {bad} NaN or infinite value(s)")
+        raise InvalidArgumentError(f"{name} must be finite; it contains {bad} NaN or infinite value(s)")
     return a
 
 
@@ -118,7 +119,7 @@ def check_label_pair(y_true: Any, y_pred: Any, sample_weight: Any = None) -> tup
     n = check_same_length(y_true=yt, y_pred=yp)
     w = as_weights(sample_weight, n)
     if label_kind(yt) != label_kind(yp):
-        raise ValueError(
+        raise InvalidArgumentError(
             "Mix of label input types (string and number): y_true has dtype "
             f"{yt.dtype}, y_pred has dtype {yp.dtype}"
         )
@@ -155,7 +156,7 @@ def class_counts(y_true: Any, y_pred: Any, sample_weight: Any = None) -> tuple[n
         both = np.concatenate([yt, yp])
         classes, inv = np.unique(both, return_inverse=True)
     except TypeError as exc:
-        raise ValueError(f"labels must be mutually comparable (all strings or all numbers): {exc}") from None
+        raise InvalidArgumentError(f"labels must be mutually comparable (all strings or all numbers): {exc}") from None
     inv = inv.reshape(-1)
     k = len(classes)
     idx = inv[:n] * k + inv[n:]
@@ -171,7 +172,7 @@ def merge_counts(
         return classes_b, cm_b.copy()
     if len(classes_a) and len(classes_b) and label_kind(classes_a) != label_kind(classes_b):
         words = {"str": "strings", "num": "numbers"}
-        raise ValueError(
+        raise InvalidArgumentError(
             f"labels of this batch are {words[label_kind(classes_b)]} but earlier batches held "
             f"{words[label_kind(classes_a)]}; a metric needs one label type"
         )
@@ -181,7 +182,7 @@ def merge_counts(
     try:
         union = np.union1d(classes_a, classes_b)
     except TypeError as exc:
-        raise ValueError(f"labels must be mutually comparable: {exc}") from None
+        raise InvalidArgumentError(f"labels must be mutually comparable: {exc}") from None
     cm = np.zeros((len(union), len(union)), dtype=dtype)
     ia = np.searchsorted(union, classes_a)
     ib = np.searchsorted(union, classes_b)

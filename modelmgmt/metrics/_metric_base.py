@@ -11,6 +11,7 @@ import numpy as np
 from modelmgmt._validation import check_same_length
 from modelmgmt.metrics._checks import as_labels, as_scores, as_weights, label_kind
 from modelmgmt.metrics.base import Metric
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["MetricBase", "ScoresBase"]
 
@@ -46,7 +47,7 @@ class MetricBase(Metric):
     def _check_other(self, other: Metric) -> None:
         if not isinstance(other, MetricBase) or other._key() != self._key():
             theirs = other._describe() if isinstance(other, MetricBase) else type(other).__name__
-            raise TypeError(f"can only merge a metric of the same kind and settings: {self._describe()} vs {theirs}")
+            raise InvalidArgumentError(f"can only merge a metric of the same kind and settings: {self._describe()} vs {theirs}")
 
     def _describe(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self._settings.items())
@@ -89,9 +90,9 @@ class ScoresBase(MetricBase):
         if self._batches:
             first = self._batches[0]
             if first[1].shape[1:] != ys.shape[1:]:
-                raise ValueError(f"y_score shape {ys.shape} does not match earlier batches {first[1].shape}")
+                raise InvalidArgumentError(f"y_score shape {ys.shape} does not match earlier batches {first[1].shape}")
             if len(first[0]) and label_kind(first[0]) != label_kind(yt):
-                raise ValueError("labels of this batch are of another type (string vs number) than earlier batches")
+                raise InvalidArgumentError("labels of this batch are of another type (string vs number) than earlier batches")
         self._batches.append((yt, ys, as_weights(sample_weight, n)))
 
     def merge(self, other: Metric) -> "ScoresBase":

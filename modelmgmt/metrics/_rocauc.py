@@ -23,6 +23,7 @@ from modelmgmt.metrics import ranking as _rank
 from modelmgmt.metrics._checks import as_labels, as_scores, as_weights, check_average, label_kind
 from modelmgmt.metrics._metric_base import ScoresBase
 from modelmgmt.metrics.base import Metric
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["ROCAUC"]
 
@@ -56,12 +57,12 @@ class ROCAUC(ScoresBase):
     ) -> None:
         check_average(average, ("micro", "macro", "weighted", None))
         if multi_class not in ("raise", "ovr", "ovo"):
-            raise ValueError(f"multi_class must be 'raise', 'ovr' or 'ovo'; got {multi_class!r}")
+            raise InvalidArgumentError(f"multi_class must be 'raise', 'ovr' or 'ovo'; got {multi_class!r}")
         if bins is not None and (not isinstance(bins, (int, np.integer)) or isinstance(bins, bool) or bins < 1):
-            raise ValueError(f"bins must be a positive int or None; got {bins!r}")
+            raise InvalidArgumentError(f"bins must be a positive int or None; got {bins!r}")
         lo, hi = (float(v) for v in score_range)
         if not lo < hi:
-            raise ValueError(f"score_range must be (low, high) with low < high; got {score_range!r}")
+            raise InvalidArgumentError(f"score_range must be (low, high) with low < high; got {score_range!r}")
         super().__init__(average=average, multi_class=multi_class, labels=labels, bins=bins, score_range=(lo, hi))
         self.name = "roc_auc_ovo" if multi_class == "ovo" else "roc_auc"
         if average == "weighted":
@@ -85,12 +86,12 @@ class ROCAUC(ScoresBase):
         w = as_weights(sample_weight, n)
         ys2 = ys[:, None] if ys.ndim == 1 else ys
         if self._columns is not None and ys2.shape[1] != self._columns:
-            raise ValueError(f"y_score has {ys2.shape[1]} columns; earlier batches had {self._columns}")
+            raise InvalidArgumentError(f"y_score has {ys2.shape[1]} columns; earlier batches had {self._columns}")
         if self._hist and label_kind(np.array(list(self._hist))) != label_kind(yt):
-            raise ValueError("labels of this batch are of another type (string vs number) than earlier batches")
+            raise InvalidArgumentError("labels of this batch are of another type (string vs number) than earlier batches")
         lo, hi = self._settings["score_range"]
         if ys2.min() < lo or ys2.max() > hi:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"ROCAUC(bins=...) needs scores within score_range={self._settings['score_range']}; "
                 f"got values in [{ys2.min()}, {ys2.max()}]"
             )
@@ -115,7 +116,7 @@ class ROCAUC(ScoresBase):
             return super().merge(other)
         if other._columns is not None:
             if self._columns is not None and other._columns != self._columns:
-                raise ValueError(f"cannot merge histograms over {self._columns} and {other._columns} columns")
+                raise InvalidArgumentError(f"cannot merge histograms over {self._columns} and {other._columns} columns")
             for label, h in other._hist.items():
                 self._hist[label] = self._hist[label] + h if label in self._hist else h.copy()
             self._columns = other._columns
@@ -142,21 +143,21 @@ class ROCAUC(ScoresBase):
             raise self._empty()
         classes = np.array(sorted(self._hist))
         if len(classes) < 2:
-            raise ValueError(f"Only one class is present in y_true ({classes.tolist()}); ROC AUC needs both classes")
+            raise InvalidArgumentError(f"Only one class is present in y_true ({classes.tolist()}); ROC AUC needs both classes")
         k = self._columns
         if len(classes) == 2 and k in (1, 2):
             col = k - 1
             return _hist_auc(self._hist[classes[1].item()][col], self._hist[classes[0].item()][col])
         s = self._settings
         if s["multi_class"] == "raise":
-            raise ValueError("y_true is multiclass: multi_class must be 'ovr' or 'ovo' (got 'raise')")
+            raise InvalidArgumentError("y_true is multiclass: multi_class must be 'ovr' or 'ovo' (got 'raise')")
         if s["labels"] is not None:
             lab = np.asarray(s["labels"])
             if len(np.setdiff1d(classes, lab)):
-                raise ValueError("'y_true' contains labels not in parameter 'labels'")
+                raise InvalidArgumentError("'y_true' contains labels not in parameter 'labels'")
             classes = lab
         if len(classes) != k:
-            raise ValueError(f"Number of classes ({len(classes)}) not equal to the number of columns in 'y_score' ({k})")
+            raise InvalidArgumentError(f"Number of classes ({len(classes)}) not equal to the number of columns in 'y_score' ({k})")
         zero = np.zeros((k, self._hist[next(iter(self._hist))].shape[1]))
         H = np.stack([self._hist.get(c, zero) for c in classes.tolist()])  # (label, column, bin)
         total_col = H.sum(axis=0)  # (column, bin)
@@ -181,9 +182,9 @@ class ROCAUC(ScoresBase):
 
     def _ovo(self, H: np.ndarray) -> tuple[Any, Any]:
         if self._weighted:
-            raise ValueError("sample_weight is not supported for multiclass one-vs-one ROC AUC")
+            raise InvalidArgumentError("sample_weight is not supported for multiclass one-vs-one ROC AUC")
         if self._settings["average"] not in ("macro", "weighted"):
-            raise ValueError("average must be 'macro' or 'weighted' for multi_class='ovo'")
+            raise InvalidArgumentError("average must be 'macro' or 'weighted' for multi_class='ovo'")
         counts = H[:, 0, :].sum(axis=1)
         present = np.flatnonzero(counts > 0).tolist()
         values, bounds, prevalence = [], [], []

@@ -20,6 +20,7 @@ from modelmgmt.metrics._checks import (
     check_zero_division,
     class_counts,
 )
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = [
     "accuracy",
@@ -59,7 +60,7 @@ def accuracy_from_totals(correct: Any, total: Any, normalize: bool = True) -> fl
     if not normalize:
         return float(correct)
     if total == 0:
-        raise ValueError("accuracy is undefined when the sample weights sum to zero")
+        raise InvalidArgumentError("accuracy is undefined when the sample weights sum to zero")
     return float(correct / total)
 
 
@@ -113,15 +114,15 @@ def prf_from_counts(
     check_average(average)
     zd = check_zero_division(zero_division)
     if beta < 0 or (isinstance(beta, float) and math.isnan(beta)):
-        raise ValueError(f"beta must be >= 0; got {beta!r}")
+        raise InvalidArgumentError(f"beta must be >= 0; got {beta!r}")
     if average == "binary":
         if len(classes) > 2:
-            raise ValueError(
+            raise InvalidArgumentError(
                 "Target is multiclass but average='binary'. Please choose another average "
                 "setting, one of [None, 'micro', 'macro', 'weighted']."
             )
         if pos_label not in classes.tolist() and len(classes) >= 2:
-            raise ValueError(f"pos_label={pos_label!r} is not a valid label. It should be one of {classes.tolist()}")
+            raise InvalidArgumentError(f"pos_label={pos_label!r} is not a valid label. It should be one of {classes.tolist()}")
         selected: Any = [pos_label]
     else:
         selected = classes if labels is None else labels
@@ -208,15 +209,15 @@ def confusion_from_counts(
 ) -> np.ndarray:
     """The confusion matrix restricted/reordered to ``labels`` and optionally normalised."""
     if normalize not in _NORMALIZE:
-        raise ValueError(f"normalize must be one of {_NORMALIZE}; got {normalize!r}")
+        raise InvalidArgumentError(f"normalize must be one of {_NORMALIZE}; got {normalize!r}")
     if labels is not None:
         labels = np.asarray(labels)
         if labels.ndim != 1 or labels.size == 0:
-            raise ValueError(f"'labels' should contain at least one label; got {labels!r}")
+            raise InvalidArgumentError(f"'labels' should contain at least one label; got {labels!r}")
         idx = _label_index(classes, labels)
         true_present = cm.sum(axis=1) != 0
         if not any(i >= 0 and true_present[i] for i in idx.tolist()):
-            raise ValueError("At least one label specified must be in y_true")
+            raise InvalidArgumentError("At least one label specified must be in y_true")
         out = np.zeros((len(labels), len(labels)), dtype=cm.dtype)
         pos = np.flatnonzero(idx >= 0)
         out[np.ix_(pos, pos)] = cm[np.ix_(idx[pos], idx[pos])]
@@ -247,6 +248,6 @@ def confusion_matrix(
 ) -> np.ndarray:
     """Counts C[i, j] of samples of class i predicted as j, as sklearn's confusion_matrix."""
     if normalize not in _NORMALIZE:
-        raise ValueError(f"normalize must be one of {_NORMALIZE}; got {normalize!r}")
+        raise InvalidArgumentError(f"normalize must be one of {_NORMALIZE}; got {normalize!r}")
     classes, cm = class_counts(y_true, y_pred, sample_weight)
     return confusion_from_counts(classes, cm, labels, normalize)

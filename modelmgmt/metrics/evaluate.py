@@ -8,6 +8,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from modelmgmt.metrics.base import Metric
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["evaluate"]
 
@@ -22,7 +23,7 @@ def _resolve(metric: Any) -> tuple[str, Metric]:
         if not hasattr(metric, "clone"):
             fresh.reset()
         return (getattr(metric, "name", "") or type(metric).__name__.lower()), fresh
-    raise TypeError(f"metrics must be metric names or Metric objects; got {type(metric).__name__}")
+    raise InvalidArgumentError(f"metrics must be metric names or Metric objects; got {type(metric).__name__}")
 
 
 def _with_model_labels(metric: Metric, classes: np.ndarray | None) -> Metric:
@@ -50,7 +51,7 @@ def evaluate(model: Any, X: Any, y: Any, metrics: Iterable[Any] = ("accuracy",))
         metrics = (metrics,)
     resolved = [_resolve(m) for m in metrics]
     if not resolved:
-        raise ValueError("metrics must name at least one metric")
+        raise InvalidArgumentError("metrics must name at least one metric")
     y = np.asarray(y)
     pred = proba = None
     classes = getattr(model, "classes_", None)
@@ -59,7 +60,7 @@ def evaluate(model: Any, X: Any, y: Any, metrics: Iterable[Any] = ("accuracy",))
         if getattr(metric, "needs_proba", False):
             if proba is None:
                 if not hasattr(model, "predict_proba"):
-                    raise TypeError(f"metric {key!r} needs predicted probabilities; {type(model).__name__} has no predict_proba")
+                    raise InvalidArgumentError(f"metric {key!r} needs predicted probabilities; {type(model).__name__} has no predict_proba")
                 proba = np.asarray(model.predict_proba(X))
             metric = _with_model_labels(metric, classes)
             scores = proba

@@ -16,6 +16,7 @@ import numpy as np
 from modelmgmt._validation import check_same_length
 from modelmgmt.metrics._checks import as_labels, as_weights
 from modelmgmt.metrics.ranking import encode
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["log_loss", "as_probabilities", "log_loss_classes", "true_class_losses"]
 
@@ -24,17 +25,17 @@ def as_probabilities(y_pred: Any) -> np.ndarray:
     """Validate predicted probabilities; return them as an (n, k) float array (1-D p → [1-p, p])."""
     p = np.asarray(y_pred)
     if p.dtype.kind not in "biuf":
-        raise TypeError(f"y_pred must hold numeric probabilities; got dtype {p.dtype}")
+        raise InvalidArgumentError(f"y_pred must hold numeric probabilities; got dtype {p.dtype}")
     if p.dtype.kind != "f" or p.dtype.itemsize < 4:
         p = p.astype(np.float64)
     if p.ndim not in (1, 2) or p.shape[0] == 0:
-        raise ValueError(f"y_pred must be a non-empty 1-D or 2-D array of probabilities; got shape {p.shape}")
+        raise InvalidArgumentError(f"y_pred must be a non-empty 1-D or 2-D array of probabilities; got shape {p.shape}")
     if not np.isfinite(p).all():
-        raise ValueError("y_pred must be finite; it contains NaN or infinite values")
+        raise InvalidArgumentError("y_pred must be finite; it contains NaN or infinite values")
     if p.max() > 1:
-        raise ValueError(f"y_prob contains values greater than 1: {p.max()}")
+        raise InvalidArgumentError(f"y_prob contains values greater than 1: {p.max()}")
     if p.min() < 0:
-        raise ValueError(f"y_prob contains values lower than 0: {p.min()}")
+        raise InvalidArgumentError(f"y_prob contains values lower than 0: {p.min()}")
     if p.ndim == 1:
         p = p[:, None]
     if p.shape[1] == 1:
@@ -60,23 +61,23 @@ def log_loss_classes(seen: np.ndarray, labels: Any, n_columns: int) -> np.ndarra
             )
         extra = np.setdiff1d(seen, classes)
         if len(extra):
-            raise ValueError(f"y_true contains values {set(extra.tolist())} not belonging to the passed labels {classes.tolist()}.")
+            raise InvalidArgumentError(f"y_true contains values {set(extra.tolist())} not belonging to the passed labels {classes.tolist()}.")
     else:
         classes = seen
     if len(classes) == 1:
         if labels is None:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"y_true contains only one label ({classes[0]!r}). Please provide the list of all "
                 "expected class labels explicitly through the labels argument."
             )
-        raise ValueError(f"The labels array needs to contain at least two labels, got {classes.tolist()}.")
+        raise InvalidArgumentError(f"The labels array needs to contain at least two labels, got {classes.tolist()}.")
     if len(classes) != n_columns:
         if labels is None:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"y_true and y_prob contain different number of classes: {len(classes)} vs {n_columns}. Please "
                 f"provide the true labels explicitly through the labels argument. Classes found in y_true: {classes.tolist()}"
             )
-        raise ValueError(
+        raise InvalidArgumentError(
             f"The number of classes in labels is different from that in y_prob. Classes found in labels: {classes.tolist()}"
         )
     return classes

@@ -17,6 +17,7 @@ import numpy as np
 
 from modelmgmt._validation import check_same_length
 from modelmgmt.metrics._checks import as_labels, as_scores, as_weights, check_average
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = [
     "roc_auc",
@@ -87,7 +88,7 @@ def _pos_label_or_default(y_true: np.ndarray, pos_label: Any) -> Any:
         np.array_equal(classes, np.array(allowed)) for allowed in ([0, 1], [-1, 1], [0], [-1], [1])
     )
     if not ok:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"y_true takes value in {{{', '.join(map(repr, classes.tolist()))}}} and pos_label is not "
             "specified: either make y_true take value in {0, 1} or {-1, 1} or pass pos_label explicitly."
         )
@@ -98,7 +99,7 @@ def _binary_inputs(y_true: Any, y_score: Any, sample_weight: Any) -> tuple:
     yt = as_labels(y_true, "y_true")
     ys = as_scores(y_score)
     if ys.ndim != 1:
-        raise ValueError(f"y_score must be 1-D for a binary curve; got shape {ys.shape}")
+        raise InvalidArgumentError(f"y_score must be 1-D for a binary curve; got shape {ys.shape}")
     n = check_same_length(y_true=yt, y_score=ys)
     return yt, ys, as_weights(sample_weight, n)
 
@@ -237,14 +238,14 @@ def roc_auc(
     """
     check_average(average, ("micro", "macro", "weighted", None))
     if multi_class not in ("raise", "ovr", "ovo"):
-        raise ValueError(f"multi_class must be 'raise', 'ovr' or 'ovo'; got {multi_class!r}")
+        raise InvalidArgumentError(f"multi_class must be 'raise', 'ovr' or 'ovo'; got {multi_class!r}")
     yt = as_labels(y_true, "y_true")
     ys = as_scores(y_score)
     n = check_same_length(y_true=yt, y_score=ys)
     w = as_weights(sample_weight, n)
     classes = unique_labels(yt)
     if len(classes) < 2:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"Only one class is present in y_true ({classes.tolist()}); ROC AUC needs both classes"
         )
     if len(classes) == 2 and (ys.ndim == 1 or ys.shape[1] == 2):
@@ -255,39 +256,39 @@ def roc_auc(
 
 def _multiclass_auc(yt, ys, classes, w, average, multi_class, labels) -> Any:
     if multi_class == "raise":
-        raise ValueError("y_true is multiclass: multi_class must be 'ovr' or 'ovo' (got 'raise')")
+        raise InvalidArgumentError("y_true is multiclass: multi_class must be 'ovr' or 'ovo' (got 'raise')")
     if ys.ndim != 2:
-        raise ValueError(f"multiclass roc_auc needs y_score of shape (n_samples, n_classes); got {ys.shape}")
+        raise InvalidArgumentError(f"multiclass roc_auc needs y_score of shape (n_samples, n_classes); got {ys.shape}")
     if average == "micro" and multi_class == "ovo":
-        raise ValueError("average must be one of ('macro', 'weighted', None) for multiclass problems")
+        raise InvalidArgumentError("average must be one of ('macro', 'weighted', None) for multiclass problems")
     if average is None and multi_class == "ovo":
         raise NotImplementedError("average=None is not implemented for multi_class='ovo'.")
     if not np.allclose(1, ys.sum(axis=1)):
-        raise ValueError(
+        raise InvalidArgumentError(
             "Target scores need to be probabilities for multiclass roc_auc, i.e. they should sum up to 1.0 over classes"
         )
     if labels is not None:
         lab = np.asarray(labels).ravel()
         uniq = np.unique(lab)
         if len(uniq) != len(lab):
-            raise ValueError("Parameter 'labels' must be unique")
+            raise InvalidArgumentError("Parameter 'labels' must be unique")
         if not np.array_equal(uniq, lab):
-            raise ValueError("Parameter 'labels' must be ordered")
+            raise InvalidArgumentError("Parameter 'labels' must be ordered")
         if len(lab) != ys.shape[1]:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"Number of given labels, {len(lab)}, not equal to the number of columns in 'y_score', {ys.shape[1]}"
             )
         if len(np.setdiff1d(classes, lab)):
-            raise ValueError("'y_true' contains labels not in parameter 'labels'")
+            raise InvalidArgumentError("'y_true' contains labels not in parameter 'labels'")
         classes = lab
     elif len(classes) != ys.shape[1]:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"Number of classes in y_true ({len(classes)}) not equal to the number of columns in 'y_score' ({ys.shape[1]})"
         )
     enc = np.searchsorted(classes, yt)
     if multi_class == "ovo":
         if w is not None:
-            raise ValueError("sample_weight is not supported for multiclass one-vs-one ROC AUC")
+            raise InvalidArgumentError("sample_weight is not supported for multiclass one-vs-one ROC AUC")
         present = np.unique(enc)
         scores, prevalence = [], []
         for a, b in itertools.combinations(present.tolist(), 2):
@@ -317,16 +318,16 @@ def average_precision(
     classes = unique_labels(yt)
     if len(classes) <= 2:
         if len(classes) == 2 and pos_label not in classes.tolist():
-            raise ValueError(f"pos_label={pos_label!r} is not a valid label. It should be one of {classes.tolist()}")
+            raise InvalidArgumentError(f"pos_label={pos_label!r} is not a valid label. It should be one of {classes.tolist()}")
         if ys.ndim == 2:
             if ys.shape[1] != 2:
-                raise ValueError(f"binary y_true needs 1-D scores (or (n, 2) probabilities); got shape {ys.shape}")
+                raise InvalidArgumentError(f"binary y_true needs 1-D scores (or (n, 2) probabilities); got shape {ys.shape}")
             ys = ys[:, 1]
         return _binary_ap(yt == pos_label, ys, w)
     if pos_label != 1:
-        raise ValueError("Parameter pos_label is fixed to 1 for multiclass y_true. Do not set pos_label or set pos_label to 1.")
+        raise InvalidArgumentError("Parameter pos_label is fixed to 1 for multiclass y_true. Do not set pos_label or set pos_label to 1.")
     if ys.shape != (n, len(classes)):
-        raise ValueError(
+        raise InvalidArgumentError(
             "`y_score` needs to be of shape `(n_samples, n_classes)`, since `y_true` contains "
             f"multiple classes. Got `y_score.shape={ys.shape}`."
         )

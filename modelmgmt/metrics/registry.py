@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable
 
-from modelmgmt.errors import NotFoundError
+from modelmgmt.errors import InvalidArgumentError, NotFoundError
 from modelmgmt.metrics import stateful as _st
 from modelmgmt.metrics.classification import accuracy, f1, precision, recall
 from modelmgmt.metrics.probabilistic import log_loss
@@ -49,7 +49,7 @@ def names() -> list[str]:
 
 def _spec(name: Any) -> tuple[type, Callable[..., Any], dict[str, Any]]:
     if not isinstance(name, str):
-        raise TypeError(f"metric name must be a str; got {type(name).__name__}")
+        raise InvalidArgumentError(f"metric name must be a str; got {type(name).__name__}")
     try:
         return _SPECS[name]
     except KeyError:

@@ -19,6 +19,7 @@ import numpy as np
 
 from modelmgmt._validation import check_same_length
 from modelmgmt.metrics._checks import as_weights
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["mse", "rmse", "mae", "r2", "explained_variance", "RegStats", "reg_stats"]
 
@@ -26,18 +27,18 @@ __all__ = ["mse", "rmse", "mae", "r2", "explained_variance", "RegStats", "reg_st
 def _as_target(y: Any, name: str) -> np.ndarray:
     a = np.asarray(y)
     if a.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be numeric; got dtype {a.dtype}")
+        raise InvalidArgumentError(f"{name} must be numeric; got dtype {a.dtype}")
     a = a.astype(np.float64, copy=False)
     if a.ndim == 2 and a.shape[1] == 1:
         a = a.ravel()
     if a.ndim not in (1, 2) or a.shape[0] == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D or 2-D array; got shape {np.shape(y)}")
+        raise InvalidArgumentError(f"{name} must be a non-empty 1-D or 2-D array; got shape {np.shape(y)}")
     return a
 
 
 def _check_finite(a: np.ndarray, name: str) -> None:
     if not np.isfinite(a).all():
-        raise ValueError(f"{name} must be finite; it contains NaN or infinite values")
+        raise InvalidArgumentError(f"{name} must be finite; it contains NaN or infinite values")
 
 
 def _merge_opt(a, b, fn):
@@ -60,7 +61,7 @@ class RegStats:
     def merge(self, other: "RegStats") -> "RegStats":
         """Combine two summaries (Chan's parallel update for the centred sums)."""
         if self.weight.shape != other.weight.shape:
-            raise ValueError(f"number of outputs differs: {self.weight.shape[0]} vs {other.weight.shape[0]}")
+            raise InvalidArgumentError(f"number of outputs differs: {self.weight.shape[0]} vs {other.weight.shape[0]}")
         w = self.weight + other.weight
         with np.errstate(invalid="ignore", divide="ignore"):
             fb = np.where(w != 0, other.weight / w, 0.0)
@@ -97,7 +98,7 @@ def reg_stats(y_true: Any, y_pred: Any, sample_weight: Any = None, need: frozens
     yp = _as_target(y_pred, "y_pred")
     n = check_same_length(y_true=yt, y_pred=yp)
     if yt.shape[1:] != yp.shape[1:]:
-        raise ValueError(f"y_true and y_pred have different number of outputs ({yt.shape[1:]} != {yp.shape[1:]})")
+        raise InvalidArgumentError(f"y_true and y_pred have different number of outputs ({yt.shape[1:]} != {yp.shape[1:]})")
     w = as_weights(sample_weight, n)
     e = yt - yp
     one = np.atleast_1d
@@ -142,7 +143,7 @@ def reg_stats(y_true: Any, y_pred: Any, sample_weight: Any = None, need: frozens
 
 def _check_weight(s: RegStats) -> None:
     if np.any(s.weight == 0):
-        raise ValueError("the sample weights sum to zero; the metric is undefined")
+        raise InvalidArgumentError("the sample weights sum to zero; the metric is undefined")
 
 
 def _uniform(values: np.ndarray) -> float:

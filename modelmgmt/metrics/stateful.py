@@ -31,6 +31,7 @@ from modelmgmt.metrics._metric_base import ScoresBase as _ScoresBase
 from modelmgmt.metrics._rocauc import ROCAUC
 from modelmgmt.metrics.base import Metric
 from modelmgmt._validation import check_same_length
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = [
     "Accuracy",
@@ -96,7 +97,7 @@ class Accuracy(_Base):
         correct, total = _cls.accuracy_totals(y_true, y_pred, sample_weight)
         kind = label_kind(np.asarray(y_true).ravel())
         if self._kind is not None and kind != self._kind:
-            raise ValueError("labels of this batch are of another type (string vs number) than earlier batches")
+            raise InvalidArgumentError("labels of this batch are of another type (string vs number) than earlier batches")
         self._kind = kind
         self._correct += correct
         self._total += total
@@ -106,7 +107,7 @@ class Accuracy(_Base):
         """Add another Accuracy's counts in place; return self."""
         self._check_other(other)
         if self._kind is not None and other._kind is not None and self._kind != other._kind:
-            raise ValueError("cannot merge accuracies over string labels and number labels")
+            raise InvalidArgumentError("cannot merge accuracies over string labels and number labels")
         self._kind = self._kind or other._kind
         self._correct += other._correct
         self._total += other._total
@@ -167,7 +168,7 @@ class FBeta(_PRF):
     def __init__(self, beta: float, *, average: str | None = "binary", pos_label: Any = 1, labels: Any = None,
                  zero_division: Any = 0.0) -> None:
         if not isinstance(beta, (int, float)) or beta < 0:
-            raise ValueError(f"beta must be a number >= 0; got {beta!r}")
+            raise InvalidArgumentError(f"beta must be a number >= 0; got {beta!r}")
         super().__init__(average=average, pos_label=pos_label, labels=labels, zero_division=zero_division, beta=beta)
 
 
@@ -179,7 +180,7 @@ class ConfusionMatrix(_CountingBase):
 
     def __init__(self, *, labels: Any = None, normalize: str | None = None) -> None:
         if normalize not in (None, "true", "pred", "all"):
-            raise ValueError(f"normalize must be one of (None, 'true', 'pred', 'all'); got {normalize!r}")
+            raise InvalidArgumentError(f"normalize must be one of (None, 'true', 'pred', 'all'); got {normalize!r}")
         super().__init__(labels=labels, normalize=normalize)
 
     def compute(self) -> np.ndarray:
@@ -226,9 +227,9 @@ class LogLoss(_Base):
         n = check_same_length(y_true=yt, y_pred=p)
         w = as_weights(sample_weight, n)
         if self._columns is not None and p.shape[1] != self._columns:
-            raise ValueError(f"y_pred has {p.shape[1]} columns; earlier batches had {self._columns}")
+            raise InvalidArgumentError(f"y_pred has {p.shape[1]} columns; earlier batches had {self._columns}")
         if self._sums and label_kind(np.array(list(self._sums))) != label_kind(yt):
-            raise ValueError("labels of this batch are of another type (string vs number) than earlier batches")
+            raise InvalidArgumentError("labels of this batch are of another type (string vs number) than earlier batches")
         eps = np.finfo(p.dtype).eps
         neglog = -np.log(np.clip(p, eps, 1 - eps)).astype(np.float64)
         seen, inv = np.unique(yt, return_inverse=True)
@@ -245,7 +246,7 @@ class LogLoss(_Base):
         self._check_other(other)
         if other._columns is not None:
             if self._columns is not None and self._columns != other._columns:
-                raise ValueError(f"cannot merge log losses over {self._columns} and {other._columns} columns")
+                raise InvalidArgumentError(f"cannot merge log losses over {self._columns} and {other._columns} columns")
             for label, part in other._sums.items():
                 self._sums[label] = self._sums.get(label, 0.0) + part
             self._weight += other._weight

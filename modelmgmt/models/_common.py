@@ -9,6 +9,7 @@ import numpy as np
 
 from modelmgmt._validation import as_1d, as_float_2d, check_same_length
 from modelmgmt.models.base import Model
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["TrainableModel", "ClassifierMixin", "to_json_list", "labels_from_json"]
 
@@ -64,12 +65,12 @@ class TrainableModel(Model):
     def from_config(cls, config: dict[str, Any], params: dict[str, np.ndarray]) -> "TrainableModel":
         """Rebuild a model from ``config`` and ``params`` (arrays are copied as float64)."""
         if not isinstance(config, dict):
-            raise TypeError(f"config must be a dict; got {type(config).__name__}")
+            raise InvalidArgumentError(f"config must be a dict; got {type(config).__name__}")
         hyper = {k: v for k, v in config.items() if not k.endswith("_")}
         try:
             model = cls(**hyper)
         except TypeError as exc:
-            raise ValueError(f"config does not fit {cls.__name__}: {exc}") from None
+            raise InvalidArgumentError(f"config does not fit {cls.__name__}: {exc}") from None
         model._set_learned(config)
         model._params = {k: np.array(v, dtype=np.float64) for k, v in (params or {}).items()}
         model._check_params()
@@ -85,7 +86,7 @@ class TrainableModel(Model):
         expected = self._expected_shapes()
         got = {k: tuple(v.shape) for k, v in self._params.items()}
         if got != expected:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"params do not match {type(self).__name__} config: expected {expected}, got {got}"
             )
 
@@ -95,7 +96,7 @@ class TrainableModel(Model):
         self.check_fitted()
         X = as_float_2d(X, "X", allow_nan=not finite, dtype=np.float64)
         if X.shape[1] != self.n_features_:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"X has {X.shape[1]} features, but {type(self).__name__} was fitted with "
                 f"{self.n_features_} features"
             )
@@ -171,11 +172,11 @@ class ClassifierMixin:
         try:
             classes = np.unique(y)
         except TypeError as exc:
-            raise TypeError(f"class labels must be sortable values of one kind: {exc}") from None
+            raise InvalidArgumentError(f"class labels must be sortable values of one kind: {exc}") from None
         if classes.dtype == object:
-            raise TypeError("class labels must be numbers or strings; got objects of mixed kinds")
+            raise InvalidArgumentError("class labels must be numbers or strings; got objects of mixed kinds")
         if len(classes) < minimum:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"{type(self).__name__} needs at least {minimum} classes in y; got {len(classes)}: "
                 f"{to_json_list(classes)}"
             )
@@ -187,7 +188,7 @@ class ClassifierMixin:
         try:
             idx = np.searchsorted(classes, y)
         except TypeError:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"labels of dtype {np.asarray(y).dtype} do not match the classes seen in fit "
                 f"({to_json_list(classes)})"
             ) from None
@@ -195,7 +196,7 @@ class ClassifierMixin:
         bad = classes[idx] != y
         if np.any(bad):
             unknown = to_json_list(np.unique(np.asarray(y)[bad]))[:10]
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"y contains labels not seen in fit: {unknown}; known classes are "
                 f"{to_json_list(classes)}"
             )

@@ -22,13 +22,14 @@ import numpy as np
 
 from modelmgmt.losses import MSE, CrossEntropy, Hinge
 from modelmgmt.models._common import ClassifierMixin, TrainableModel
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["LinearRegression", "LogisticRegression", "LinearSVM"]
 
 
 def _check_nonneg(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise ValueError(f"{name} must be a number >= 0; got {value!r}")
+        raise InvalidArgumentError(f"{name} must be a number >= 0; got {value!r}")
     return float(value)
 
 
@@ -41,7 +42,7 @@ class LinearRegression(TrainableModel):
     def __init__(self, fit_intercept: bool = True, l2: float = 0.0) -> None:
         super().__init__()
         if not isinstance(fit_intercept, (bool, np.bool_)):
-            raise TypeError(f"fit_intercept must be a bool; got {type(fit_intercept).__name__}")
+            raise InvalidArgumentError(f"fit_intercept must be a bool; got {type(fit_intercept).__name__}")
         self.fit_intercept = bool(fit_intercept)
         self.l2 = _check_nonneg("l2", l2)
         self.loss = MSE()
@@ -59,7 +60,7 @@ class LinearRegression(TrainableModel):
         """Zero weights and bias sized for X (the least-squares loss is convex)."""
         X, y = self._start(X, y)
         if y.dtype.kind not in "biuf":
-            raise TypeError(f"LinearRegression needs numeric targets y; got dtype {y.dtype}")
+            raise InvalidArgumentError(f"LinearRegression needs numeric targets y; got dtype {y.dtype}")
         self._params = {k: np.zeros(s) for k, s in self._expected_shapes().items()}
 
     def forward(self, X: np.ndarray) -> tuple[np.ndarray, Any]:
@@ -141,7 +142,7 @@ class LinearSVM(ClassifierMixin, TrainableModel):
     def __init__(self, C: float = 1.0) -> None:
         super().__init__()
         if isinstance(C, bool) or not isinstance(C, (int, float)) or not C > 0:
-            raise ValueError(f"C must be a number > 0; got {C!r}")
+            raise InvalidArgumentError(f"C must be a number > 0; got {C!r}")
         self.C = float(C)
         self.n_samples_: int | None = None
         self.loss = Hinge()
@@ -165,7 +166,7 @@ class LinearSVM(ClassifierMixin, TrainableModel):
         X, y = self._start(X, y)
         self._set_classes(y)
         if len(self.classes_) != 2:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"LinearSVM is a binary classifier; y has {len(self.classes_)} classes: "
                 f"{self.classes_.tolist()[:10]}"
             )

@@ -12,6 +12,7 @@ import numpy as np
 
 from modelmgmt.losses import CrossEntropy
 from modelmgmt.models._common import ClassifierMixin, TrainableModel
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["MLP", "ACTIVATIONS"]
 
@@ -61,14 +62,14 @@ class MLP(ClassifierMixin, TrainableModel):
         try:
             widths = tuple(hidden)
         except TypeError:
-            raise TypeError(f"hidden must be a sequence of layer widths; got {hidden!r}") from None
+            raise InvalidArgumentError(f"hidden must be a sequence of layer widths; got {hidden!r}") from None
         for w in widths:
             if isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 1:
-                raise ValueError(f"hidden layer widths must be integers >= 1; got {hidden!r}")
+                raise InvalidArgumentError(f"hidden layer widths must be integers >= 1; got {hidden!r}")
         if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}")
+            raise InvalidArgumentError(f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}")
         if isinstance(l2, bool) or not isinstance(l2, (int, float)) or not l2 >= 0:
-            raise ValueError(f"l2 must be a number >= 0; got {l2!r}")
+            raise InvalidArgumentError(f"l2 must be a number >= 0; got {l2!r}")
         self.hidden = tuple(int(w) for w in widths)
         self.activation = activation
         self.l2 = float(l2)
@@ -98,7 +99,7 @@ class MLP(ClassifierMixin, TrainableModel):
         X, y = self._start(X, y)
         self._set_classes(y)
         if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
+            raise InvalidArgumentError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
         sizes = self._sizes()
         params: dict[str, np.ndarray] = {}
         for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):

@@ -15,6 +15,7 @@ import numpy as np
 
 from modelmgmt._validation import as_float_2d
 from modelmgmt.models.base import Model
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["Pipeline", "type_name", "resolve_type"]
 
@@ -44,7 +45,7 @@ def resolve_type(name: str) -> type:
     from modelmgmt.plugin_manager import get_model_type
 
     if not isinstance(name, str) or not name:
-        raise ValueError(f"a pipeline step type must be a non-empty str; got {name!r}")
+        raise InvalidArgumentError(f"a pipeline step type must be a non-empty str; got {name!r}")
     if ":" not in name:
         return get_model_type(name)
     module, _, attr = name.partition(":")
@@ -53,9 +54,9 @@ def resolve_type(name: str) -> type:
         for part in attr.split("."):
             obj = getattr(obj, part)
     except (ImportError, AttributeError) as exc:
-        raise ValueError(f"pipeline step type {name!r} cannot be imported: {exc}") from None
+        raise InvalidArgumentError(f"pipeline step type {name!r} cannot be imported: {exc}") from None
     if not (isinstance(obj, type) and issubclass(obj, (Model, Transformer))):
-        raise TypeError(f"pipeline step type {name!r} is not a Model or Transformer class")
+        raise InvalidArgumentError(f"pipeline step type {name!r} is not a Model or Transformer class")
     return obj
 
 
@@ -76,15 +77,15 @@ class Pipeline(Model):
         try:
             steps = list(steps)
         except TypeError:
-            raise TypeError(f"steps must be a list of steps ending with a model; got {type(steps).__name__}") from None
+            raise InvalidArgumentError(f"steps must be a list of steps ending with a model; got {type(steps).__name__}") from None
         if not steps:
-            raise ValueError("a Pipeline needs at least one step (the model)")
+            raise InvalidArgumentError("a Pipeline needs at least one step (the model)")
         model = steps[-1]
         if not isinstance(model, Model):
-            raise TypeError(f"the last pipeline step must be a Model; got {type(model).__name__}")
+            raise InvalidArgumentError(f"the last pipeline step must be a Model; got {type(model).__name__}")
         for i, step in enumerate(steps[:-1]):
             if not _is_transformer(step) or not hasattr(step, "params") or not hasattr(step, "config"):
-                raise TypeError(
+                raise InvalidArgumentError(
                     f"pipeline step {i} must be a transformer with fit/transform/params/config "
                     f"(e.g. StandardScaler); got {type(step).__name__}"
                 )
@@ -138,17 +139,17 @@ class Pipeline(Model):
     def from_config(cls, config: dict[str, Any], params: dict[str, np.ndarray]) -> "Pipeline":
         """Rebuild every step from its type name, config and its share of ``params``."""
         if not isinstance(config, dict) or not isinstance(config.get("steps"), list):
-            raise ValueError(f"Pipeline config must be a dict with a 'steps' list; got {config!r}")
+            raise InvalidArgumentError(f"Pipeline config must be a dict with a 'steps' list; got {config!r}")
         params = dict(params or {})
         steps = []
         for i, entry in enumerate(config["steps"]):
             if not isinstance(entry, dict) or "type" not in entry or "config" not in entry:
-                raise ValueError(f"Pipeline step {i} config must have 'type' and 'config'; got {entry!r}")
+                raise InvalidArgumentError(f"Pipeline step {i} config must have 'type' and 'config'; got {entry!r}")
             prefix = f"{i}."
             own = {k[len(prefix):]: params.pop(k) for k in list(params) if k.startswith(prefix)}
             steps.append(resolve_type(entry["type"]).from_config(entry["config"], own))
         if params:
-            raise ValueError(f"params {sorted(params)[:5]} do not belong to any pipeline step")
+            raise InvalidArgumentError(f"params {sorted(params)[:5]} do not belong to any pipeline step")
         return cls(steps)
 
     @property

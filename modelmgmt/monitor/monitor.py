@@ -14,6 +14,7 @@ from modelmgmt._threads import shared_pool, threads_from_env
 from modelmgmt.monitor.alerts import OPERATORS, Alert, AlertRule
 from modelmgmt.monitor.report import DriftReport, FeatureDrift
 from modelmgmt.monitor.sketch import CategoricalSketch, NumericSketch
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["Monitor", "choose_test", "SMALL_REFERENCE"]
 
@@ -62,14 +63,14 @@ def _to_columns(X: Any, name: str) -> tuple[list[str] | None, list[np.ndarray], 
     try:
         a = np.asarray(X)
     except Exception as exc:
-        raise ValueError(f"{name} must be a 2-D array (n_samples, n_features); got {type(X).__name__} ({exc})") from None
+        raise InvalidArgumentError(f"{name} must be a 2-D array (n_samples, n_features); got {type(X).__name__} ({exc})") from None
     if a.ndim != 2:
         hint = " (reshape one feature with X.reshape(-1, 1))" if a.ndim == 1 else ""
-        raise ValueError(f"{name} must be 2-D (n_samples, n_features); got {a.ndim}-D shape {a.shape}{hint}")
+        raise InvalidArgumentError(f"{name} must be 2-D (n_samples, n_features); got {a.ndim}-D shape {a.shape}{hint}")
     if a.dtype.kind in "biuf":
         return None, _transpose(a), a.shape[0]  # a 2-D (features, rows) float array
     if a.dtype.kind not in "OUS":
-        raise TypeError(f"{name} must hold numbers or categories; got dtype {a.dtype}")
+        raise InvalidArgumentError(f"{name} must hold numbers or categories; got dtype {a.dtype}")
     return None, [a[:, j] for j in range(a.shape[1])], a.shape[0]
 
 
@@ -91,10 +92,10 @@ def _as_float(col: np.ndarray, what: str) -> np.ndarray:
         try:
             out = np.array([math.nan if v is None else v for v in col.tolist()], dtype=np.float64)
         except (TypeError, ValueError):
-            raise TypeError(f"{what} must be numeric (it is numerical in the reference); "
+            raise InvalidArgumentError(f"{what} must be numeric (it is numerical in the reference); "
                             f"got values such as {col[:3].tolist()!r}") from None
     if np.isinf(out).any():
-        raise ValueError(f"{what} must not contain infinite values")
+        raise InvalidArgumentError(f"{what} must not contain infinite values")
     return out
 
 
@@ -117,18 +118,18 @@ class _Feature:
         missing = _drift._is_missing_mask(values)
         present = values[~missing]
         if present.size == 0:
-            raise ValueError(f"reference feature {name!r} has only missing values; nothing to compare with")
+            raise InvalidArgumentError(f"reference feature {name!r} has only missing values; nothing to compare with")
         binary = len(np.unique(present) if present.dtype != object else set(present.tolist())) <= 2
         self.name = name
         self.numeric = numeric
         if test is None:
             test = choose_test(len(col), categorical=not numeric, binary=binary)
         elif test not in _drift.TESTS:
-            raise ValueError(f"test for feature {name!r} must be one of {sorted(_drift.TESTS)}; got {test!r}")
+            raise InvalidArgumentError(f"test for feature {name!r} must be one of {sorted(_drift.TESTS)}; got {test!r}")
         self.test = test
         self.threshold = _drift._threshold(test, threshold)
         if test in _NUMERIC_TESTS and not numeric:
-            raise ValueError(f"test {test!r} needs a numerical feature; {name!r} is categorical")
+            raise InvalidArgumentError(f"test {test!r} needs a numerical feature; {name!r} is categorical")
         if test in _NUMERIC_TESTS or (test == "jensen_shannon" and numeric and not binary):
             self.sketch: NumericSketch | CategoricalSketch = NumericSketch(
                 present, window=window, max_bins=max_bins, offsets=test == "wasserstein")
@@ -192,32 +193,32 @@ class Monitor:
     ):
         names, cols, n_rows = _to_columns(reference, "reference")
         if n_rows == 0 or len(cols) == 0:
-            raise ValueError(f"reference must have at least one row and one feature; got {n_rows} rows, {len(cols)} features")
+            raise InvalidArgumentError(f"reference must have at least one row and one feature; got {n_rows} rows, {len(cols)} features")
         if feature_names is not None:
             feature_names = [str(n) for n in feature_names]
             if len(feature_names) != len(cols):
-                raise ValueError(f"feature_names has {len(feature_names)} names; the reference has {len(cols)} features")
+                raise InvalidArgumentError(f"feature_names has {len(feature_names)} names; the reference has {len(cols)} features")
             names = feature_names
         names = names or [f"x{j}" for j in range(len(cols))]
         if len(set(names)) != len(names):
-            raise ValueError(f"feature names must be unique; got {names}")
+            raise InvalidArgumentError(f"feature names must be unique; got {names}")
         if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 0:
-            raise ValueError(f"window must be an int >= 0; got {window!r}")
+            raise InvalidArgumentError(f"window must be an int >= 0; got {window!r}")
         if isinstance(drift_share, bool) or not isinstance(drift_share, (int, float)) or not 0 < drift_share <= 1:
-            raise ValueError(f"drift_share must be a number in (0, 1]; got {drift_share!r}")
+            raise InvalidArgumentError(f"drift_share must be a number in (0, 1]; got {drift_share!r}")
         if task not in _TASKS:
-            raise ValueError(f"task must be one of {_TASKS}; got {task!r}")
+            raise InvalidArgumentError(f"task must be one of {_TASKS}; got {task!r}")
         if average not in (None, "binary", "micro", "macro", "weighted"):
-            raise ValueError(f"average must be None, 'binary', 'micro', 'macro' or 'weighted'; got {average!r}")
+            raise InvalidArgumentError(f"average must be None, 'binary', 'micro', 'macro' or 'weighted'; got {average!r}")
         index = {n: j for j, n in enumerate(names)}
 
         def resolve(key: str | int, what: str) -> int:
             if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
                 if not -len(names) <= key < len(names):
-                    raise ValueError(f"{what}: feature index {key} is out of range for {len(names)} features")
+                    raise InvalidArgumentError(f"{what}: feature index {key} is out of range for {len(names)} features")
                 return int(key) % len(names)
             if key not in index:
-                raise ValueError(f"{what}: unknown feature {key!r}; features are {names}")
+                raise InvalidArgumentError(f"{what}: unknown feature {key!r}; features are {names}")
             return index[key]
 
         cat_idx = {resolve(k, "categorical") for k in categorical}
@@ -240,7 +241,7 @@ class Monitor:
         if reference_predictions is not None:
             rp = np.asarray(reference_predictions)
             if rp.ndim != 1 or rp.size == 0:
-                raise ValueError(f"reference_predictions must be a non-empty 1-D array; got shape {rp.shape}")
+                raise InvalidArgumentError(f"reference_predictions must be a non-empty 1-D array; got shape {rp.shape}")
             cat = task == "classification" or (task is None and rp.dtype.kind not in "f")
             thr = threshold if not isinstance(threshold, Mapping) else threshold.get("prediction")
             self._pred = _Feature("prediction", rp, categorical=cat, test=None, threshold=thr,
@@ -291,7 +292,7 @@ class Monitor:
         """
         _, cols, n_rows = _to_columns(X, "X")
         if len(cols) != len(self._features):
-            raise ValueError(f"X has {len(cols)} features; the reference has {len(self._features)} "
+            raise InvalidArgumentError(f"X has {len(cols)} features; the reference has {len(self._features)} "
                              f"({', '.join(self.feature_names[:10])}{', ...' if len(self._features) > 10 else ''})")
         ys = {k: None if v is None else np.asarray(v) for k, v in
               (("y_pred", y_pred), ("y_true", y_true), ("y_score", y_score))}
@@ -300,15 +301,15 @@ class Monitor:
                 if v.ndim == 2 and v.shape[1] == 1:
                     ys[k] = v = v.ravel()
                 if v.ndim != 1 and not (k == "y_score" and v.ndim == 2):
-                    raise ValueError(f"{k} must be 1-D (n_samples,); got shape {v.shape}")
+                    raise InvalidArgumentError(f"{k} must be 1-D (n_samples,); got shape {v.shape}")
                 if len(v) != n_rows:
-                    raise ValueError(f"{k} has {len(v)} rows; X has {n_rows}")
+                    raise InvalidArgumentError(f"{k} has {len(v)} rows; X has {n_rows}")
         if n_rows == 0:
             return
         if isinstance(cols, np.ndarray):  # numbers only: one check for the whole batch
             if np.isinf(cols).any():
                 j = int(np.nonzero(np.isinf(cols).any(axis=1))[0][0])
-                raise ValueError(f"feature {self.feature_names[j]!r} must not contain infinite values")
+                raise InvalidArgumentError(f"feature {self.feature_names[j]!r} must not contain infinite values")
             prepared: Any = cols
         else:
             prepared = [f.prepare(c) for f, c in zip(self._features, cols)]
@@ -443,15 +444,15 @@ class Monitor:
         n_observed, prediction_drift, any performance name, or ``feature:<name>``.
         """
         if not isinstance(metric, str) or not metric:
-            raise TypeError(f"metric must be a non-empty str; got {metric!r}")
+            raise InvalidArgumentError(f"metric must be a non-empty str; got {metric!r}")
         if op not in OPERATORS:
-            raise ValueError(f"op must be one of {sorted(OPERATORS)}; got {op!r}")
+            raise InvalidArgumentError(f"op must be one of {sorted(OPERATORS)}; got {op!r}")
         if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-            raise TypeError(f"value must be a number; got {type(value).__name__}")
+            raise InvalidArgumentError(f"value must be a number; got {type(value).__name__}")
         if callback is not None and not callable(callback):
-            raise TypeError(f"callback must be callable; got {type(callback).__name__}")
+            raise InvalidArgumentError(f"callback must be callable; got {type(callback).__name__}")
         if metric.startswith("feature:") and metric[8:] not in self.feature_names:
-            raise ValueError(f"unknown feature {metric[8:]!r}; features are {self.feature_names}")
+            raise InvalidArgumentError(f"unknown feature {metric[8:]!r}; features are {self.feature_names}")
         rule = AlertRule(metric, op, float(value), callback)
         with self._lock:
             self._rules.append(rule)

@@ -32,6 +32,7 @@ import attrs
 import numpy as np
 
 from modelmgmt import drift as _drift
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["NumericSketch", "CategoricalSketch", "OTHER"]
 
@@ -172,14 +173,14 @@ class NumericSketch:
             stat, p = d, _drift.ks_p_value(d, len(self.ref), self.n)
         elif test == "wasserstein":
             if not self._need_offsets:
-                raise ValueError("this sketch was built without distance sums; create it with offsets=True")
+                raise InvalidArgumentError("this sketch was built without distance sums; create it with offsets=True")
             stat, p = self.wasserstein_statistic(), None
         elif test in ("psi", "jensen_shannon"):
             cur_psi = np.bincount(self._psi_map, weights=self.counts, minlength=len(self.psi_inner) + 1)
             fn = _drift.psi_from_counts if test == "psi" else _drift.js_from_counts
             stat, p = fn(self.ref_psi, cur_psi), None
         else:
-            raise ValueError(f"test {test!r} needs categorical data; numerical features take ks, "
+            raise InvalidArgumentError(f"test {test!r} needs categorical data; numerical features take ks, "
                              "wasserstein, psi or jensen_shannon")
         drifted = p < threshold if p is not None else stat >= threshold
         return _drift.DriftResult(
@@ -286,7 +287,7 @@ class CategoricalSketch:
         elif test == "jensen_shannon":
             stat, p = _drift.js_from_counts(ref, cur), None
         else:
-            raise ValueError(f"test {test!r} needs numerical data; categorical features take chi2, "
+            raise InvalidArgumentError(f"test {test!r} needs numerical data; categorical features take chi2, "
                              "z_proportion or jensen_shannon")
         drifted = p < threshold if p is not None else stat >= threshold
         if not math.isfinite(stat):

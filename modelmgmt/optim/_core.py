@@ -20,6 +20,7 @@ import numpy as np
 from modelmgmt._threads import shared_pool, threads_from_env
 from modelmgmt.optim import _fused
 from modelmgmt.optim.base import Optimizer
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["BLOCK", "BlockOptimizer", "check_number", "hyper", "lerp_", "num_threads", "set_num_threads"]
 
@@ -48,7 +49,7 @@ def set_num_threads(n: int | None) -> None:
     """Set the threads used for large updates (``None`` restores the default; 1 disables threads)."""
     global _NUM_THREADS
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
-        raise ValueError(f"number of threads must be an int >= 1 or None; got {n!r}")
+        raise InvalidArgumentError(f"number of threads must be an int >= 1 or None; got {n!r}")
     _NUM_THREADS = n
 
 
@@ -64,14 +65,14 @@ def check_number(name: str, value: Any, *, low: float = 0.0, below: float | None
     like torch.optim's ``Invalid learning rate: -1.0``.
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number; got {type(value).__name__} {value!r}")
+        raise InvalidArgumentError(f"{name} must be a real number; got {type(value).__name__} {value!r}")
     v = float(value)
     if math.isnan(v) or math.isinf(v):
-        raise ValueError(f"Invalid {name}: {value!r} (expected a finite number)")
+        raise InvalidArgumentError(f"Invalid {name}: {value!r} (expected a finite number)")
     if v < low:
-        raise ValueError(f"Invalid {name}: {value!r} (expected >= {low:g})")
+        raise InvalidArgumentError(f"Invalid {name}: {value!r} (expected >= {low:g})")
     if below is not None and not v < below:
-        raise ValueError(f"Invalid {name}: {value!r} (expected in [{low:g}, {below:g}))")
+        raise InvalidArgumentError(f"Invalid {name}: {value!r} (expected in [{low:g}, {below:g}))")
     return v
 
 
@@ -156,7 +157,7 @@ class BlockOptimizer(Optimizer):
         for key, p, _ in work:  # refuse before changing anything
             st = self._state.get(key)
             if st is not None and any(st[n].shape != p.shape or st[n].dtype != p.dtype for n in names):
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"parameter {key!r} has shape {p.shape} and dtype {p.dtype}, but this optimizer's "
                     f"state for it was made for shape {st[names[0]].shape} and dtype {st[names[0]].dtype}"
                 )
@@ -179,14 +180,14 @@ class BlockOptimizer(Optimizer):
     def _checked_pairs(self, params: Any, grads: Any) -> list[tuple[str, np.ndarray, np.ndarray]]:
         """Validate everything before touching anything, so a bad call changes nothing."""
         if not isinstance(params, dict) or not isinstance(grads, dict):
-            raise TypeError(
+            raise InvalidArgumentError(
                 "params and grads must be dicts of name -> numpy array; "
                 f"got {type(params).__name__} and {type(grads).__name__}"
             )
         if params.keys() != grads.keys():
             missing = sorted(map(str, params.keys() - grads.keys()))
             extra = sorted(map(str, grads.keys() - params.keys()))
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"params and grads must have the same keys; grads lack {missing} and have extra {extra}"
             )
         out = []
@@ -194,15 +195,15 @@ class BlockOptimizer(Optimizer):
             g = grads[key]
             if not isinstance(p, np.ndarray) or p.dtype.kind != "f":
                 what = f"array of dtype {p.dtype}" if isinstance(p, np.ndarray) else type(p).__name__
-                raise TypeError(f"parameter {key!r} must be a floating-point numpy array; got {what}")
+                raise InvalidArgumentError(f"parameter {key!r} must be a floating-point numpy array; got {what}")
             if not p.flags.writeable:
-                raise ValueError(f"parameter {key!r} is read-only; step() updates parameters in place")
+                raise InvalidArgumentError(f"parameter {key!r} is read-only; step() updates parameters in place")
             if not isinstance(g, np.ndarray):
                 g = np.asarray(g)
             if g.dtype.kind not in "fiu":
-                raise TypeError(f"gradient {key!r} must be a real numeric array; got dtype {g.dtype}")
+                raise InvalidArgumentError(f"gradient {key!r} must be a real numeric array; got dtype {g.dtype}")
             if g.shape != p.shape:
-                raise ValueError(f"gradient {key!r} has shape {g.shape}; its parameter has shape {p.shape}")
+                raise InvalidArgumentError(f"gradient {key!r} has shape {g.shape}; its parameter has shape {p.shape}")
             out.append((key, p, g))
         return out
 
@@ -288,27 +289,27 @@ class BlockOptimizer(Optimizer):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a ``state_dict()``: the following steps are bit-identical to the original's."""
         if not isinstance(state, dict) or not {"optimizer", "hyperparams", "state"} <= state.keys():
-            raise ValueError(
+            raise InvalidArgumentError(
                 "expected a dict from state_dict() with keys 'optimizer', 'hyperparams', 'state'; "
                 f"got {type(state).__name__}" + (f" with keys {sorted(state)}" if isinstance(state, dict) else "")
             )
         if state["optimizer"] != type(self).__name__:
-            raise ValueError(f"state_dict is for {state['optimizer']}, not {type(self).__name__}")
+            raise InvalidArgumentError(f"state_dict is for {state['optimizer']}, not {type(self).__name__}")
         fresh = type(self)(**state["hyperparams"])  # validates the hyperparameters
         names = fresh._buffer_names()
         new_state: dict[str, dict[str, Any]] = {}
         for key, st in state["state"].items():
             missing = [n for n in ("step", *names) if n not in st]
             if missing:
-                raise ValueError(f"state for {key!r} lacks {missing}")
+                raise InvalidArgumentError(f"state for {key!r} lacks {missing}")
             step = st["step"]
             if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
-                raise ValueError(f"state step count for {key!r} must be an int >= 0; got {step!r}")
+                raise InvalidArgumentError(f"state step count for {key!r} must be an int >= 0; got {step!r}")
             entry: dict[str, Any] = {"step": int(step)}
             for n in names:
                 arr = np.array(st[n], copy=True, order="C")  # (ascontiguousarray would make 0-d 1-d)
                 if arr.dtype.kind != "f":
-                    raise ValueError(f"state buffer {n!r} of {key!r} must be floating; got dtype {arr.dtype}")
+                    raise InvalidArgumentError(f"state buffer {n!r} of {key!r} must be floating; got dtype {arr.dtype}")
                 entry[n] = arr
             new_state[key] = entry
         self._hp = fresh._hp

@@ -16,6 +16,7 @@ import threading
 from typing import Any
 
 import numpy as np
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["kernels", "kernel_choice", "MIN_SIZE", "LAUNCH_LOCK"]
 
@@ -42,7 +43,7 @@ def kernel_choice() -> str:
     """``MODELMGMT_OPTIM_KERNEL``: "auto" (default: numba when installed), "numba" or "numpy"."""
     choice = os.environ.get("MODELMGMT_OPTIM_KERNEL", "auto")
     if choice not in ("auto", "numpy", "numba"):
-        raise ValueError(f"MODELMGMT_OPTIM_KERNEL must be 'auto', 'numba' or 'numpy'; got {choice!r}")
+        raise InvalidArgumentError(f"MODELMGMT_OPTIM_KERNEL must be 'auto', 'numba' or 'numpy'; got {choice!r}")
     return choice
 
 

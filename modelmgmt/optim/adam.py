@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from modelmgmt.optim._core import BlockOptimizer, check_number, hyper
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["Adam", "AdamW"]
 
@@ -16,7 +17,7 @@ def _check_betas(betas: object) -> tuple[float, float]:
     if isinstance(betas, np.ndarray):
         betas = betas.tolist()
     if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-        raise TypeError(f"betas must be a pair (beta1, beta2); got {type(betas).__name__} {betas!r}")
+        raise InvalidArgumentError(f"betas must be a pair (beta1, beta2); got {type(betas).__name__} {betas!r}")
     b1 = check_number("beta parameter at index 0", betas[0], below=1.0)
     b2 = check_number("beta parameter at index 1", betas[1], below=1.0)
     return (b1, b2)
@@ -48,7 +49,7 @@ class Adam(BlockOptimizer):
         amsgrad: bool = False,
     ) -> None:
         if not isinstance(amsgrad, (bool, np.bool_)):
-            raise TypeError(f"amsgrad must be a bool; got {type(amsgrad).__name__} {amsgrad!r}")
+            raise InvalidArgumentError(f"amsgrad must be a bool; got {type(amsgrad).__name__} {amsgrad!r}")
         super().__init__(
             lr=check_number("learning rate", lr),
             betas=_check_betas(betas),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from modelmgmt.optim._core import BlockOptimizer, check_number, hyper, lerp_
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["RMSprop"]
 
@@ -30,7 +31,7 @@ class RMSprop(BlockOptimizer):
         centered: bool = False,
     ) -> None:
         if not isinstance(centered, (bool, np.bool_)):
-            raise TypeError(f"centered must be a bool; got {type(centered).__name__} {centered!r}")
+            raise InvalidArgumentError(f"centered must be a bool; got {type(centered).__name__} {centered!r}")
         super().__init__(
             lr=check_number("learning rate", lr),
             alpha=check_number("alpha value", alpha),

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from modelmgmt.optim._core import check_number
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = [
     "Schedule",
@@ -72,7 +73,7 @@ def linear_warmup_lr(epoch: int, base_lr: float, warmup_steps: int, start_factor
 def _check_optimizer(optimizer: Any) -> None:
     lr = getattr(optimizer, "lr", None)
     if not hasattr(optimizer, "step") or isinstance(lr, bool) or not isinstance(lr, (int, float)):
-        raise TypeError(
+        raise InvalidArgumentError(
             "optimizer must be a modelmgmt Optimizer (with a numeric lr attribute); "
             f"got {type(optimizer).__name__}"
         )
@@ -80,9 +81,9 @@ def _check_optimizer(optimizer: Any) -> None:
 
 def _check_int(name: str, value: Any, low: int) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int; got {type(value).__name__} {value!r}")
+        raise InvalidArgumentError(f"{name} must be an int; got {type(value).__name__} {value!r}")
     if value < low:
-        raise ValueError(f"{name} must be >= {low}; got {value!r}")
+        raise InvalidArgumentError(f"{name} must be >= {low}; got {value!r}")
     return int(value)
 
 
@@ -107,10 +108,10 @@ class _LRState:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a ``state_dict()`` (the optimizer's lr is restored by the optimizer's own)."""
         if not isinstance(state, dict):
-            raise TypeError(f"state must be a dict from state_dict(); got {type(state).__name__}")
+            raise InvalidArgumentError(f"state must be a dict from state_dict(); got {type(state).__name__}")
         expected = set(self.state_dict())
         if set(state) != expected:
-            raise ValueError(f"state_dict keys must be {sorted(expected)}; got {sorted(state)}")
+            raise InvalidArgumentError(f"state_dict keys must be {sorted(expected)}; got {sorted(state)}")
         self._check_state(state)
         self.__dict__.update(state)
 
@@ -204,7 +205,7 @@ class LinearWarmup(Schedule):
         self.warmup_steps = _check_int("warmup_steps", warmup_steps, 1)
         start_factor = check_number("start_factor", start_factor)
         if not 0.0 < start_factor <= 1.0:
-            raise ValueError(f"start_factor must be in (0, 1]; got {start_factor!r}")
+            raise InvalidArgumentError(f"start_factor must be in (0, 1]; got {start_factor!r}")
         self.start_factor = start_factor
         super().__init__(optimizer)
 
@@ -242,12 +243,12 @@ class ReduceLROnPlateau(_LRState):
     ) -> None:
         _check_optimizer(optimizer)
         if mode not in ("min", "max"):
-            raise ValueError(f"mode must be 'min' or 'max'; got {mode!r}")
+            raise InvalidArgumentError(f"mode must be 'min' or 'max'; got {mode!r}")
         if threshold_mode not in ("rel", "abs"):
-            raise ValueError(f"threshold_mode must be 'rel' or 'abs'; got {threshold_mode!r}")
+            raise InvalidArgumentError(f"threshold_mode must be 'rel' or 'abs'; got {threshold_mode!r}")
         factor = check_number("factor", factor)
         if factor >= 1.0:
-            raise ValueError(f"factor must be < 1.0; got {factor!r}")
+            raise InvalidArgumentError(f"factor must be < 1.0; got {factor!r}")
         self.optimizer = optimizer
         self.mode = mode
         self.factor = factor
@@ -278,7 +279,7 @@ class ReduceLROnPlateau(_LRState):
         """Record one monitored value (e.g. the epoch's validation loss) and maybe reduce the lr."""
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
             if not (isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "fiu"):
-                raise TypeError(f"value must be a real number (the monitored metric); got {type(value).__name__}")
+                raise InvalidArgumentError(f"value must be a real number (the monitored metric); got {type(value).__name__}")
         current = float(value)
         self.last_epoch += 1
         if self.is_better(current, self.best):
@@ -300,7 +301,7 @@ class ReduceLROnPlateau(_LRState):
 
     def _check_state(self, state: dict[str, Any]) -> None:
         if state["mode"] not in ("min", "max") or state["threshold_mode"] not in ("rel", "abs"):
-            raise ValueError(f"bad mode/threshold_mode in state: {state['mode']!r}, {state['threshold_mode']!r}")
+            raise InvalidArgumentError(f"bad mode/threshold_mode in state: {state['mode']!r}, {state['threshold_mode']!r}")
 
     def __repr__(self) -> str:
         return f"ReduceLROnPlateau(mode={self.mode!r}, factor={self.factor!r}, last_lr={self._last_lr!r})"

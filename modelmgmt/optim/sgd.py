@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from modelmgmt.optim._core import BlockOptimizer, check_number, hyper
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["SGD"]
 
@@ -38,9 +39,9 @@ class SGD(BlockOptimizer):
         dampening = check_number("dampening value", dampening, low=-np.inf)
         weight_decay = check_number("weight_decay value", weight_decay)
         if not isinstance(nesterov, (bool, np.bool_)):
-            raise TypeError(f"nesterov must be a bool; got {type(nesterov).__name__} {nesterov!r}")
+            raise InvalidArgumentError(f"nesterov must be a bool; got {type(nesterov).__name__} {nesterov!r}")
         if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError(
+            raise InvalidArgumentError(
                 "Nesterov momentum requires a momentum and zero dampening; "
                 f"got momentum={momentum!r}, dampening={dampening!r}"
             )

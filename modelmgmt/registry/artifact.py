@@ -19,7 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from modelmgmt.errors import IntegrityError, ModelmgmtError, NotFittedError, NotFoundError
+from modelmgmt.errors import (
+    IntegrityError,
+    InvalidArgumentError,
+    ModelmgmtError,
+    NotFittedError,
+    NotFoundError,
+)
 from modelmgmt.registry.blobs import (
     ALLOWED_KINDS,
     BLOB_PREFIX,
@@ -77,7 +83,7 @@ def to_jsonable(value: Any, what: str) -> Any:
         return value.item()
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in ALLOWED_KINDS:
-            raise TypeError(f"{what} must be JSON-serialisable; got an array of dtype {value.dtype}")
+            raise InvalidArgumentError(f"{what} must be JSON-serialisable; got an array of dtype {value.dtype}")
         return value.tolist()
     if isinstance(value, (list, tuple)):
         return [to_jsonable(v, what) for v in value]
@@ -85,10 +91,10 @@ def to_jsonable(value: Any, what: str) -> Any:
         out = {}
         for k, v in value.items():
             if not isinstance(k, str):
-                raise TypeError(f"{what} keys must be str; got {type(k).__name__} key {k!r}")
+                raise InvalidArgumentError(f"{what} keys must be str; got {type(k).__name__} key {k!r}")
             out[k] = to_jsonable(v, f"{what}[{k!r}]")
         return out
-    raise TypeError(f"{what} must be JSON-serialisable (str, number, bool, None, list, dict); "
+    raise InvalidArgumentError(f"{what} must be JSON-serialisable (str, number, bool, None, list, dict); "
                     f"got {type(value).__name__}")
 
 
@@ -107,7 +113,7 @@ def model_type_name(model: Any) -> str:
     """How a manifest names ``model``'s class: its registered type name, else "module:Class"."""
     Model = _model_base()
     if not isinstance(model, Model):
-        raise TypeError(f"expected a modelmgmt.Model instance; got {type(model).__name__}")
+        raise InvalidArgumentError(f"expected a modelmgmt.Model instance; got {type(model).__name__}")
     cls = type(model)
     from modelmgmt import plugin_manager
 
@@ -123,7 +129,7 @@ def model_type_name(model: Any) -> str:
     except Exception:
         found = None
     if found is not cls:
-        raise TypeError(
+        raise InvalidArgumentError(
             f"{cls.__name__} cannot be saved: its class is not importable as {path!r}. Define it at "
             "module top level, or register it with the modelmgmt_register_model_types hook"
         )
@@ -175,7 +181,7 @@ def build_manifest(model: Any, table: dict[str, dict[str, Any]], metadata: dict[
 
     config = to_jsonable(model.config, "model.config")
     if not isinstance(config, dict):
-        raise TypeError(f"model.config must be a dict; got {type(model.config).__name__}")
+        raise InvalidArgumentError(f"model.config must be a dict; got {type(model.config).__name__}")
     signature = to_jsonable(model.input_signature, "model.input_signature")
     meta = {"created_at": utc_now(), "input_signature": signature, **metadata}
     return {
@@ -258,7 +264,7 @@ def save(model: Any, path_or_url: Any, **storage_options: Any) -> str:
     from modelmgmt.stores import open_store
 
     if not isinstance(model, _model_base()):
-        raise TypeError(f"save() expects a modelmgmt.Model; got {type(model).__name__}")
+        raise InvalidArgumentError(f"save() expects a modelmgmt.Model; got {type(model).__name__}")
     if not model.is_fitted:
         raise NotFittedError(f"{type(model).__name__} is not fitted; fit it before saving")
     store = open_store(path_or_url, **storage_options)

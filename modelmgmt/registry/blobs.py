@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from modelmgmt.errors import IntegrityError, NotFoundError
+from modelmgmt.errors import IntegrityError, InvalidArgumentError, NotFoundError
 from modelmgmt.stores.base import Store
 
 __all__ = [
@@ -131,9 +131,9 @@ def _known_digest(arr: np.ndarray) -> str | None:
 
 def _as_le_contiguous(name: str, value: Any) -> np.ndarray:
     if not isinstance(value, np.ndarray):
-        raise TypeError(f"model parameter {name!r} must be a numpy array; got {type(value).__name__}")
+        raise InvalidArgumentError(f"model parameter {name!r} must be a numpy array; got {type(value).__name__}")
     if value.dtype.kind not in ALLOWED_KINDS or value.dtype.fields is not None:
-        raise TypeError(
+        raise InvalidArgumentError(
             f"model parameter {name!r} has dtype {value.dtype}; only bool, integer, float and "
             "complex arrays can be saved (object and structured dtypes could hide pickles)"
         )
@@ -145,11 +145,11 @@ def _as_le_contiguous(name: str, value: Any) -> np.ndarray:
 def prepare_tensors(params: Any) -> dict[str, np.ndarray]:
     """Check a model's params and return them as little-endian C-order arrays (no hashing)."""
     if not isinstance(params, dict):
-        raise TypeError(f"model.params must be a dict of arrays; got {type(params).__name__}")
+        raise InvalidArgumentError(f"model.params must be a dict of arrays; got {type(params).__name__}")
     arrays: dict[str, np.ndarray] = {}
     for name, value in params.items():
         if not isinstance(name, str) or not name:
-            raise TypeError(f"model parameter names must be non-empty str; got {name!r}")
+            raise InvalidArgumentError(f"model parameter names must be non-empty str; got {name!r}")
         arrays[name] = _as_le_contiguous(name, value)
     return arrays
 

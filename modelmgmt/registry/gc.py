@@ -18,7 +18,7 @@ import socket
 import time
 from typing import Any
 
-from modelmgmt.errors import NotFoundError
+from modelmgmt.errors import InvalidArgumentError, NotFoundError
 from modelmgmt.registry import artifact
 from modelmgmt.registry.refs import MODELS
 
@@ -98,7 +98,7 @@ def _stale_temp_files(registry: Any, grace_period: float, writers: int) -> list[
 def collect(registry: Any, *, grace_period: float = 3600.0, dry_run: bool = False) -> list[str]:
     """Delete unreferenced blobs (and stale local temp files); return the removed keys."""
     if isinstance(grace_period, bool) or not isinstance(grace_period, (int, float)) or grace_period < 0:
-        raise ValueError(f"grace_period must be a number of seconds >= 0; got {grace_period!r}")
+        raise InvalidArgumentError(f"grace_period must be a number of seconds >= 0; got {grace_period!r}")
     store = registry.store
     keep, writers = _referenced(registry, grace_period)
     blobs = store.list(artifact.BLOB_PREFIX)

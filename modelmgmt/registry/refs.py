@@ -10,7 +10,7 @@ import time
 from typing import Any, Callable
 
 from modelmgmt._validation import validate_name
-from modelmgmt.errors import ConflictError, NotFoundError
+from modelmgmt.errors import ConflictError, InvalidArgumentError, NotFoundError
 from modelmgmt.stores.base import Store, validate_key
 
 __all__ = [
@@ -47,9 +47,9 @@ def alias_prefix(name: str, alias: str | None = None) -> str:
 def check_version(version: Any) -> int:
     """A version number: an int >= 1 (bool refused)."""
     if isinstance(version, bool) or not isinstance(version, int):
-        raise TypeError(f"version must be an int >= 1; got {type(version).__name__} {version!r}")
+        raise InvalidArgumentError(f"version must be an int >= 1; got {type(version).__name__} {version!r}")
     if version < 1:
-        raise ValueError(f"version must be an int >= 1; got {version}")
+        raise InvalidArgumentError(f"version must be an int >= 1; got {version}")
     return version
 
 
@@ -60,13 +60,13 @@ def parse_ref(ref: Any, is_model: Callable[[str], bool]) -> tuple[str, int | Non
     itself contains '@' is taken whole when such a model exists.
     """
     if not isinstance(ref, str):
-        raise TypeError(f"a model reference must be a str like 'name', 'name/3' or 'name@alias'; "
+        raise InvalidArgumentError(f"a model reference must be a str like 'name', 'name/3' or 'name@alias'; "
                         f"got {type(ref).__name__}")
     if "/" in ref:
         name, _, number = ref.partition("/")
         validate_name(name, "model name")
         if not number.isdigit() or number.startswith("0"):
-            raise ValueError(f"a reference 'name/N' needs a version number N >= 1; got {ref!r}")
+            raise InvalidArgumentError(f"a reference 'name/N' needs a version number N >= 1; got {ref!r}")
         return name, int(number), None
     if "@" in ref and not is_model(ref):
         name, _, alias = ref.rpartition("@")

@@ -21,7 +21,13 @@ import time
 from typing import Any, Iterator
 
 from modelmgmt._validation import validate_name
-from modelmgmt.errors import ConflictError, IntegrityError, NotFittedError, NotFoundError
+from modelmgmt.errors import (
+    ConflictError,
+    IntegrityError,
+    InvalidArgumentError,
+    NotFittedError,
+    NotFoundError,
+)
 from modelmgmt.registry import artifact
 from modelmgmt.registry.refs import (
     MODELS,
@@ -47,10 +53,10 @@ def _clean_dict(value: Any, what: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise TypeError(f"{what} must be a dict; got {type(value).__name__}")
+        raise InvalidArgumentError(f"{what} must be a dict; got {type(value).__name__}")
     for key in value:
         if not isinstance(key, str) or not key:
-            raise TypeError(f"{what} keys must be non-empty str; got {key!r}")
+            raise InvalidArgumentError(f"{what} keys must be non-empty str; got {key!r}")
     return artifact.to_jsonable(value, what)
 
 
@@ -58,7 +64,7 @@ def _clean_metrics(value: Any) -> dict[str, float]:
     metrics = _clean_dict(value, "metrics")
     for key, v in metrics.items():
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise TypeError(f"metrics[{key!r}] must be a number; got {type(v).__name__} {v!r}")
+            raise InvalidArgumentError(f"metrics[{key!r}] must be a number; got {type(v).__name__} {v!r}")
         metrics[key] = float(v)
     return metrics
 
@@ -139,14 +145,14 @@ class Registry:
 
         validate_name(name, "model name")
         if not isinstance(model, Model):
-            raise TypeError(f"register() expects a modelmgmt.Model; got {type(model).__name__}")
+            raise InvalidArgumentError(f"register() expects a modelmgmt.Model; got {type(model).__name__}")
         if not model.is_fitted:
             raise NotFittedError(f"{type(model).__name__} is not fitted; fit it before registering")
         if not isinstance(description, str):
-            raise TypeError(f"description must be a str; got {type(description).__name__}")
+            raise InvalidArgumentError(f"description must be a str; got {type(description).__name__}")
         run_id = getattr(run, "id", None) if run is not None else None
         if run is not None and not isinstance(run_id, str):
-            raise TypeError(f"run must be a tracking Run (from start_run); got {type(run).__name__}")
+            raise InvalidArgumentError(f"run must be a tracking Run (from start_run); got {type(run).__name__}")
         metadata = {
             "name": name,
             "params": _clean_dict(params, "params"),
@@ -426,17 +432,17 @@ class Registry:
         model, version = self._resolve(ref)
         self._read_manifest(model, version)
         if not isinstance(name, str):
-            raise TypeError(f"attachment name must be a str; got {type(name).__name__}")
+            raise InvalidArgumentError(f"attachment name must be a str; got {type(name).__name__}")
         try:
             validate_key(name)
         except ValueError as exc:
-            raise ValueError(f"invalid attachment name {name!r}: {exc}") from None
+            raise InvalidArgumentError(f"invalid attachment name {name!r}: {exc}") from None
         return version_key(model, version, f"attachments/{name}")
 
     def attach(self, ref: str, name: str, data: bytes) -> None:
         """Store ``data`` as file ``name`` beside a version (reports, plots, notes)."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError(f"attachment data must be bytes; got {type(data).__name__}")
+            raise InvalidArgumentError(f"attachment data must be bytes; got {type(data).__name__}")
         self.store.put(self._attachment_key(ref, name), data)
 
     def attachment(self, ref: str, name: str) -> bytes:
@@ -458,7 +464,7 @@ class Registry:
         """Append ``event`` (JSON-able dict) to a deployment's ordered history."""
         validate_name(deployment_name, "deployment name")
         if not isinstance(event, dict):
-            raise TypeError(f"event must be a dict; got {type(event).__name__}")
+            raise InvalidArgumentError(f"event must be a dict; got {type(event).__name__}")
         Log(self.store, f"deployments/{deployment_name}/").append(
             {"event": artifact.to_jsonable(event, "event"), "recorded_at": artifact.utc_now()}
         )

@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 from modelmgmt._validation import validate_name
-from modelmgmt.errors import NotFoundError
+from modelmgmt.errors import InvalidArgumentError, NotFoundError
 from modelmgmt.registry import artifact
 
 __all__ = ["Run", "list_runs", "find_run"]
@@ -30,7 +30,7 @@ def _run_key(experiment: str, run_id: str) -> str:
 
 def _check_key(key: Any, what: str) -> str:
     if not isinstance(key, str) or not key:
-        raise TypeError(f"{what} name must be a non-empty str; got {key!r}")
+        raise InvalidArgumentError(f"{what} name must be a non-empty str; got {key!r}")
     return key
 
 
@@ -38,7 +38,7 @@ def _check_value(value: Any, key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) and not (
         hasattr(value, "dtype") and getattr(value, "shape", None) == () and value.dtype.kind in "iuf"
     ):
-        raise TypeError(f"metric {key!r} must be a real number; got {type(value).__name__} {value!r}")
+        raise InvalidArgumentError(f"metric {key!r} must be a real number; got {type(value).__name__} {value!r}")
     return float(value)
 
 
@@ -79,7 +79,7 @@ class Run:
 
     def _update(self, target: dict[str, Any], values: Any, what: str) -> None:
         if not isinstance(values, dict):
-            raise TypeError(f"{what} must be a dict; got {type(values).__name__}")
+            raise InvalidArgumentError(f"{what} must be a dict; got {type(values).__name__}")
         for key, value in values.items():
             target[_check_key(key, what[:-1])] = artifact.to_jsonable(value, f"{what}[{key!r}]")
 
@@ -149,14 +149,14 @@ class Run:
         elif isinstance(step, bool) or not isinstance(step, int) or step < 0:
             if not points:
                 del self.metrics[key]
-            raise TypeError(f"step must be an int >= 0 or None; got {step!r}")
+            raise InvalidArgumentError(f"step must be an int >= 0 or None; got {step!r}")
         points.append((step, value))
         self._maybe_flush()
 
     def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
         """Append several metrics at one step."""
         if not isinstance(metrics, dict):
-            raise TypeError(f"metrics must be a dict; got {type(metrics).__name__}")
+            raise InvalidArgumentError(f"metrics must be a dict; got {type(metrics).__name__}")
         for key, value in metrics.items():
             _check_key(key, "metric")
             _check_value(value, key)
@@ -183,7 +183,7 @@ class Run:
     def end(self, status: str = "finished", error: str | None = None) -> None:
         """Close the run with ``status`` ("finished" or "failed") and write it."""
         if status not in _STATUSES[1:]:
-            raise ValueError(f"status must be 'finished' or 'failed'; got {status!r}")
+            raise InvalidArgumentError(f"status must be 'finished' or 'failed'; got {status!r}")
         self.status, self.error, self.end_time = status, error, artifact.utc_now()
         self.flush()
 
@@ -221,7 +221,7 @@ def list_runs(registry: Any, experiment: str) -> list[Run]:
 def find_run(registry: Any, run_id: str) -> Run:
     """The run with ``run_id`` in any experiment (NotFoundError when none)."""
     if not isinstance(run_id, str) or not run_id.isalnum():
-        raise ValueError(f"run id must be an alphanumeric str; got {run_id!r}")
+        raise InvalidArgumentError(f"run id must be an alphanumeric str; got {run_id!r}")
     for key in registry.store.list("runs/"):
         if key.endswith(f"/{run_id}.json"):
             return Run.from_dict(json.loads(registry.store.get(key)), registry)

@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 from modelmgmt.stores.base import Store, validate_key
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["Store", "open_store", "validate_key", "FsspecStore", "LocalStore", "MemoryStore"]
 
@@ -20,12 +21,12 @@ def open_store(url_or_store: "str | os.PathLike[str] | Store", **storage_options
 
     if isinstance(url_or_store, Store):
         if storage_options:
-            raise TypeError("storage_options apply only when opening a store from a URL")
+            raise InvalidArgumentError("storage_options apply only when opening a store from a URL")
         return url_or_store
     if isinstance(url_or_store, os.PathLike):
         url_or_store = os.fspath(url_or_store)
     if not isinstance(url_or_store, str) or not url_or_store:
-        raise TypeError(
+        raise InvalidArgumentError(
             f"expected a store URL (str), a path or a Store; got {type(url_or_store).__name__}"
         )
     url = url_or_store
@@ -39,7 +40,7 @@ def open_store(url_or_store: "str | os.PathLike[str] | Store", **storage_options
 
     if scheme not in fsspec.available_protocols():
         known = sorted(set(plugin_manager.store_schemes()) | set(fsspec.available_protocols()))
-        raise ValueError(f"unknown store URL scheme {scheme!r} in {url!r}; known: {', '.join(known)}")
+        raise InvalidArgumentError(f"unknown store URL scheme {scheme!r} in {url!r}; known: {', '.join(known)}")
     from modelmgmt.stores.fsspec_store import open_fsspec_store
 
     return open_fsspec_store(url, **storage_options)

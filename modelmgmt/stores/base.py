@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import re
 from typing import IO
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["Store", "validate_key"]
 
@@ -14,13 +15,13 @@ _BAD_KEY_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")
 def validate_key(key: object) -> str:
     """Check a store key: relative, '/'-separated, no empty, '.' or '..' parts, no control chars."""
     if not isinstance(key, str):
-        raise TypeError(f"store key must be a str; got {type(key).__name__}")
+        raise InvalidArgumentError(f"store key must be a str; got {type(key).__name__}")
     if not key or key.startswith("/") or key.endswith("/"):
-        raise ValueError(f"store key must be a non-empty relative path like 'a/b'; got {key!r}")
+        raise InvalidArgumentError(f"store key must be a non-empty relative path like 'a/b'; got {key!r}")
     if _BAD_KEY_CHARS.search(key):
-        raise ValueError(f"store key must not contain '\\\\', NUL or control characters; got {key!r}")
+        raise InvalidArgumentError(f"store key must not contain '\\\\', NUL or control characters; got {key!r}")
     if any(part in ("", ".", "..") for part in key.split("/")):
-        raise ValueError(f"store key must not contain empty, '.' or '..' parts; got {key!r}")
+        raise InvalidArgumentError(f"store key must not contain empty, '.' or '..' parts; got {key!r}")
     return key
 
 

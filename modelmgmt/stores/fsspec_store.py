@@ -7,7 +7,7 @@ import threading
 import uuid
 from typing import IO, Any
 
-from modelmgmt.errors import NotFoundError
+from modelmgmt.errors import InvalidArgumentError, NotFoundError
 from modelmgmt.stores.base import Store, validate_key
 
 __all__ = ["FsspecStore", "LocalStore", "MemoryStore"]
@@ -77,7 +77,7 @@ class FsspecStore(Store):
 
     def list(self, prefix: str = "") -> list[str]:
         if not isinstance(prefix, str):
-            raise TypeError(f"prefix must be a str; got {type(prefix).__name__}")
+            raise InvalidArgumentError(f"prefix must be a str; got {type(prefix).__name__}")
         base = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
         if base:
             validate_key(base)
@@ -158,7 +158,7 @@ class LocalStore(FsspecStore):
     def list(self, prefix: str = "") -> list[str]:
         # os.walk, pruned to the prefix: much faster than fsspec's find on large trees
         if not isinstance(prefix, str):
-            raise TypeError(f"prefix must be a str; got {type(prefix).__name__}")
+            raise InvalidArgumentError(f"prefix must be a str; got {type(prefix).__name__}")
         base = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
         if base:
             validate_key(base)

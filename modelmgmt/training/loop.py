@@ -11,6 +11,7 @@ import numpy as np
 from modelmgmt._validation import as_1d, as_float_2d, check_same_length
 from modelmgmt.training.history import History
 from modelmgmt.training.progress import ProgressBar, wants_progress
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["fit", "Trainer"]
 
@@ -30,7 +31,7 @@ class Trainer:
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
+        raise InvalidArgumentError(f"{name} must be an int >= {minimum}; got {value!r}")
     return int(value)
 
 
@@ -38,11 +39,11 @@ def _data(model: Any, X: Any, y: Any, what: str) -> tuple[np.ndarray, np.ndarray
     allow_nan = bool(getattr(model, "accepts_nan", False))
     X = as_float_2d(X, f"X{what}", allow_nan=allow_nan)
     if allow_nan and np.isinf(X).any():
-        raise ValueError(f"X{what} must not contain infinite values")
+        raise InvalidArgumentError(f"X{what} must not contain infinite values")
     y = as_1d(y, f"y{what}")
     n = check_same_length(**{f"X{what}": X, f"y{what}": y})
     if n == 0:
-        raise ValueError(f"X{what} and y{what} must not be empty")
+        raise InvalidArgumentError(f"X{what} and y{what} must not be empty")
     return X, y
 
 
@@ -71,7 +72,7 @@ def _batch_loss_fn(model: Any, X: np.ndarray, y: np.ndarray) -> Any:
 
 def _check_run(run: Any) -> None:
     if run is not None and not callable(getattr(run, "log_metrics", None)):
-        raise TypeError(f"run must have a log_metrics(dict, step=...) method (a tracking Run); got {type(run).__name__}")
+        raise InvalidArgumentError(f"run must have a log_metrics(dict, step=...) method (a tracking Run); got {type(run).__name__}")
 
 
 def _check_callbacks(callbacks: Any) -> list[Any]:
@@ -80,10 +81,10 @@ def _check_callbacks(callbacks: Any) -> list[Any]:
     try:
         cbs = list(callbacks)
     except TypeError:
-        raise TypeError(f"callbacks must be a list of Callback objects; got {type(callbacks).__name__}") from None
+        raise InvalidArgumentError(f"callbacks must be a list of Callback objects; got {type(callbacks).__name__}") from None
     for cb in cbs:
         if not all(callable(getattr(cb, h, None)) for h in ("set_trainer", "on_epoch_end")):
-            raise TypeError(f"every callback must be a modelmgmt.callbacks.Callback; got {type(cb).__name__}")
+            raise InvalidArgumentError(f"every callback must be a modelmgmt.callbacks.Callback; got {type(cb).__name__}")
     return cbs
 
 
@@ -117,32 +118,32 @@ def fit(
     from modelmgmt.models.base import Model
 
     if not isinstance(model, Model):
-        raise TypeError(f"model must be a modelmgmt Model; got {type(model).__name__}")
+        raise InvalidArgumentError(f"model must be a modelmgmt Model; got {type(model).__name__}")
     X, y = _data(model, X, y, "")
     epochs = _check_int("epochs", epochs, 0)
     n = len(X)
     batch_size = n if batch_size is None else _check_int("batch_size", batch_size, 1)
     if not isinstance(shuffle, (bool, np.bool_)):
-        raise TypeError(f"shuffle must be True or False; got {shuffle!r}")
+        raise InvalidArgumentError(f"shuffle must be True or False; got {shuffle!r}")
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise ValueError("validation_data must be a pair (X_val, y_val)")
+            raise InvalidArgumentError("validation_data must be a pair (X_val, y_val)")
         X_val, y_val = _data(model, validation_data[0], validation_data[1], "_val")
         if X_val.shape[1] != X.shape[1]:
-            raise ValueError(f"X_val has {X_val.shape[1]} features but X has {X.shape[1]}")
+            raise InvalidArgumentError(f"X_val has {X_val.shape[1]} features but X has {X.shape[1]}")
     cbs = _check_callbacks(callbacks)
     _check_run(run)
     if seed is not None and not isinstance(seed, np.random.Generator) and (
         isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
     ):
-        raise TypeError(f"seed must be an int, a numpy Generator or None; got {seed!r}")
+        raise InvalidArgumentError(f"seed must be an int, a numpy Generator or None; got {seed!r}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     if optimizer is None:
         from modelmgmt.optim import Adam
 
         optimizer = Adam(lr=1e-3)
     elif not callable(getattr(optimizer, "step", None)):
-        raise TypeError(f"optimizer must be a modelmgmt Optimizer; got {type(optimizer).__name__}")
+        raise InvalidArgumentError(f"optimizer must be a modelmgmt Optimizer; got {type(optimizer).__name__}")
 
     if not model.is_fitted:
         model.initialize(X, y, rng)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from typing import Any, TextIO
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["ProgressBar", "wants_progress"]
 
@@ -18,7 +19,7 @@ def wants_progress(progress: Any, stream: TextIO | None = None) -> bool:
         except (AttributeError, ValueError):
             return False
     if not isinstance(progress, (bool, int)):
-        raise TypeError(f"progress must be True, False or None; got {progress!r}")
+        raise InvalidArgumentError(f"progress must be True, False or None; got {progress!r}")
     return bool(progress)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import numpy as np
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["Scorer", "check_scoring"]
 
@@ -25,13 +26,13 @@ class Scorer:
 
     def __init__(self, name: str) -> None:
         if not isinstance(name, str) or not name:
-            raise TypeError(f"scoring must be a metric name or a callable(model, X, y); got {name!r}")
+            raise InvalidArgumentError(f"scoring must be a metric name or a callable(model, X, y); got {name!r}")
         from modelmgmt.metrics import get
 
         try:
             metric = get(name)
         except KeyError as exc:  # NotFoundError is a KeyError; say it as a bad argument
-            raise ValueError(f"unknown metric {name!r} for scoring: {exc}") from None
+            raise InvalidArgumentError(f"unknown metric {name!r} for scoring: {exc}") from None
         self.name = name
         self.sign = 1.0 if getattr(metric, "greater_is_better", True) else -1.0
 
@@ -57,11 +58,11 @@ def check_scoring(scoring: Any) -> dict[str, Callable[[Any, np.ndarray, np.ndarr
     elif isinstance(scoring, (list, tuple)):
         items = [(s if isinstance(s, str) else getattr(s, "__name__", f"score{i}"), s) for i, s in enumerate(scoring)]
     else:
-        raise TypeError(
+        raise InvalidArgumentError(
             f"scoring must be a metric name, a callable(model, X, y) or a sequence of them; got {type(scoring).__name__}"
         )
     if not items:
-        raise ValueError("scoring must name at least one metric; got an empty collection")
+        raise InvalidArgumentError("scoring must name at least one metric; got an empty collection")
     out: dict[str, Callable] = {}
     for name, s in items:
         if isinstance(s, str):
@@ -69,5 +70,5 @@ def check_scoring(scoring: Any) -> dict[str, Callable[[Any, np.ndarray, np.ndarr
         elif callable(s):
             out[name] = s
         else:
-            raise TypeError(f"scoring entry {name!r} must be a metric name or a callable(model, X, y); got {type(s).__name__}")
+            raise InvalidArgumentError(f"scoring entry {name!r} must be a metric name or a callable(model, X, y); got {type(s).__name__}")
     return out

@@ -11,6 +11,7 @@ import time
 from typing import Any, Callable
 
 import numpy as np
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["fit_and_score", "fit_model", "run_tasks", "split_params", "check_error_score", "warn_failures", "FIT_PREFIX"]
 
@@ -84,9 +85,9 @@ def check_error_score(error_score: Any) -> Any:
     """``"raise"`` or a number (e.g. ``float("nan")``); anything else is a ValueError."""
     if isinstance(error_score, str):
         if error_score != "raise":
-            raise ValueError(f"error_score must be 'raise' or a number; got {error_score!r}")
+            raise InvalidArgumentError(f"error_score must be 'raise' or a number; got {error_score!r}")
     elif isinstance(error_score, bool) or not isinstance(error_score, (int, float, np.integer, np.floating)):
-        raise ValueError(f"error_score must be 'raise' or a number; got {error_score!r}")
+        raise InvalidArgumentError(f"error_score must be 'raise' or a number; got {error_score!r}")
     return error_score
 
 
@@ -113,7 +114,7 @@ def run_tasks(executor: Any, tasks: list[tuple], progress: Any = None) -> list[d
                 progress.advance()
         return out
     if not hasattr(executor, "submit"):
-        raise TypeError(
+        raise InvalidArgumentError(
             f"executor must be a concurrent.futures.Executor (with submit); got {type(executor).__name__}"
         )
     futures = [executor.submit(fit_and_score, *task) for task in tasks]

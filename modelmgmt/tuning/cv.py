@@ -11,6 +11,7 @@ from modelmgmt._validation import as_1d, as_float_2d, check_same_length
 from modelmgmt.tuning._progress import make_progress
 from modelmgmt.tuning._scoring import check_scoring
 from modelmgmt.tuning._tasks import check_error_score, run_tasks, warn_failures
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["cross_validate", "check_cv"]
 
@@ -30,37 +31,37 @@ def check_cv(cv: Any, X: np.ndarray, y: np.ndarray | None, classifier: bool) -> 
     """
     n = len(X)
     if isinstance(cv, bool):
-        raise TypeError("cv must be an int >= 2, a splitter with split(X, y), or an iterable of (train, test); got a bool")
+        raise InvalidArgumentError("cv must be an int >= 2, a splitter with split(X, y), or an iterable of (train, test); got a bool")
     if isinstance(cv, numbers.Integral):
         k = int(cv)
         if k < 2:
-            raise ValueError(f"cv must be at least 2 folds; got {k}")
+            raise InvalidArgumentError(f"cv must be at least 2 folds; got {k}")
         if k > n:
-            raise ValueError(f"cv={k} folds need at least {k} samples; got {n}")
+            raise InvalidArgumentError(f"cv={k} folds need at least {k} samples; got {n}")
         pairs = list(_int_splitter(k, classifier and y is not None).split(X, y))
     elif hasattr(cv, "split"):
         pairs = list(cv.split(X, y))
     elif hasattr(cv, "__iter__") and not isinstance(cv, (str, bytes, dict)):
         pairs = list(cv)
     else:
-        raise TypeError(
+        raise InvalidArgumentError(
             "cv must be an int >= 2, a splitter with split(X, y), or an iterable of (train, test) "
             f"index pairs; got {type(cv).__name__}"
         )
     if not pairs:
-        raise ValueError("cv produced no (train, test) splits")
+        raise InvalidArgumentError("cv produced no (train, test) splits")
     out = []
     for i, pair in enumerate(pairs):
         try:
             train, test = pair
         except (TypeError, ValueError):
-            raise ValueError(f"cv split {i} must be a (train, test) pair of index arrays; got {pair!r:.80}") from None
+            raise InvalidArgumentError(f"cv split {i} must be a (train, test) pair of index arrays; got {pair!r:.80}") from None
         train, test = np.asarray(train), np.asarray(test)
         for part, a in (("train", train), ("test", test)):
             if a.ndim != 1 or a.size == 0 or a.dtype.kind not in "iu":
-                raise ValueError(f"cv split {i}: {part} must be a non-empty 1-D integer index array; got shape {a.shape}, dtype {a.dtype}")
+                raise InvalidArgumentError(f"cv split {i}: {part} must be a non-empty 1-D integer index array; got shape {a.shape}, dtype {a.dtype}")
             if a.min() < -n or a.max() >= n:
-                raise ValueError(f"cv split {i}: {part} indices must be in [0, {n}); got min {a.min()}, max {a.max()}")
+                raise InvalidArgumentError(f"cv split {i}: {part} indices must be in [0, {n}); got min {a.min()}, max {a.max()}")
         out.append((train, test))
     return out
 
@@ -73,7 +74,7 @@ def prepare_xy(X: Any, y: Any, allow_nan: bool = False) -> tuple[np.ndarray, np.
     """
     X = as_float_2d(X, "X", allow_nan=allow_nan)
     if allow_nan and np.isinf(X).any():
-        raise ValueError(f"X must not contain infinite values; it contains {int(np.isinf(X).sum())}")
+        raise InvalidArgumentError(f"X must not contain infinite values; it contains {int(np.isinf(X).sum())}")
     y = as_1d(y, "y")
     check_same_length(X=X, y=y)
     return X, y
@@ -99,9 +100,9 @@ def cross_validate(
     fold scores it and one RuntimeWarning reports the failures.
     """
     if not callable(factory):
-        raise TypeError(f"factory must be a callable returning an unfitted Model; got {type(factory).__name__}")
+        raise InvalidArgumentError(f"factory must be a callable returning an unfitted Model; got {type(factory).__name__}")
     if fit_params is not None and not isinstance(fit_params, dict):
-        raise TypeError(f"fit_params must be a dict of keyword arguments for fit; got {type(fit_params).__name__}")
+        raise InvalidArgumentError(f"fit_params must be a dict of keyword arguments for fit; got {type(fit_params).__name__}")
     probe = factory()
     X, y = prepare_xy(X, y, allow_nan=bool(getattr(probe, "accepts_nan", False)))
     check_error_score(error_score)

@@ -16,6 +16,7 @@ import numpy as np
 from modelmgmt.tuning._progress import make_progress
 from modelmgmt.tuning.cv import check_cv, prepare_xy
 from modelmgmt.tuning.search import _BaseSearch, check_param_names, parameter_grid
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["HalvingSearch"]
 
@@ -63,17 +64,17 @@ class HalvingSearch(_BaseSearch):
     ) -> None:
         super().__init__(factory, **kwargs)
         if resource not in _RESOURCES:
-            raise ValueError(f"resource must be one of {', '.join(map(repr, _RESOURCES))}; got {resource!r}")
+            raise InvalidArgumentError(f"resource must be one of {', '.join(map(repr, _RESOURCES))}; got {resource!r}")
         if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or factor <= 1:
-            raise ValueError(f"factor must be a number > 1; got {factor!r}")
+            raise InvalidArgumentError(f"factor must be a number > 1; got {factor!r}")
         for name, v, words in (("min_resources", min_resources, ("exhaust", "smallest")), ("max_resources", max_resources, ("auto",))):
             if isinstance(v, str):
                 if v not in words:
-                    raise ValueError(f"{name} must be a positive int or one of {words}; got {v!r}")
+                    raise InvalidArgumentError(f"{name} must be a positive int or one of {words}; got {v!r}")
             elif isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-                raise ValueError(f"{name} must be a positive int or one of {words}; got {v!r}")
+                raise InvalidArgumentError(f"{name} must be a positive int or one of {words}; got {v!r}")
         if resource == "epochs" and any("fit__epochs" in c for c in parameter_grid(param_grid)):
-            raise ValueError("'fit__epochs' cannot be searched when epochs are the halving resource")
+            raise InvalidArgumentError("'fit__epochs' cannot be searched when epochs are the halving resource")
         self.param_grid = param_grid
         check_param_names(factory, {n for c in parameter_grid(param_grid) for n in c})
         self.resource = resource
@@ -105,7 +106,7 @@ class HalvingSearch(_BaseSearch):
         else:
             min_r = int(self.min_resources)
         if min_r > max_r:
-            raise ValueError(f"min_resources={min_r} is greater than max_resources={max_r}")
+            raise InvalidArgumentError(f"min_resources={min_r} is greater than max_resources={max_r}")
         required = 1 + math.floor(math.log(n_candidates, self.factor))
         possible = 1 + math.floor(math.log(max_r // min_r, self.factor))
         return min_r, max_r, min(required, possible)

@@ -17,6 +17,7 @@ from modelmgmt.tuning._progress import make_progress
 from modelmgmt.tuning._scoring import check_scoring
 from modelmgmt.tuning._tasks import FIT_PREFIX, check_error_score, fit_model, run_tasks, split_params, warn_failures
 from modelmgmt.tuning.cv import check_cv, prepare_xy
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["GridSearch", "RandomSearch", "parameter_grid"]
 
@@ -40,7 +41,7 @@ def check_param_names(factory: Callable, names: Iterable[str]) -> None:
         if name.startswith(FIT_PREFIX):
             continue  # checked against the model's fit by check_fit_names
         if name not in accepted:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"unknown parameter {name!r} for {_factory_name(factory)}; it accepts: "
                 f"{', '.join(accepted) or 'no keyword arguments'}"
             )
@@ -66,7 +67,7 @@ def check_fit_names(model: Any, names: Iterable[str]) -> None:
     accepted = [a for a in accepted if a not in ("self", "model", "X", "y")]
     for name in wanted:
         if name not in accepted:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"unknown fit parameter {FIT_PREFIX + name!r}: {type(model).__name__}'s fit accepts: {', '.join(accepted)}"
             )
 
@@ -75,26 +76,26 @@ def _as_grid_list(grid: Any, what: str) -> list[dict[str, Any]]:
     if isinstance(grid, dict):
         grid = [grid]
     if not isinstance(grid, (list, tuple)):
-        raise TypeError(f"{what} must be a dict of parameter name -> values or a list of such dicts; got {type(grid).__name__}")
+        raise InvalidArgumentError(f"{what} must be a dict of parameter name -> values or a list of such dicts; got {type(grid).__name__}")
     if not grid:
-        raise ValueError(f"{what} is empty; give at least one parameter with at least one value")
+        raise InvalidArgumentError(f"{what} is empty; give at least one parameter with at least one value")
     for g in grid:
         if not isinstance(g, dict):
-            raise TypeError(f"{what} entries must be dicts; got {type(g).__name__}")
+            raise InvalidArgumentError(f"{what} entries must be dicts; got {type(g).__name__}")
         if not g:
-            raise ValueError(f"{what} is empty; give at least one parameter with at least one value")
+            raise InvalidArgumentError(f"{what} is empty; give at least one parameter with at least one value")
         for k in g:
             if not isinstance(k, str):
-                raise TypeError(f"{what} keys must be parameter names (str); got {k!r}")
+                raise InvalidArgumentError(f"{what} keys must be parameter names (str); got {k!r}")
     return list(grid)
 
 
 def _values(name: str, v: Any) -> list:
     if isinstance(v, (str, bytes)) or not hasattr(v, "__len__"):
-        raise TypeError(f"values for parameter {name!r} must be a list (or tuple/array); got {type(v).__name__} {v!r:.40}")
+        raise InvalidArgumentError(f"values for parameter {name!r} must be a list (or tuple/array); got {type(v).__name__} {v!r:.40}")
     vals = list(v)
     if not vals:
-        raise ValueError(f"parameter {name!r} has no values to try; give a non-empty list")
+        raise InvalidArgumentError(f"parameter {name!r} has no values to try; give a non-empty list")
     return vals
 
 
@@ -144,15 +145,15 @@ class _BaseSearch:
         error_score: Any = "raise",
     ) -> None:
         if not callable(factory):
-            raise TypeError(f"factory must be a callable returning an unfitted Model; got {type(factory).__name__}")
+            raise InvalidArgumentError(f"factory must be a callable returning an unfitted Model; got {type(factory).__name__}")
         if not (isinstance(scoring, str) or callable(scoring)):
-            raise TypeError(f"scoring must be one metric name or a callable(model, X, y); got {type(scoring).__name__}")
+            raise InvalidArgumentError(f"scoring must be one metric name or a callable(model, X, y); got {type(scoring).__name__}")
         if fit_params is not None and not isinstance(fit_params, dict):
-            raise TypeError(f"fit_params must be a dict of keyword arguments for fit; got {type(fit_params).__name__}")
+            raise InvalidArgumentError(f"fit_params must be a dict of keyword arguments for fit; got {type(fit_params).__name__}")
         if isinstance(cv, int) and not isinstance(cv, bool) and cv < 2:
-            raise ValueError(f"cv must be at least 2 folds; got {cv}")
+            raise InvalidArgumentError(f"cv must be at least 2 folds; got {cv}")
         if executor is not None and not hasattr(executor, "submit"):
-            raise TypeError(f"executor must be a concurrent.futures.Executor (with submit); got {type(executor).__name__}")
+            raise InvalidArgumentError(f"executor must be a concurrent.futures.Executor (with submit); got {type(executor).__name__}")
         self.factory = factory
         self.cv = cv
         self.scoring = scoring
@@ -289,9 +290,9 @@ class _BaseSearch:
         self._check_done()
         registry = registry if registry is not None else self.registry
         if registry is None:
-            raise ValueError("register_best needs a registry: pass one here or as registry= to the search")
+            raise InvalidArgumentError("register_best needs a registry: pass one here or as registry= to the search")
         if self.best_model is None:
-            raise ValueError("register_best needs the refitted best model; run the search with refit=True")
+            raise InvalidArgumentError("register_best needs the refitted best model; run the search with refit=True")
         row = self.results[self.best_index]
         kwargs: dict[str, Any] = {
             "params": _loggable(row["params"]),
@@ -339,9 +340,9 @@ class RandomSearch(_BaseSearch):
                  **kwargs: Any) -> None:
         super().__init__(factory, **kwargs)
         if isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)):
-            raise TypeError(f"n_iter must be an int >= 1; got {type(n_iter).__name__}")
+            raise InvalidArgumentError(f"n_iter must be an int >= 1; got {type(n_iter).__name__}")
         if n_iter < 1:
-            raise ValueError(f"n_iter must be at least 1; got {n_iter}")
+            raise InvalidArgumentError(f"n_iter must be at least 1; got {n_iter}")
         grids = _as_grid_list(param_distributions, "param_distributions")
         for g in grids:
             for k, v in g.items():
