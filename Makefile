@@ -2,20 +2,23 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# every install is pinned by constraints.txt, so a new release cannot break CI overnight
+PIP := $(BIN)/python -m pip install --quiet -c constraints.txt
 
-.PHONY: demo test bench clean
+.PHONY: demo test lint bench constraints clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Stamp files re-run the install whenever pyproject.toml changes.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+# Stamp files re-run the install whenever pyproject.toml or the pins change.
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+$(VENV)/.installed-test: pyproject.toml constraints.txt $(wildcard plugins/*/pyproject.toml) | $(BIN)/python
+	$(PIP) -e '.[test]'
+	for p in plugins/*/; do [ -f $$p/pyproject.toml ] && $(PIP) -e "$$p[test]" || true; done
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
@@ -23,9 +26,19 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
+	for p in plugins/*/; do [ -d $$p/tests ] && (cd $$p && ../../$(BIN)/python -m pytest -q) || exit 1; done
 
 bench: $(VENV)/.installed-test
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+# Re-resolve every pin from pyproject.toml in a scratch venv; review the diff before committing.
+constraints:
+	rm -rf /tmp/modelmgmt-pins && $(PYTHON) -m venv /tmp/modelmgmt-pins
+	/tmp/modelmgmt-pins/bin/python -m pip install --quiet --upgrade pip
+	/tmp/modelmgmt-pins/bin/python -m pip install --quiet -e '.[test]'
+	head -2 constraints.txt > constraints.new
+	/tmp/modelmgmt-pins/bin/python -m pip freeze | grep -v -i '^-e\|^modelmgmt' >> constraints.new
+	mv constraints.new constraints.txt
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -34,15 +34,19 @@ def _run(capsys, *argv):
 
 def test_models_and_versions(capsys, reg_url):
     code, out, _ = _run(capsys, "--registry", reg_url, "models")
-    assert code == 0 and out.split() == ["churn", "fraud"]
+    assert code == 0 and out.split() == ["NAME", "churn", "fraud"]
     code, out, _ = _run(capsys, "--registry", reg_url, "alias", "churn", "prod", "2")
     assert code == 0 and out.strip() == "churn@prod -> 2"
     code, out, _ = _run(capsys, "--registry", reg_url, "versions", "churn")
-    lines = out.strip().splitlines()
-    assert [line.split("\t")[0] for line in lines] == ["1", "2"]
+    header, *lines = out.strip().splitlines()
+    assert header.split() == ["VERSION", "CREATED_AT", "DIGEST", "ALIASES", "METRICS"]
+    assert [line.split()[0] for line in lines] == ["1", "2"]
     v2 = mm.Registry(reg_url).get("churn/2")
-    assert lines[1].split("\t")[2] == v2.digest[:12]
+    assert lines[1].split()[2] == v2.digest[:12]
     assert "prod" in lines[1] and "acc=0.9" in lines[1] and "acc=0.81" in lines[0]
+    code, out, _ = _run(capsys, "--registry", reg_url, "versions", "churn", "--json")
+    rows = json.loads(out)
+    assert [r["version"] for r in rows] == [1, 2] and rows[1]["aliases"] == ["prod"]
 
 
 def test_alias_and_rollback(capsys, reg_url):
@@ -88,4 +92,11 @@ def test_python_dash_m_modelmgmt(reg_url):
     out = subprocess.run([sys.executable, "-m", "modelmgmt", "--registry", reg_url, "versions", "churn"],
                          capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert [line.split("\t")[0] for line in out.stdout.strip().splitlines()] == ["1", "2"]
+    assert [line.split()[0] for line in out.stdout.strip().splitlines()] == ["VERSION", "1", "2"]
+
+
+def test_missing_registry_exits_2_and_creates_nothing(capsys, tmp_path):
+    missing = tmp_path / "typo"
+    code, out, err = _run(capsys, "--registry", str(missing), "models")
+    assert code == 2 and "no registry" in err and out == ""
+    assert not missing.exists()
