@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 
 $(VENV)/.installed-test: pyproject.toml constraints.txt $(wildcard plugins/*/pyproject.toml) | $(BIN)/python
 	$(PIP) -e '.[test]'
-	for p in plugins/*/; do [ -f $$p/pyproject.toml ] && $(PIP) -e "$$p[test]" || true; done
+	for p in plugins/*/; do if [ -f $$p/pyproject.toml ]; then $(PIP) -e "$$p[test]" || exit 1; fi; done
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
@@ -26,7 +26,7 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
-	for p in plugins/*/; do [ -d $$p/tests ] && (cd $$p && ../../$(BIN)/python -m pytest -q) || exit 1; done
+	for p in plugins/*/; do if [ -d $$p/tests ]; then (cd $$p && ../../$(BIN)/python -m pytest -q) || exit 1; fi; done
 
 bench: $(VENV)/.installed-test
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
