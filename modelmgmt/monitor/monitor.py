@@ -12,6 +12,7 @@ import numpy as np
 from modelmgmt import drift as _drift
 from modelmgmt._threads import shared_pool, threads_from_env
 from modelmgmt.monitor.alerts import OPERATORS, Alert, AlertRule
+from modelmgmt.monitor.prometheus import render
 from modelmgmt.monitor.report import DriftReport, FeatureDrift
 from modelmgmt.monitor.sketch import CategoricalSketch, NumericSketch
 from modelmgmt.errors import InvalidArgumentError
@@ -429,9 +430,7 @@ class Monitor:
 
     def to_prometheus(self, labels: Mapping[str, str] | None = None) -> str:
         """The current report as Prometheus text exposition (``labels`` added to every sample)."""
-        from modelmgmt.monitor.prometheus import render
-
-        return render(self.report(), dict(labels or {}))
+        return render(self.report(), labels)
 
     # ------------------------------------------------------------------ alerts
 
