@@ -10,6 +10,7 @@ __all__ = [
     "PluginError",
     "ConflictError",
     "InvalidArgumentError",
+    "ModelTypeError",
 ]
 
 
@@ -30,6 +31,11 @@ class NotFittedError(ModelmgmtError, ValueError):
 
 class IntegrityError(ModelmgmtError):
     """Stored bytes do not match the digest recorded for them."""
+
+
+class ModelTypeError(IntegrityError, TypeError):
+    """A manifest names a model type that is not registered, abstract, or not a Model: the
+    artifact cannot be trusted to rebuild what it claims, and nothing is imported for it."""
 
 
 class PluginError(ModelmgmtError):
