@@ -17,6 +17,7 @@ from typing import Any
 from modelmgmt.errors import (
     ConflictError,
     IntegrityError,
+    InvalidArgumentError,
     ModelmgmtError,
     NotFittedError,
     NotFoundError,
@@ -38,6 +39,9 @@ _LAZY: dict[str, str] = {
     "hookimpl": "modelmgmt.hookspecs:hookimpl",
     "plugins": "modelmgmt.plugin_manager:plugins",
     "deployers": "modelmgmt.plugin_manager:deployers",
+    "register_model_type": "modelmgmt.models.model_types:register_model_type",
+    "export": "modelmgmt.exporting:export",
+    "exporters": "modelmgmt.plugin_manager:exporters",
     # lifecycle, in data-flow order
     "fit": "modelmgmt.training:fit",
     "History": "modelmgmt.training:History",
@@ -62,7 +66,7 @@ _LAZY: dict[str, str] = {
 
 __all__ = [
     "ModelmgmtError", "NotFoundError", "NotFittedError", "IntegrityError", "PluginError",
-    "ConflictError", "__version__", *_LAZY,
+    "ConflictError", "InvalidArgumentError", "__version__", *_LAZY,
 ]
 
 

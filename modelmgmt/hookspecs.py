@@ -8,17 +8,25 @@ Factories may be given as objects or as ``"module:attribute"`` strings, imported
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Protocol
 
 import pluggy
 
-__all__ = ["hookspec", "hookimpl", "PROJECT"]
+__all__ = ["hookspec", "hookimpl", "PROJECT", "Register"]
 
 PROJECT = "modelmgmt"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
-Register = Callable[[str, Any], None]
+
+class Register(Protocol):
+    """The callback every hook receives: ``register(name, factory, *, override=False)``.
+
+    ``override=True`` lets a third-party plugin replace a built-in's entry of that name
+    (without it, the first-loaded plugin keeps a contested name; see docs/plugins.md).
+    """
+
+    def __call__(self, name: str, factory: Any, *, override: bool = False) -> None: ...
 
 
 @hookspec
@@ -43,4 +51,13 @@ def modelmgmt_register_model_types(register: Register) -> None:
 
     ``cls`` is a :class:`modelmgmt.Model` subclass; the registry rebuilds saved models of
     type ``"MyModel"`` with ``cls.from_config(config, params)``, never with pickle.
+    """
+
+
+@hookspec
+def modelmgmt_register_exporters(register: Register) -> None:
+    """Register export formats: ``register("onnx", exporter)``.
+
+    ``exporter(model, path, **options) -> None`` writes ``model`` to ``path``; it is what
+    ``mm.export(model, path, format="onnx", **options)`` calls.
     """

@@ -154,21 +154,80 @@ class _Plugin:
             setattr(self, name, mm.hookimpl(fn))
 
 
-def test_two_plugins_same_deployer_name_is_a_plugin_error_naming_both():
+def test_two_plugins_same_deployer_name_warns_naming_both_and_first_loaded_wins():
     pm = plugin_manager.get_plugin_manager()
     pm.register(_Plugin(modelmgmt_register_deployers=lambda register: register("inprocess", object)), name="copycat")
-    with pytest.raises(mm.PluginError, match="'inprocess' is registered by two plugins.*copycat"):
-        mm.deployers()
+    with pytest.warns(plugin_manager.PluginWarning, match="'inprocess' is registered by two plugins.*deployment.builtin.*copycat"):
+        assert "inprocess" in mm.deployers()
+    from modelmgmt.deployment.inprocess import InProcessDeployer
+
+    assert plugin_manager.get_deployer_factory("inprocess") is InProcessDeployer
 
 
-def test_two_plugins_same_store_scheme_is_a_plugin_error():
+def test_two_third_party_plugins_first_registered_wins():
+    pm = plugin_manager.get_plugin_manager()
+    first, second = type("First", (), {}), type("Second", (), {})
+    pm.register(_Plugin(modelmgmt_register_deployers=lambda register: register("dup", first)), name="plug-a")
+    pm.register(_Plugin(modelmgmt_register_deployers=lambda register: register("dup", second, override=True)), name="plug-b")
+    with pytest.warns(plugin_manager.PluginWarning, match="'dup' is registered by two plugins: 'plug-a' and 'plug-b'; using 'plug-a'"):
+        assert plugin_manager.get_deployer_factory("dup") is first
+
+
+def test_two_plugins_same_store_scheme_warns_and_builtin_keeps_it():
     pm = plugin_manager.get_plugin_manager()
     pm.register(_Plugin(modelmgmt_register_stores=lambda register: register("memory", object)), name="memclash")
-    with pytest.raises(mm.PluginError, match="modelmgmt.stores.builtin.*memclash"):
-        plugin_manager.store_schemes()
+    with pytest.warns(plugin_manager.PluginWarning, match="modelmgmt.stores.builtin.*memclash.*override=True"):
+        factory = plugin_manager.get_store_factory("memory")
+    assert factory is not object
 
 
-def test_misspelled_hook_fails_loudly(monkeypatch):
+def test_override_replaces_a_builtin_silently(recwarn):
+    class MyInProcess:
+        pass
+
+    pm = plugin_manager.get_plugin_manager()
+    pm.register(
+        _Plugin(modelmgmt_register_deployers=lambda register: register("inprocess", MyInProcess, override=True)),
+        name="better-inprocess",
+    )
+    assert plugin_manager.get_deployer_factory("inprocess") is MyInProcess
+    assert mm.deployers() == ["http", "inprocess"]
+    assert not [w for w in recwarn if issubclass(w.category, plugin_manager.PluginWarning)]
+
+
+def test_a_raising_hook_disables_only_that_plugins_names():
+    def boom(register):
+        register("fine-before-crash", object)
+        raise RuntimeError("hook exploded")
+
+    pm = plugin_manager.get_plugin_manager()
+    pm.register(_Plugin(modelmgmt_register_stores=boom), name="crashy")
+    pm.register(_Plugin(modelmgmt_register_stores=lambda register: register("okfs", object)), name="okay")
+    with pytest.warns(plugin_manager.PluginWarning, match="'crashy' failed in modelmgmt_register_stores.*hook exploded"):
+        schemes = plugin_manager.store_schemes()
+    assert "okfs" in schemes and "memory" in schemes and "fine-before-crash" not in schemes
+    from modelmgmt.stores import open_store
+
+    assert open_store("memory://after-crash").list() == []  # what every Registry(...) opens
+
+
+def test_hooks_are_called_through_pluggy_so_wrappers_run():
+    seen = []
+
+    class Wrapper:
+        @mm.hookimpl(wrapper=True)
+        def modelmgmt_register_deployers(self, register):
+            seen.append("before")
+            result = yield
+            seen.append("after")
+            return result
+
+    plugin_manager.get_plugin_manager().register(Wrapper(), name="wrapper")
+    assert "http" in mm.deployers()
+    assert seen == ["before", "after"]
+
+
+def test_misspelled_hook_disables_only_that_plugin(monkeypatch, tmp_path):
     import types
 
     bad = types.ModuleType("misspelled_plugin")
@@ -187,8 +246,12 @@ def test_misspelled_hook_fails_loudly(monkeypatch):
             return bad
 
     monkeypatch.setattr(plugin_manager, "_entry_points", lambda: [EP()])
-    with pytest.raises(mm.PluginError, match="modelmgmt_register_deployer.*misspelled"):
-        mm.plugins()
+    with pytest.warns(plugin_manager.PluginWarning, match="'misspelled' was skipped.*modelmgmt_register_deployer"):
+        names = mm.plugins()
+    assert "misspelled" not in names and "modelmgmt.stores.builtin" in names
+    from modelmgmt.stores import open_store
+
+    assert open_store(f"file://{tmp_path}").list() == []
 
 
 def test_unimportable_factory_string_names_plugin():
@@ -203,11 +266,29 @@ def test_unknown_deployer_is_not_found():
         plugin_manager.get_deployer_factory("nope")
 
 
-def test_register_with_bad_name():
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda register: register("", object), "invalid name ''"),
+        (lambda register: register("x", 42), "expected a callable or a 'module:attribute' str"),
+        (lambda register: register("x", "not an import path"), "expected a callable"),
+        (lambda register: register("x", object, override="yes"), "override='yes'; expected a bool"),
+    ],
+)
+def test_register_with_bad_arguments_disables_that_plugin(call, match):
     pm = plugin_manager.get_plugin_manager()
-    pm.register(_Plugin(modelmgmt_register_stores=lambda register: register("", object)), name="blank")
-    with pytest.raises(mm.PluginError, match="'blank' registered a store scheme with an invalid name"):
-        plugin_manager.store_schemes()
+    pm.register(_Plugin(modelmgmt_register_stores=call), name="blank")
+    with pytest.warns(plugin_manager.PluginWarning, match=f"'blank' failed in modelmgmt_register_stores.*{match}"):
+        schemes = plugin_manager.store_schemes()
+    assert "x" not in schemes and "file" in schemes
+
+
+def test_good_registration_is_kept():
+    pm = plugin_manager.get_plugin_manager()
+    pm.register(_Plugin(modelmgmt_register_stores=lambda register: register("x", "json:dumps")), name="good")
+    import json
+
+    assert plugin_manager.get_store_factory("x") is json.dumps
 
 
 def test_builtins_are_plugins():
