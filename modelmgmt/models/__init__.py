@@ -9,5 +9,6 @@ from modelmgmt.models.base import Model
 from modelmgmt.models.linear import LinearRegression, LinearSVM, LogisticRegression
 from modelmgmt.models.mlp import MLP
 from modelmgmt.models.pipeline import Pipeline
+from modelmgmt.models.sklearn_import import from_sklearn
 
-__all__ = ["Model", "LinearRegression", "LogisticRegression", "LinearSVM", "MLP", "Pipeline"]
+__all__ = ["Model", "LinearRegression", "LogisticRegression", "LinearSVM", "MLP", "Pipeline", "from_sklearn"]
