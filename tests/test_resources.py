@@ -1,0 +1,50 @@
+"""ResourceMeter: CPU and wall seconds, peak RSS, and energy from powercap counters when readable."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from modelmgmt._resources import ResourceMeter, read_energy_uj
+
+
+def _powercap(root, domains):
+    for name, (energy, limit) in domains.items():
+        d = root / name
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "energy_uj").write_text(f"{energy}\n")
+        (d / "max_energy_range_uj").write_text(f"{limit}\n")
+
+
+def test_cpu_wall_and_rss_are_measured():
+    with ResourceMeter() as meter:
+        a = np.random.default_rng(0).normal(size=(300, 300))
+        for _ in range(20):
+            a = a @ a.T / 300.0
+    r = meter.result
+    assert set(r) == {"cpu_seconds", "wall_seconds", "peak_rss_mb", "energy_joules"}
+    assert r["cpu_seconds"] > 0 and r["wall_seconds"] > 0
+    assert r["peak_rss_mb"] > 10  # a Python process with numpy loaded
+
+
+def test_energy_is_none_without_counters(tmp_path):
+    with ResourceMeter(powercap_root=str(tmp_path / "absent")) as meter:
+        pass
+    assert meter.result["energy_joules"] is None
+    assert read_energy_uj(str(tmp_path)) is None  # a folder with no package domain
+
+
+def test_energy_sums_package_domains_and_handles_wraparound(tmp_path):
+    # two packages; a sub-domain (intel-rapl:0:0) must not be counted twice
+    _powercap(tmp_path, {"intel-rapl:0": (1_000_000, 2**32), "intel-rapl:1": (2**32 - 500_000, 2**32),
+                         "intel-rapl:0:0": (5, 2**32)})
+    meter = ResourceMeter(powercap_root=str(tmp_path)).start()
+    _powercap(tmp_path, {"intel-rapl:0": (3_500_000, 2**32), "intel-rapl:1": (1_500_000, 2**32),
+                         "intel-rapl:0:0": (9_000_000, 2**32)})
+    result = meter.stop()
+    assert result["energy_joules"] == (2_500_000 + 2_000_000) / 1e6
+
+
+def test_unreadable_counter_gives_none(tmp_path):
+    _powercap(tmp_path, {"intel-rapl:0": (10, 100)})
+    (tmp_path / "intel-rapl:0" / "energy_uj").write_text("not a number")
+    assert read_energy_uj(str(tmp_path)) is None
