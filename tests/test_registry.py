@@ -153,8 +153,9 @@ def test_aliases_and_rollback_history(reg):
         reg.rollback("m", "staging")
     assert reg.aliases("m") == {"prod": 1, "staging": 4}
     history = reg.alias_history("m", "prod")
-    assert [(r["action"], r.get("version")) for r in history] == [
-        ("set", 1), ("set", 2), ("set", 3), ("rollback", None), ("rollback", None)]
+    assert [(r["action"], r["version"], r["previous"]) for r in history] == [
+        ("set", 1, None), ("set", 2, 1), ("set", 3, 2), ("rollback", 2, 3), ("rollback", 1, 2)]
+    assert all(r["time"].endswith("Z") and r["time"][10] == "T" for r in history)
     assert [r["seq"] for r in history] == [1, 2, 3, 4, 5]
 
 
@@ -195,7 +196,7 @@ def test_delete_alias(reg):
     reg.delete_version("m", 2)  # no alias points at it any more
     reg.set_alias("m", "staging", 1)
     assert reg.aliases("m") == {"staging": 1}
-    assert [r["action"] for r in reg.alias_history("m", "staging")] == ["set", "set", "remove", "set"]
+    assert [r["action"] for r in reg.alias_history("m", "staging")] == ["set", "set", "delete", "set"]
 
 
 def test_rollback_skips_deleted_targets(reg):

@@ -64,7 +64,10 @@ def test_runs_sorted_by_start_and_separated_by_experiment(reg):
     with reg.start_run("b"):
         pass
     assert [r.id for r in reg.runs("a")] == ids
-    assert len(reg.runs("b")) == 1 and reg.runs("nothing-yet") == []
+    assert len(reg.runs("b")) == 1
+    with pytest.raises(mm.NotFoundError, match=r"no experiment named 'nothing-yet'.*known: \['a', 'b'\]"):
+        reg.runs("nothing-yet")
+    assert reg.experiments() == ["a", "b"]
     with pytest.raises(mm.NotFoundError, match="no run with id"):
         reg.get_run("0" * 32)
     with pytest.raises(ValueError):

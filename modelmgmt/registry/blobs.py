@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from modelmgmt.errors import IntegrityError, InvalidArgumentError, NotFoundError
+from modelmgmt.registry import layout
 from modelmgmt.stores.base import Store
 
 __all__ = [
@@ -35,7 +36,7 @@ __all__ = [
     "read_tensors",
 ]
 
-BLOB_PREFIX = "blobs/sha256/"
+BLOB_PREFIX = layout.BLOB_PREFIX
 ALLOWED_KINDS = "biufc"  # bool, signed/unsigned int, float, complex: plain bytes only
 _HEX = frozenset("0123456789abcdef")
 _WORKERS = max(1, min(4, os.cpu_count() or 1))
@@ -47,7 +48,7 @@ def blob_key(digest: str) -> str:
     """The store key of the blob whose sha256 is ``digest``."""
     if not isinstance(digest, str) or len(digest) != 64 or not set(digest) <= _HEX:
         raise IntegrityError(f"a blob digest must be 64 lowercase hex characters; got {digest!r}")
-    return BLOB_PREFIX + digest
+    return layout.blob_key(digest)
 
 
 # --- writing ----------------------------------------------------------------------------

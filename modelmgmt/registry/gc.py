@@ -19,8 +19,7 @@ import time
 from typing import Any
 
 from modelmgmt.errors import InvalidArgumentError, NotFoundError
-from modelmgmt.registry import artifact
-from modelmgmt.registry.refs import MODELS
+from modelmgmt.registry import layout
 
 __all__ = ["collect"]
 
@@ -44,26 +43,26 @@ def _in_flight_claim(claim: dict[str, Any], now: float, grace_period: float) -> 
 def _referenced(registry: Any, grace_period: float) -> tuple[set[str], int]:
     """Digests referenced by visible versions and in-flight claims; the number of the latter."""
     store = registry.store
-    folders: dict[str, set[str]] = {}
-    for key in store.list(MODELS):
-        parts = key[len(MODELS):].split("/")
-        if len(parts) == 4 and parts[1] == "versions":
-            folders.setdefault("/".join(key.split("/")[:-1]), set()).add(parts[3])
+    folders: dict[tuple[str, int], set[str]] = {}
+    for key in store.list(layout.MODELS):
+        parsed = layout.parse_version_key(key)
+        if parsed is not None:
+            folders.setdefault(parsed[:2], set()).add(parsed[2])
     keep: set[str] = set()
     now, in_flight = time.time(), 0
-    for folder, leaves in folders.items():
-        if "manifest.json" in leaves:
+    for (name, version), leaves in folders.items():
+        if layout.MANIFEST in leaves:
             try:
-                manifest = json.loads(store.get(f"{folder}/manifest.json"))
+                manifest = json.loads(store.get(layout.version_key(name, version, layout.MANIFEST)))
             except NotFoundError:  # deleted meanwhile: fall through to the claim
                 manifest = None
             if manifest is not None:
                 keep.update(t["sha256"] for t in manifest.get("tensors", {}).values())
                 continue
-        if "claim.json" not in leaves or "aborted" in leaves or "deleted" in leaves:
+        if layout.CLAIM not in leaves or layout.ABORTED in leaves or layout.DELETED in leaves:
             continue
         try:
-            claim = json.loads(store.get(f"{folder}/claim.json"))
+            claim = json.loads(store.get(layout.version_key(name, version, layout.CLAIM)))
         except (NotFoundError, ValueError):
             continue
         if _in_flight_claim(claim, now, grace_period):
@@ -74,7 +73,7 @@ def _referenced(registry: Any, grace_period: float) -> tuple[set[str], int]:
 
 def _stale_temp_files(registry: Any, grace_period: float, writers: int) -> list[str]:
     """Half-written temp files a killed writer left in a local store's blob folder."""
-    path = registry.store.local_path(artifact.BLOB_PREFIX + "0" * 64)
+    path = registry.store.local_path(layout.BLOB_PREFIX + "0" * 64)
     if path is None:
         return []
     folder = os.path.dirname(path)
@@ -101,18 +100,18 @@ def collect(registry: Any, *, grace_period: float = 3600.0, dry_run: bool = Fals
         raise InvalidArgumentError(f"grace_period must be a number of seconds >= 0; got {grace_period!r}")
     store = registry.store
     keep, writers = _referenced(registry, grace_period)
-    blobs = store.list(artifact.BLOB_PREFIX)
-    candidates = [k for k in blobs if k[len(artifact.BLOB_PREFIX):] not in keep]
+    blobs = store.list(layout.BLOB_PREFIX)
+    candidates = [k for k in blobs if k[len(layout.BLOB_PREFIX):] not in keep]
     if not candidates:
         garbage: list[str] = []
     else:
         again, more = _referenced(registry, grace_period)  # registrations that started meanwhile
         keep |= again
         writers += more
-        garbage = [k for k in candidates if k[len(artifact.BLOB_PREFIX):] not in keep]
+        garbage = [k for k in candidates if k[len(layout.BLOB_PREFIX):] not in keep]
     temps = _stale_temp_files(registry, grace_period, writers)
     if dry_run:
-        return garbage + [artifact.BLOB_PREFIX + os.path.basename(t) for t in temps]
+        return garbage + [layout.BLOB_PREFIX + os.path.basename(t) for t in temps]
     removed = []
     for key in garbage:
         try:
@@ -123,7 +122,7 @@ def collect(registry: Any, *, grace_period: float = 3600.0, dry_run: bool = Fals
     for path in temps:
         try:
             os.unlink(path)
-            removed.append(artifact.BLOB_PREFIX + os.path.basename(path))
+            removed.append(layout.BLOB_PREFIX + os.path.basename(path))
         except FileNotFoundError:
             continue
     return removed

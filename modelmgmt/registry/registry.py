@@ -1,16 +1,7 @@
-"""Registry: versioned models on any Store, with aliases, history, rollback, diff, verify, gc.
-
-Store layout (every key relative to the registry's root)::
-
-    blobs/sha256/<hex>                              tensor bytes, shared by all versions
-    models/<name>/claimed                           hint: a recently claimed version number
-    models/<name>/versions/<n>/claim.json           version number n taken (put-if-absent)
-    models/<name>/versions/<n>/manifest.json        written last: the version is visible
-    models/<name>/versions/<n>/deleted|aborted      markers (n is never reused)
-    models/<name>/versions/<n>/attachments/<file>   files stored beside a version
-    models/<name>/aliases/<alias>/<seq>.json        alias history, append-only
-    runs/<experiment>/<run id>.json                 tracking runs
-    deployments/<name>/<seq>.json                   deployment events, append-only
+"""Registry: versioned models on any Store, with aliases, history, rollback, diff, verify, gc,
+search and experiment tracking. The store layout is in ``registry.layout``; aliases live in
+``registry.aliases``, deployment events in ``registry.deployments``, search in
+``registry.search`` and ``registry.index``.
 """
 
 from __future__ import annotations
@@ -18,9 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator
 
-from modelmgmt._validation import validate_name
+import attrs
+
+from modelmgmt._validation import check_int, validate_name
 from modelmgmt.errors import (
     ConflictError,
     IntegrityError,
@@ -28,25 +22,22 @@ from modelmgmt.errors import (
     NotFittedError,
     NotFoundError,
 )
-from modelmgmt.registry import artifact
-from modelmgmt.registry.refs import (
-    MODELS,
-    Log,
-    alias_prefix,
-    check_version,
-    parse_ref,
-    replay_alias,
-    version_key,
-    version_prefix,
-    writer_id,
-)
+from modelmgmt.models.base import Model
+from modelmgmt.registry import artifact, layout
+from modelmgmt.registry.aliases import AliasBook
+from modelmgmt.registry.deployments import DeploymentHistory
+from modelmgmt.registry.gc import collect
+from modelmgmt.registry.index import VersionIndex
+from modelmgmt.registry.layout import ABORTED, CLAIM, DELETED, MANIFEST, TAGS, version_key, version_prefix
+from modelmgmt.registry.log import writer_id
+from modelmgmt.registry.refs import check_version, parse_ref
+from modelmgmt.registry.search import compile_filter, compile_order, select
+from modelmgmt.registry.tracking import Run, find_run, list_experiments, list_runs
 from modelmgmt.registry.version import ModelVersion
+from modelmgmt.stores import open_store
 from modelmgmt.stores.base import Store, validate_key
 
 __all__ = ["Registry"]
-
-CLAIM, MANIFEST, DELETED, ABORTED = "claim.json", "manifest.json", "deleted", "aborted"
-HINT = "claimed"  # models/<name>/claimed: a recently claimed number, a lower bound of the top
 
 
 def _clean_dict(value: Any, what: str) -> dict[str, Any]:
@@ -79,10 +70,11 @@ class Registry:
     """
 
     def __init__(self, url_or_store: Any, **storage_options: Any) -> None:
-        from modelmgmt.stores import open_store
-
         self.store: Store = open_store(url_or_store, **storage_options)
         self.url: str = self.store.url
+        self.alias_book = AliasBook(self.store, self._has_version)
+        self.deployments = DeploymentHistory(self.store)
+        self.index = VersionIndex(self)
 
     def __repr__(self) -> str:
         return f"Registry({self.url!r})"
@@ -141,8 +133,6 @@ class Registry:
                  metrics: dict[str, float] | None = None, tags: dict[str, Any] | None = None,
                  description: str = "", run: Any = None) -> ModelVersion:
         """Store ``model`` as the next version of ``name``; visible only once complete."""
-        from modelmgmt.models.base import Model
-
         validate_name(name, "model name")
         if not isinstance(model, Model):
             raise InvalidArgumentError(f"register() expects a modelmgmt.Model; got {type(model).__name__}")
@@ -194,8 +184,8 @@ class Registry:
                 pass
             raise
         mv = ModelVersion.from_manifest(manifest, hashlib.sha256(data).hexdigest())
-        if run is not None and hasattr(run, "_registered"):
-            run._registered(mv)
+        if isinstance(run, Run):
+            run.record_version(mv)
         return mv
 
     def _unchanged_candidates(self, name: str, version: int, arrays: dict[str, Any]) -> set[str]:
@@ -217,7 +207,7 @@ class Registry:
         writer takes the first free number above a lower bound), so a hint plus a probe
         upward finds it in O(1) store calls instead of listing every version."""
         try:
-            top = int(self.store.get(f"{MODELS}{name}/{HINT}"))
+            top = int(self.store.get(layout.claim_hint_key(name)))
         except (NotFoundError, ValueError):
             claimed = self._numbers(name, CLAIM)
             return claimed[-1] if claimed else 0
@@ -239,7 +229,7 @@ class Registry:
         data = _claim_body(digests)
         while not self.store.put_if_absent(version_key(name, version, CLAIM), data):
             version += 1
-        self.store.put(f"{MODELS}{name}/{HINT}", str(version).encode())  # a lower bound only
+        self.store.put(layout.claim_hint_key(name), str(version).encode())  # a lower bound only
         return version
 
     # --- reading -------------------------------------------------------------------------
@@ -247,7 +237,19 @@ class Registry:
         """The version a reference names: "name" (latest), "name/3" or "name@alias"."""
         name, version = self._resolve(ref)
         manifest, digest = self._read_manifest(name, version)
-        return ModelVersion.from_manifest(manifest, digest)
+        return self._model_version(manifest, digest)
+
+    def _extra_tags(self, name: str, version: int) -> dict[str, Any]:
+        """Tags set after register (``set_tags``), kept beside the immutable manifest."""
+        try:
+            return json.loads(self.store.get(version_key(name, version, TAGS)))
+        except (NotFoundError, ValueError):
+            return {}
+
+    def _model_version(self, manifest: dict[str, Any], digest: str) -> ModelVersion:
+        mv = ModelVersion.from_manifest(manifest, digest)
+        extra = self._extra_tags(mv.name, mv.version)
+        return attrs.evolve(mv, tags={**mv.tags, **extra}) if extra else mv
 
     def load(self, ref: str, verify: bool = True) -> Any:
         """The model a reference names, rebuilt without pickle; ``verify`` checks every blob."""
@@ -256,106 +258,88 @@ class Registry:
         artifact.resolve_model_type(manifest.get("model_type"))
         return artifact.build_model(manifest, artifact.read_tensors(self.store, manifest, verify=verify))
 
-    def versions(self, name: str) -> list[ModelVersion]:
-        """Every visible version of ``name``, ascending."""
+    def versions(self, name: str, *, offset: int = 0, limit: int | None = None) -> list[ModelVersion]:
+        """Visible versions of ``name``, ascending, from the ``offset``-th on, at most ``limit``.
+
+        Pages through the version folders (one delimiter listing) reading only the manifests
+        of the page, so a model with 10,000 versions lists in bounded memory."""
         validate_name(name, "model name")
+        offset = check_int(offset, "offset", min=0)
+        if limit is not None:
+            limit = check_int(limit, "limit", min=0)
         if not self._is_model(name):
             raise NotFoundError(f"no model named {name!r} in registry {self.url!r}")
+        numbers = sorted(int(d) for d in self.store.list_dirs(version_prefix(name)) if d.isdigit())
 
         def read(n: int) -> ModelVersion | None:
             try:
                 manifest, digest = self._read_manifest(name, n)
-            except NotFoundError:  # deleted meanwhile
+            except NotFoundError:  # deleted, in flight or aborted
                 return None
-            return ModelVersion.from_manifest(manifest, digest)
+            return self._model_version(manifest, digest)
 
-        numbers = self._numbers(name, MANIFEST)
-        if len(numbers) > 32:  # object stores answer many small reads best in parallel
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(8) as pool:
-                found = list(pool.map(read, numbers))
-        else:
-            found = [read(n) for n in numbers]
-        return [v for v in found if v is not None]
+        if limit is None and offset == 0:
+            if len(numbers) > 32:  # object stores answer many small reads best in parallel
+                with ThreadPoolExecutor(8) as pool:
+                    found = list(pool.map(read, numbers))
+            else:
+                found = [read(n) for n in numbers]
+            return [v for v in found if v is not None]
+        out: list[ModelVersion] = []
+        skipped = 0
+        for n in numbers:
+            if limit is not None and len(out) >= limit:
+                break
+            if skipped < offset:  # only count visible versions: a cheap existence check
+                skipped += self._has_version(name, n)
+                continue
+            v = read(n)
+            if v is not None:
+                out.append(v)
+        return out
 
     def models(self) -> list[str]:
-        """Names of the models with at least one visible version, sorted."""
-        names = set()
-        for key in self.store.list(MODELS):
-            parts = key[len(MODELS):].split("/")
-            if len(parts) == 4 and parts[1] == "versions" and parts[3] == MANIFEST:
-                names.add(parts[0])
-        return sorted(names)
+        """Names of the models with at least one visible version, sorted (O(models))."""
+        return [n for n in self.store.list_dirs(layout.MODELS) if self._has_visible(n)]
 
-    # --- aliases ---------------------------------------------------------------------------
-    def _alias_log(self, name: str, alias: str) -> Log:
-        validate_name(name, "model name")
-        validate_name(alias, "alias")
-        return Log(self.store, alias_prefix(name, alias))
+    def _has_visible(self, name: str) -> bool:
+        try:
+            validate_name(name)
+        except (TypeError, ValueError):
+            return False
+        return self._latest(name) is not None
 
+    # --- aliases (see registry.aliases) ---------------------------------------------------
     def _alias_target(self, name: str, alias: str) -> int | None:
-        stack = replay_alias(self._alias_log(name, alias).read(), lambda v: self._has_version(name, v))
-        return stack[-1] if stack else None
+        return self.alias_book.target(name, alias)
 
     def set_alias(self, name: str, alias: str, version: int) -> ModelVersion:
         """Point ``name@alias`` at ``version`` (the previous target is kept for rollback)."""
-        log = self._alias_log(name, alias)
+        self.alias_book.log(name, alias)  # checks the names
         check_version(version)
         manifest, digest = self._read_manifest(name, version)
-        log.append({"action": "set", "version": version})
-        return ModelVersion.from_manifest(manifest, digest)
+        self.alias_book.set(name, alias, version)
+        return self._model_version(manifest, digest)
 
     def delete_alias(self, name: str, alias: str) -> None:
         """Remove ``name@alias`` (recorded in its history; setting it again starts afresh)."""
-        log = self._alias_log(name, alias)
-        exists = lambda v: self._has_version(name, v)  # noqa: E731
-
-        def check(records: list[dict[str, Any]]) -> None:
-            if not replay_alias(records, exists):
-                raise NotFoundError(f"model {name!r} has no alias {alias!r}")
-
-        log.append({"action": "remove"}, check)
+        self.alias_book.delete(name, alias)
 
     def aliases(self, name: str) -> dict[str, int]:
         """Every alias of ``name`` and the version it points at now."""
         validate_name(name, "model name")
         if not self._is_model(name):
             raise NotFoundError(f"no model named {name!r} in registry {self.url!r}")
-        prefix = alias_prefix(name)
-        names = sorted({key[len(prefix):].split("/", 1)[0] for key in self.store.list(prefix)})
-        out = {}
-        for alias in names:
-            target = self._alias_target(name, alias)
-            if target is not None:
-                out[alias] = target
-        return out
+        return self.alias_book.current(name)
 
     def alias_history(self, name: str, alias: str) -> list[dict[str, Any]]:
-        """The alias's records in order: action ("set"/"rollback"), version, time, writer."""
-        records = self._alias_log(name, alias).read()
-        if not records:
-            raise NotFoundError(f"model {name!r} has no alias {alias!r}")
-        return records
+        """Every move of ``name@alias``, oldest first: ``time`` (ISO 8601 UTC), ``version``,
+        ``previous``, ``action`` ("set" | "rollback" | "delete") and ``seq``."""
+        return self.alias_book.history(name, alias)
 
     def rollback(self, name: str, alias: str) -> ModelVersion:
         """Move ``name@alias`` back to where it pointed before its last move."""
-        log = self._alias_log(name, alias)
-        exists = lambda v: self._has_version(name, v)  # noqa: E731
-
-        def check(records: list[dict[str, Any]]) -> None:
-            if not records:
-                raise NotFoundError(f"model {name!r} has no alias {alias!r}")
-            after = replay_alias([*records, {"action": "rollback"}], exists)
-            if not after:
-                current = replay_alias(records, exists)
-                raise ConflictError(
-                    f"{name}@{alias} cannot roll back: it has no earlier target "
-                    f"(it points at {current[-1] if current else 'nothing'})"
-                )
-
-        records = log.append({"action": "rollback"}, check)
-        target = replay_alias(records, exists)[-1]
+        target = self.alias_book.rollback(name, alias)
         return self.get(f"{name}/{target}")
 
     # --- deleting ------------------------------------------------------------------------
@@ -372,6 +356,37 @@ class Registry:
             )
         self.store.put(version_key(name, version, DELETED), b"")
         self.store.delete(version_key(name, version, MANIFEST))
+        self.index.changed(name, version, "delete")
+
+    def delete_model(self, name: str) -> None:
+        """Remove a model and all its versions (blobs go at the next gc); refused while any
+        alias points into it."""
+        validate_name(name, "model name")
+        if not self._is_model(name):
+            raise NotFoundError(f"no model named {name!r} in registry {self.url!r}; known: {self.models()}")
+        live = self.alias_book.current(name)
+        if live:
+            raise ConflictError(
+                f"cannot delete model {name!r}: alias(es) "
+                f"{', '.join(f'{a} -> {v}' for a, v in sorted(live.items()))} point into it; delete them first"
+            )
+        keys = self.store.list(layout.model_prefix(name))
+        manifests = [k for k in keys if k.endswith("/" + MANIFEST)]
+        for key in manifests + [k for k in keys if not k.endswith("/" + MANIFEST)]:
+            try:  # manifests first: every version disappears before its history does
+                self.store.delete(key)
+            except NotFoundError:
+                continue
+
+    def set_tags(self, ref: str, tags: dict[str, Any]) -> ModelVersion:
+        """Add or change tags of a version after register (the manifest stays untouched)."""
+        name, version = self._resolve(ref)
+        self._read_manifest(name, version)  # NotFoundError when absent
+        new = _clean_dict(tags, "tags")
+        self.store.put(version_key(name, version, TAGS),
+                       json.dumps({**self._extra_tags(name, version), **new}, sort_keys=True).encode())
+        self.index.changed(name, version, "tags")
+        return self.get(f"{name}/{version}")
 
     # --- comparing and checking -------------------------------------------------------
     def diff(self, ref_a: str, ref_b: str) -> dict[str, Any]:
@@ -419,12 +434,10 @@ class Registry:
                     f"({size} bytes with sha256 {h.hexdigest()}; expected {info['nbytes']} bytes "
                     f"with sha256 {info['sha256']})"
                 )
-        return ModelVersion.from_manifest(manifest, digest)
+        return self._model_version(manifest, digest)
 
     def gc(self, *, grace_period: float = 3600.0, dry_run: bool = False) -> list[str]:
         """Delete blobs no version references; returns their keys. See ``registry.gc``."""
-        from modelmgmt.registry.gc import collect
-
         return collect(self, grace_period=grace_period, dry_run=dry_run)
 
     # --- attachments and deployment history ----------------------------------------------
@@ -437,7 +450,7 @@ class Registry:
             validate_key(name)
         except ValueError as exc:
             raise InvalidArgumentError(f"invalid attachment name {name!r}: {exc}") from None
-        return version_key(model, version, f"attachments/{name}")
+        return layout.attachment_key(model, version, name)
 
     def attach(self, ref: str, name: str, data: bytes) -> None:
         """Store ``data`` as file ``name`` beside a version (reports, plots, notes)."""
@@ -457,46 +470,78 @@ class Registry:
         """Names of a version's attachments, sorted."""
         model, version = self._resolve(ref)
         self._read_manifest(model, version)
-        prefix = version_key(model, version, "attachments/")
+        prefix = layout.attachments_prefix(model, version)
         return [key[len(prefix):] for key in self.store.list(prefix)]
 
     def record_deployment(self, deployment_name: str, event: dict[str, Any]) -> None:
-        """Append ``event`` (JSON-able dict) to a deployment's ordered history."""
-        validate_name(deployment_name, "deployment name")
-        if not isinstance(event, dict):
-            raise InvalidArgumentError(f"event must be a dict; got {type(event).__name__}")
-        Log(self.store, f"deployments/{deployment_name}/").append(
-            {"event": artifact.to_jsonable(event, "event"), "recorded_at": artifact.utc_now()}
-        )
+        """Append ``event`` to a deployment's history (see ``registry.deployments``)."""
+        self.deployments.record(deployment_name, event)
 
     def deployment_history(self, deployment_name: str) -> list[dict[str, Any]]:
         """A deployment's events, oldest first ([] for an unknown deployment)."""
-        validate_name(deployment_name, "deployment name")
-        return [r["event"] for r in Log(self.store, f"deployments/{deployment_name}/").read()]
+        return self.deployments.history(deployment_name)
 
     # --- tracking ------------------------------------------------------------------------
     def start_run(self, experiment: str, params: dict[str, Any] | None = None,
-                  tags: dict[str, Any] | None = None) -> Any:
-        """A new tracking Run; use it as ``with reg.start_run("exp") as run:``."""
-        from modelmgmt.registry.tracking import Run
+                  tags: dict[str, Any] | None = None, *, parent: Any = None) -> Run:
+        """A new tracking Run; use it as ``with reg.start_run("exp") as run:``. ``parent``
+        (a Run or run id) nests it under another run (``run.parent_id``)."""
+        return Run.start(self, experiment, params=params, tags=tags, parent=parent)
 
-        return Run._start(self, experiment, params=params, tags=tags)
-
-    def runs(self, experiment: str) -> list[Any]:
-        """The runs of ``experiment``, re-read from the store, oldest first."""
-        from modelmgmt.registry.tracking import list_runs
-
+    def runs(self, experiment: str) -> list[Run]:
+        """The runs of ``experiment``, re-read from the store, oldest first (NotFoundError
+        listing the known experiments when it has none)."""
         return list_runs(self, experiment)
 
-    def get_run(self, run_id: str) -> Any:
+    def get_run(self, run_id: str) -> Run:
         """The run with id ``run_id`` (NotFoundError when unknown)."""
-        from modelmgmt.registry.tracking import find_run
-
         return find_run(self, run_id)
 
     def experiments(self) -> list[str]:
         """Names of the experiments that have runs, sorted."""
-        return sorted({k.split("/")[1] for k in self.store.list("runs/") if k.count("/") == 2})
+        return list_experiments(self)
+
+    # --- search (see registry.search) -------------------------------------------------------
+    def search_versions(self, filter: str = "", *, name: str | None = None, order_by: Any = (),
+                        limit: int | None = None) -> list[ModelVersion]:
+        """Versions matching an MLflow-style ``filter`` (``"metrics.acc > 0.9 and
+        tags.team = 'a'"``), sorted by ``order_by`` (``"metrics.acc DESC"``), at most ``limit``."""
+        predicate = compile_filter(filter, "version")
+        order = compile_order(order_by, "version")
+        if limit is not None:
+            limit = check_int(limit, "limit", min=0)
+        if name is not None:
+            validate_name(name, "model name")
+            if not self._is_model(name):
+                raise NotFoundError(f"no model named {name!r} in registry {self.url!r}; known: {self.models()}")
+        names = [name] if name is not None else self.models()
+        rows = [row for n in names for row in self.index.summaries(n).values()]
+        chosen = select(rows, predicate, order, limit)
+
+        def read(row: dict[str, Any]) -> ModelVersion | None:
+            try:
+                return self.get(f"{row['name']}/{row['version']}")
+            except NotFoundError:  # deleted meanwhile
+                return None
+
+        if len(chosen) > 32:
+            with ThreadPoolExecutor(8) as pool:
+                found = list(pool.map(read, chosen))
+        else:
+            found = [read(r) for r in chosen]
+        return [v for v in found if v is not None]
+
+    def search_runs(self, filter: str = "", *, experiment: str | None = None, order_by: Any = (),
+                    limit: int | None = None) -> list[Run]:
+        """Runs matching an MLflow-style ``filter`` (``"params.lr < 0.1 and
+        attributes.status = 'finished'"``), sorted by ``order_by``, at most ``limit``."""
+        predicate = compile_filter(filter, "run")
+        order = compile_order(order_by, "run")
+        if limit is not None:
+            limit = check_int(limit, "limit", min=0)
+        experiments = [experiment] if experiment is not None else self.experiments()
+        rows = [run.summary() for e in experiments for run in self.runs(e)]
+        return [row["run"] for row in select(rows, predicate, order, limit)]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.models())

@@ -1,6 +1,6 @@
 """Tracking runs: params, stepped metrics, tags and status of one training run, in the store.
 
-A run lives at ``runs/<experiment>/<run id>.json`` and is rewritten atomically (``put``) at
+A run lives at ``runs/<experiment>/<run id>.json`` (see ``registry.layout``) and is rewritten atomically (``put``) at
 its start, on every ``log_param(s)``/``set_tag``, on registration lineage, at its end, and
 for metrics at most every ``flush_interval`` seconds (0.5 s by default) so that a tight
 training loop does not rewrite the file once per step. ``run.flush()`` forces a write.
@@ -9,23 +9,22 @@ training loop does not rewrite the file once per step. ``run.flush()`` forces a 
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import attrs
 
 from modelmgmt._validation import validate_name
 from modelmgmt.errors import InvalidArgumentError, NotFoundError
-from modelmgmt.registry import artifact
+from modelmgmt.registry import artifact, layout
+from modelmgmt.stores.base import validate_key
 
-__all__ = ["Run", "list_runs", "find_run"]
+__all__ = ["Run", "list_runs", "find_run", "list_experiments"]
 
 _STATUSES = ("running", "finished", "failed")
-
-
-def _run_key(experiment: str, run_id: str) -> str:
-    return f"runs/{experiment}/{run_id}.json"
 
 
 def _check_key(key: Any, what: str) -> str:
@@ -58,6 +57,7 @@ class Run:
     end_time: str | None = None
     versions: list[str] = attrs.field(factory=list)
     error: str | None = None
+    parent_id: str | None = None
     flush_interval: float = attrs.field(default=0.5, repr=False)
     _registry: Any = attrs.field(default=None, repr=False, alias="_registry")
     _last_flush: float = attrs.field(default=0.0, repr=False, alias="_last_flush")
@@ -65,15 +65,21 @@ class Run:
 
     # --- creation and persistence ---------------------------------------------------------
     @classmethod
-    def _start(cls, registry: Any, experiment: str, params: dict[str, Any] | None = None,
-               tags: dict[str, Any] | None = None) -> "Run":
+    def start(cls, registry: Any, experiment: str, params: dict[str, Any] | None = None,
+              tags: dict[str, Any] | None = None, parent: Any = None) -> "Run":
+        """Create and write a new run of ``experiment`` (``parent``: a Run or run id)."""
         validate_name(experiment, "experiment name")
+        parent_id = getattr(parent, "id", parent)
+        if parent_id is not None and (not isinstance(parent_id, str) or not parent_id.isalnum()):
+            raise InvalidArgumentError(f"parent must be a Run or a run id (str); got {type(parent).__name__} {parent!r}")
         run = cls(id=uuid.uuid4().hex, experiment=experiment, start_time=artifact.utc_now(),
-                  _registry=registry)
+                  parent_id=parent_id, _registry=registry)
         if params is not None:
             run._update(run.params, params, "params")
         if tags is not None:
             run._update(run.tags, tags, "tags")
+        if registry is not None:
+            registry.store.put(layout.run_id_key(run.id), experiment.encode())
         run.flush()
         return run
 
@@ -96,6 +102,7 @@ class Run:
             "end_time": self.end_time,
             "versions": self.versions,
             "error": self.error,
+            "parent_id": self.parent_id,
         }
 
     @classmethod
@@ -112,6 +119,7 @@ class Run:
             end_time=data.get("end_time"),
             versions=list(data.get("versions", [])),
             error=data.get("error"),
+            parent_id=data.get("parent_id"),
             _registry=registry,
         )
 
@@ -120,7 +128,7 @@ class Run:
         if self._registry is None:
             return
         data = json.dumps(self.to_dict(), sort_keys=True).encode()
-        self._registry.store.put(_run_key(self.experiment, self.id), data)
+        self._registry.store.put(layout.run_key(self.experiment, self.id), data)
         self._last_flush, self._dirty = time.monotonic(), False
 
     def _maybe_flush(self) -> None:
@@ -168,16 +176,69 @@ class Run:
         self._update(self.tags, {key: value}, "tags")
         self.flush()
 
+    def summary(self) -> dict[str, Any]:
+        """The run as search sees it: latest metric values, params, tags, attributes."""
+        return {
+            "metrics": {k: pts[-1][1] for k, pts in self.metrics.items() if pts},
+            "params": self.params, "tags": self.tags,
+            "run_id": self.id, "status": self.status, "experiment": self.experiment,
+            "start_time": self.start_time, "end_time": self.end_time, "parent_id": self.parent_id,
+            "run": self,
+        }
+
     def latest(self, key: str) -> float:
         """The last logged value of metric ``key``."""
         if key not in self.metrics or not self.metrics[key]:
             raise NotFoundError(f"run {self.id} has no metric {key!r}")
         return self.metrics[key][-1][1]
 
-    def _registered(self, version: Any) -> None:
+    def record_version(self, version: Any) -> None:
+        """Note that ``version`` (a ModelVersion) was registered from this run (lineage)."""
         self.versions.append(version.ref)
         self.tags["registered_versions"] = ",".join(self.versions)
         self.flush()
+
+    # --- artifacts ------------------------------------------------------------------------
+    def _artifact_key(self, name: Any) -> str:
+        if self._registry is None:
+            raise InvalidArgumentError("this run is not attached to a registry; start it with reg.start_run")
+        if not isinstance(name, str):
+            raise InvalidArgumentError(f"artifact name must be a str; got {type(name).__name__}")
+        try:
+            validate_key(name)
+        except ValueError as exc:
+            raise InvalidArgumentError(f"invalid artifact name {name!r}: {exc}") from None
+        return layout.run_artifact_prefix(self.experiment, self.id) + name
+
+    def log_artifact(self, name: str, data_or_path: Any) -> None:
+        """Store a file with the run: ``data_or_path`` is bytes or the path of a local file."""
+        key = self._artifact_key(name)
+        if isinstance(data_or_path, (bytes, bytearray, memoryview)):
+            data = bytes(data_or_path)
+        elif isinstance(data_or_path, (str, os.PathLike)):
+            try:
+                with open(data_or_path, "rb") as f:
+                    data = f.read()
+            except OSError as exc:
+                raise InvalidArgumentError(f"cannot read artifact file {os.fspath(data_or_path)!r}: {exc}") from None
+        else:
+            raise InvalidArgumentError(f"artifact must be bytes or a file path; got {type(data_or_path).__name__}")
+        self._registry.store.put(key, data)
+
+    def artifacts(self) -> list[str]:
+        """Names of the run's artifacts, sorted."""
+        if self._registry is None:
+            return []
+        prefix = layout.run_artifact_prefix(self.experiment, self.id)
+        return [k[len(prefix):] for k in self._registry.store.list(prefix)]
+
+    def artifact(self, name: str) -> bytes:
+        """The bytes of artifact ``name`` (NotFoundError naming the run's artifacts)."""
+        key = self._artifact_key(name)
+        try:
+            return self._registry.store.get(key)
+        except NotFoundError:
+            raise NotFoundError(f"run {self.id} has no artifact {name!r}; it has {self.artifacts()}") from None
 
     # --- lifecycle ----------------------------------------------------------------------
     def end(self, status: str = "finished", error: str | None = None) -> None:
@@ -205,15 +266,33 @@ class Run:
             pass
 
 
+def list_experiments(registry: Any) -> list[str]:
+    """Names of the experiments that have runs, sorted (one delimiter listing)."""
+    return registry.store.list_dirs(layout.runs_prefix())
+
+
 def list_runs(registry: Any, experiment: str) -> list[Run]:
-    """Every run of ``experiment`` re-read from the store, by start time ([] if none)."""
+    """Every run of ``experiment`` re-read from the store, by start time.
+
+    An experiment without runs does not exist: NotFoundError lists the known ones."""
     validate_name(experiment, "experiment name")
-    runs = []
-    for key in registry.store.list(f"runs/{experiment}/"):
+    keys = [k for k in registry.store.list(layout.runs_prefix(experiment)) if layout.is_run_record(k, experiment)]
+    if not keys:
+        known = list_experiments(registry)
+        raise NotFoundError(f"no experiment named {experiment!r} in registry {registry.url!r}; known: {known}")
+
+    def read(key: str) -> Run | None:
         try:
-            runs.append(Run.from_dict(json.loads(registry.store.get(key)), registry))
+            return Run.from_dict(json.loads(registry.store.get(key)), registry)
         except NotFoundError:  # pragma: no cover - deleted meanwhile
-            continue
+            return None
+
+    if len(keys) > 64:  # many small reads: parallel (object stores, and file:// too)
+        with ThreadPoolExecutor(8) as pool:
+            found = list(pool.map(read, keys, chunksize=64))
+    else:
+        found = [read(k) for k in keys]
+    runs = [r for r in found if r is not None]
     runs.sort(key=lambda r: (r.start_time, r.id))
     return runs
 
@@ -222,8 +301,14 @@ def find_run(registry: Any, run_id: str) -> Run:
     """The run with ``run_id`` in any experiment (NotFoundError when none)."""
     if not isinstance(run_id, str) or not run_id.isalnum():
         raise InvalidArgumentError(f"run id must be an alphanumeric str; got {run_id!r}")
-    for key in registry.store.list("runs/"):
-        if key.endswith(f"/{run_id}.json"):
-            return Run.from_dict(json.loads(registry.store.get(key)), registry)
+    try:
+        experiment = registry.store.get(layout.run_id_key(run_id)).decode()
+        return Run.from_dict(json.loads(registry.store.get(layout.run_key(experiment, run_id))), registry)
+    except NotFoundError:
+        pass
+    for experiment in list_experiments(registry):  # runs written before the id index
+        try:
+            return Run.from_dict(json.loads(registry.store.get(layout.run_key(experiment, run_id))), registry)
+        except NotFoundError:
+            continue
     raise NotFoundError(f"no run with id {run_id!r} in registry {registry.url!r}")
-

@@ -38,7 +38,8 @@ class Store(abc.ABC):
     - ``get(key) -> bytes`` and ``open(key)`` (a binary file object for streaming reads);
       both raise :class:`~modelmgmt.errors.NotFoundError` for a missing key.
     - ``exists(key)``, ``delete(key)`` (NotFoundError when missing),
-      ``list(prefix="")``: every key that starts with ``prefix``, sorted.
+      ``list(prefix="")``: every key that starts with ``prefix``, sorted;
+      ``list_dirs(prefix)``: the sub-folder names directly under a folder prefix.
     - ``local_path(key)``: a local filesystem path for the key when there is one (lets the
       registry memory-map blobs), else None.
     - invalid keys raise ValueError/TypeError before anything is touched.
@@ -74,6 +75,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def list(self, prefix: str = "") -> list[str]:
         """All keys starting with ``prefix``, sorted."""
+
+    def list_dirs(self, prefix: str) -> list[str]:
+        """Names of the immediate sub-folders of ``prefix`` (ending in '/'), sorted; stores
+        with a delimiter listing override this, so it costs O(folders), not O(keys)."""
+        return sorted({k[len(prefix):].split("/", 1)[0] for k in self.list(prefix) if "/" in k[len(prefix):]})
 
     def local_path(self, key: str) -> str | None:
         """A local file path holding ``key``'s bytes, when the store is on local disk."""

@@ -89,6 +89,14 @@ class FsspecStore(Store):
         keys = (self._key(p) for p in found)
         return sorted(k for k in keys if k.startswith(prefix) and not _is_temp(k))
 
+    def list_dirs(self, prefix: str) -> list[str]:
+        folder = prefix.rstrip("/")
+        try:
+            entries = self.fs.ls(f"{self.root}/{validate_key(folder)}" if folder else self.root, detail=True)
+        except FileNotFoundError:
+            return []
+        return sorted(self._key(e["name"]).rsplit("/", 1)[-1] for e in entries if e.get("type") == "directory")
+
 
 def _is_temp(key: str) -> bool:
     return key.rsplit("/", 1)[-1].startswith(".tmp-")
@@ -154,6 +162,15 @@ class LocalStore(FsspecStore):
 
     def local_path(self, key: str) -> str | None:
         return self._path(key)
+
+    def list_dirs(self, prefix: str) -> list[str]:
+        folder = prefix.rstrip("/")
+        top = os.path.join(self.root, *validate_key(folder).split("/")) if folder else self.root
+        try:
+            with os.scandir(top) as it:
+                return sorted(e.name for e in it if e.is_dir() and not e.name.startswith(".tmp-"))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
 
     def list(self, prefix: str = "") -> list[str]:
         # os.walk, pruned to the prefix: much faster than fsspec's find on large trees

@@ -70,6 +70,10 @@ class S3Store(FsspecStore):
         self.fs.invalidate_cache(self.root)
         return super().list(prefix)
 
+    def list_dirs(self, prefix: str) -> list[str]:
+        self.fs.invalidate_cache(self.root)
+        return super().list_dirs(prefix)
+
 
 def make_s3_store(url: str, **storage_options: Any) -> S3Store:
     """Open an S3Store; storage_options go to ``s3fs.S3FileSystem``."""
