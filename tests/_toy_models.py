@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+import modelmgmt as mm
 from modelmgmt._validation import as_float_2d
 from modelmgmt.models.base import Model
 
@@ -54,6 +55,9 @@ class ToyLinear(Model):
     @property
     def input_signature(self) -> dict[str, Any] | None:
         return {"n_features": self.n_features, "dtype": "float64"} if self._params else None
+
+
+mm.register_model_type("ToyLinear", ToyLinear)  # loadable from artifacts: manifests name registered types only
 
 
 def register_many(url: str, name: str, count: int, seed: int) -> list[int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+import modelmgmt as mm
 from modelmgmt.models.base import Model
 
 
@@ -75,6 +76,9 @@ class ToySoftmax(Model):
 
     def predict(self, X):
         return self.classes_[self.predict_proba(X).argmax(1)]
+
+
+mm.register_model_type("ToySoftmax", ToySoftmax)  # loadable from artifacts: manifests name registered types only
 
 
 def toy_accuracy(model, X, y) -> float:

@@ -172,7 +172,7 @@ def test_quantize_bad_input(mlp):
     with pytest.raises(ValueError, match="QuantizedModel config needs"):
         QuantizedModel.from_config({"bits": 8}, {})
     evil = {"wrapped_type": "os:system", "wrapped_config": {}, "wrapped_params": [], "quantized": [], "dtypes": {}}
-    with pytest.raises(mm.ModelmgmtError, match="not a subclass of modelmgmt.Model"):
+    with pytest.raises(mm.IntegrityError, match="'os:system', which is not registered"):
         QuantizedModel.from_config(evil, {})  # a saved config cannot point at arbitrary callables
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from modelmgmt.models.base import Model
+from modelmgmt.models.model_types import MODEL, model_type_name, resolve_model_type
 from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["is_weight", "weight_names", "check_model", "type_name", "resolve_type"]
@@ -42,13 +43,9 @@ def check_model(model: Any, what: str) -> None:
 
 def type_name(model: Model) -> str:
     """How a saved artifact names ``model``'s class: its registered type name or "module:Class"."""
-    from modelmgmt.registry.artifact import model_type_name
-
     return model_type_name(model)
 
 
 def resolve_type(name: str) -> type:
-    """The Model class a :func:`type_name` stands for; anything that is not a Model is refused."""
-    from modelmgmt.registry.artifact import resolve_model_type
-
-    return resolve_model_type(name)
+    """The registered Model class a :func:`type_name` stands for (nothing is imported)."""
+    return resolve_model_type(name, MODEL, "config.wrapped_type")

@@ -111,8 +111,6 @@ def _by_qualified_name(path: str) -> type | None:
 def model_type_name(obj: Any) -> str:
     """How an artifact names ``obj``'s class: its registered name, else ``"module:QualName"``."""
     cls = type(obj)
-    if not isinstance(obj, STEP):
-        raise InvalidArgumentError(f"expected a modelmgmt.Model (or a pipeline Transformer); got {cls.__name__}")
     with _lock:
         for name, known in _runtime.items():
             if known is cls:

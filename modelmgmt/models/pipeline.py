@@ -8,56 +8,26 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import numpy as np
 
 from modelmgmt._validation import as_float_2d
 from modelmgmt.models.base import Model
+from modelmgmt.models.model_types import STEP, model_type_name, resolve_model_type
 from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["Pipeline", "type_name", "resolve_type"]
 
 
 def type_name(obj: Any) -> str:
-    """The registered model-type name of ``obj``'s class, or its ``module:qualname`` import path."""
-    from modelmgmt import plugin_manager
-    from modelmgmt.models.builtin import BUILTIN_MODEL_TYPES
-
-    cls = type(obj)
-    path = f"{cls.__module__}:{cls.__qualname__}"
-    for name, target in BUILTIN_MODEL_TYPES.items():
-        if target == path:
-            return name
-    for name in plugin_manager.model_types():
-        try:
-            if plugin_manager.get_model_type(name) is cls:
-                return name
-        except Exception:  # a broken plugin type must not stop us naming ours
-            continue
-    return path
+    """How a saved pipeline names a step's class (see :mod:`modelmgmt.models.model_types`)."""
+    return model_type_name(obj)
 
 
 def resolve_type(name: str) -> type:
-    """The class for a step type: a registered name, or a ``module:qualname`` path of a step class."""
-    from modelmgmt.data.preprocessing import Transformer
-    from modelmgmt.plugin_manager import get_model_type
-
-    if not isinstance(name, str) or not name:
-        raise InvalidArgumentError(f"a pipeline step type must be a non-empty str; got {name!r}")
-    if ":" not in name:
-        return get_model_type(name)
-    module, _, attr = name.partition(":")
-    try:
-        obj: Any = importlib.import_module(module)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError) as exc:
-        raise InvalidArgumentError(f"pipeline step type {name!r} cannot be imported: {exc}") from None
-    if not (isinstance(obj, type) and issubclass(obj, (Model, Transformer))):
-        raise InvalidArgumentError(f"pipeline step type {name!r} is not a Model or Transformer class")
-    return obj
+    """The registered Model or Transformer class a step type names (nothing is imported)."""
+    return resolve_model_type(name, STEP, "config.steps[].type")
 
 
 def _is_transformer(step: Any) -> bool:
