@@ -159,3 +159,25 @@ def test_registry_on_s3_from_environment_only(s3_endpoint, tmp_path):
     assert out.stdout.split() == ["1", "True"]
     reg = mm.Registry(url, client_kwargs={"endpoint_url": s3_endpoint})
     assert reg.models() == ["env"]
+
+
+def test_six_processes_move_one_alias_on_s3(s3_endpoint):
+    from test_registry_aliases import check_concurrent_moves
+
+    check_concurrent_moves(_url(), {"client_kwargs": {"endpoint_url": s3_endpoint}}, 4)
+
+
+def test_models_versions_and_search_on_s3(s3_endpoint):
+    reg = mm.Registry(_url(), client_kwargs={"endpoint_url": s3_endpoint})
+    for i in range(5):
+        reg.register("a" if i < 3 else "b", ToyLinear.random(seed=i), metrics={"acc": i / 10})
+    assert reg.models() == ["a", "b"]
+    assert [v.version for v in reg.versions("a", offset=1, limit=5)] == [2, 3]
+    assert [v.ref for v in reg.search_versions("metrics.acc >= 0.2", order_by=["metrics.acc DESC"])] == [
+        "b/2", "b/1", "a/3"]
+    reg.set_alias("a", "prod", 2)
+    with pytest.raises(mm.ConflictError):
+        reg.delete_model("a")
+    reg.delete_alias("a", "prod")
+    reg.delete_model("a")
+    assert reg.models() == ["b"]
