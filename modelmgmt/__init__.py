@@ -11,11 +11,12 @@ True
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+import importlib as _importlib
+from typing import Any as _Any
 
 from modelmgmt.errors import (
     ConflictError,
+    ConvergenceWarning,
     IntegrityError,
     InvalidArgumentError,
     ModelmgmtError,
@@ -53,12 +54,13 @@ _LAZY: dict[str, str] = {
     "deploy": "modelmgmt.deployment:deploy",
     "Monitor": "modelmgmt.monitor:Monitor",
     "DriftReport": "modelmgmt.monitor:DriftReport",
+    "drift": "modelmgmt.monitor.drift:",
     # submodules reachable as attributes (mm.metrics.f1, mm.optim.Adam, ...)
     **{
         m: f"modelmgmt.{m}:"
         for m in (
             "data", "models", "losses", "optim", "callbacks", "training", "metrics",
-            "tuning", "compress", "registry", "stores", "deployment", "monitor", "drift",
+            "tuning", "compress", "registry", "stores", "deployment", "monitor",
             "testing", "hookspecs", "plugin_manager", "errors",
         )
     },
@@ -66,16 +68,17 @@ _LAZY: dict[str, str] = {
 
 __all__ = [
     "ModelmgmtError", "NotFoundError", "NotFittedError", "IntegrityError", "PluginError",
-    "ConflictError", "InvalidArgumentError", "__version__", *_LAZY,
+    "ConflictError", "InvalidArgumentError", "ConvergenceWarning", "__version__",
+    *(n for n in _LAZY if n != "testing"),  # testing needs pytest: reachable, not star-imported
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     target = _LAZY.get(name)
     if target is None:
         raise AttributeError(f"module 'modelmgmt' has no attribute {name!r}")
     module_name, _, attr = target.partition(":")
-    module = importlib.import_module(module_name)
+    module = _importlib.import_module(module_name)
     value = getattr(module, attr) if attr else module
     if attr:  # cache functions/classes; submodules are set on the package by import itself
         globals()[name] = value
@@ -83,4 +86,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(__all__) | set(_LAZY))

@@ -1,127 +1,20 @@
-"""Reusable conformance tests: mix these into your own pytest classes.
-
-A plugin author checks a Store in three lines::
-
-    from modelmgmt.testing import StoreContract
-
-    class TestMyStore(StoreContract):
-        def make_store(self):
-            return MyStore("myfs://bucket/prefix")
-
-Requires pytest (the ``test`` extra). Each test gets a fresh store from ``make_store``.
-"""
+"""DeployerContract: every promise of :class:`modelmgmt.Deployment` as pytest tests to mix in."""
 
 from __future__ import annotations
 
 import threading
+import uuid
 
+import numpy as np
 import pytest
 
-from modelmgmt.errors import NotFoundError
-from modelmgmt.stores.base import Store
+from modelmgmt.deployment import deploy
+from modelmgmt.deployment.base import Deployment
+from modelmgmt.errors import ModelmgmtError, NotFoundError
+from modelmgmt.models import LinearRegression
+from modelmgmt.registry import Registry
 
-__all__ = ["StoreContract", "DeployerContract"]
-
-
-class StoreContract:
-    """Every behaviour the :class:`modelmgmt.Store` contract promises."""
-
-    def make_store(self) -> Store:  # pragma: no cover - overridden
-        raise NotImplementedError("StoreContract subclasses must define make_store()")
-
-    @pytest.fixture
-    def store(self) -> Store:
-        store = self.make_store()
-        assert isinstance(store, Store), f"make_store() must return a Store; got {type(store)}"
-        return store
-
-    def test_put_get_roundtrip(self, store: Store) -> None:
-        store.put("a/b.bin", b"\x00\x01hello")
-        assert store.get("a/b.bin") == b"\x00\x01hello"
-        assert store.exists("a/b.bin")
-
-    def test_put_accepts_memoryview_and_overwrites(self, store: Store) -> None:
-        store.put("k", memoryview(b"first"))
-        store.put("k", bytearray(b"second, longer"))
-        assert store.get("k") == b"second, longer"
-
-    def test_empty_value(self, store: Store) -> None:
-        store.put("empty", b"")
-        assert store.get("empty") == b""
-        assert store.exists("empty")
-
-    def test_missing_key_raises_not_found(self, store: Store) -> None:
-        with pytest.raises(NotFoundError, match="nope"):
-            store.get("nope")
-        with pytest.raises(NotFoundError):
-            store.open("nope/deeper")
-        with pytest.raises(NotFoundError):
-            store.delete("nope")
-        assert not store.exists("nope")
-
-    def test_put_if_absent_writes_once(self, store: Store) -> None:
-        assert store.put_if_absent("claim/1", b"mine") is True
-        assert store.put_if_absent("claim/1", b"yours") is False
-        assert store.get("claim/1") == b"mine"
-
-    def test_put_if_absent_concurrent_single_winner(self, store: Store) -> None:
-        winners: list[int] = []
-        barrier = threading.Barrier(8)
-
-        def claim(i: int) -> None:
-            barrier.wait()
-            if store.put_if_absent("race/key", f"writer {i}".encode()):
-                winners.append(i)
-
-        threads = [threading.Thread(target=claim, args=(i,)) for i in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert len(winners) == 1
-        assert store.get("race/key") == f"writer {winners[0]}".encode()
-
-    def test_open_streams(self, store: Store) -> None:
-        payload = bytes(range(256)) * 1024
-        store.put("big", payload)
-        with store.open("big") as f:
-            assert f.read(10) == payload[:10]
-            assert f.read() == payload[10:]
-
-    def test_list_by_prefix_sorted(self, store: Store) -> None:
-        for key in ["m/b/2", "m/a/1", "m/a/10", "other/x", "mx"]:
-            store.put(key, b"v")
-        assert store.list("m/") == ["m/a/1", "m/a/10", "m/b/2"]
-        assert store.list("m/a/1") == ["m/a/1", "m/a/10"]
-        assert store.list("m") == ["m/a/1", "m/a/10", "m/b/2", "mx"]
-        assert store.list("absent/") == []
-        assert set(store.list()) >= {"m/a/1", "other/x", "mx"}
-
-    def test_delete(self, store: Store) -> None:
-        store.put("d/x", b"1")
-        store.delete("d/x")
-        assert not store.exists("d/x")
-        assert "d/x" not in store.list("d/")
-
-    @pytest.mark.parametrize(
-        "bad", ["", "/abs", "a/../b", "..", "a//b", "a/./b", "trailing/", "back\\slash", "nul\x00"]
-    )
-    def test_invalid_keys_rejected(self, store: Store, bad: str) -> None:
-        with pytest.raises(ValueError, match="store key"):
-            store.put(bad, b"x")
-        with pytest.raises(ValueError, match="store key"):
-            store.get(bad)
-
-    def test_non_str_key_rejected(self, store: Store) -> None:
-        with pytest.raises(TypeError, match="store key must be a str"):
-            store.put(3, b"x")  # type: ignore[arg-type]
-
-    def test_local_path_when_given_holds_the_bytes(self, store: Store) -> None:
-        store.put("lp/k", b"bytes on disk")
-        path = store.local_path("lp/k")
-        if path is not None:
-            with open(path, "rb") as f:
-                assert f.read() == b"bytes on disk"
+__all__ = ["DeployerContract"]
 
 
 class DeployerContract:
@@ -143,13 +36,6 @@ class DeployerContract:
     # --- what subclasses may override ------------------------------------------------
     def make_registry(self):
         """(registry, ref_a, ref_b): two registered versions with different predictions."""
-        import uuid
-
-        import numpy as np
-
-        from modelmgmt.models import LinearRegression
-        from modelmgmt.registry import Registry
-
         reg = Registry(f"memory://deployer-contract-{uuid.uuid4().hex}")
         rng = np.random.default_rng(0)
         X = rng.normal(size=(64, self.n_features))
@@ -163,23 +49,17 @@ class DeployerContract:
 
     def make_deployment(self, registry, ref):
         """A started Deployment of ``ref`` on this target."""
-        from modelmgmt.deployment import deploy
-
         return deploy(ref, registry=registry, target=self.target, **self.deploy_options)
 
     # --- fixtures ----------------------------------------------------------------------
     @pytest.fixture
     def setup(self):
-        import numpy as np
-
         reg, ref_a, ref_b = self.make_registry()
         X = np.random.default_rng(1).normal(size=(7, self.n_features))
         return reg, ref_a, ref_b, X
 
     @pytest.fixture
     def dep(self, setup):
-        from modelmgmt.deployment.base import Deployment
-
         reg, ref_a, _, _ = setup
         d = self.make_deployment(reg, ref_a)
         assert isinstance(d, Deployment), f"make_deployment() must return a Deployment; got {type(d)}"
@@ -188,8 +68,6 @@ class DeployerContract:
 
     # --- the contract ----------------------------------------------------------------------
     def test_predict_equals_model_predict(self, setup, dep) -> None:
-        import numpy as np
-
         reg, ref_a, _, X = setup
         expected = reg.load(ref_a).predict(X)
         np.testing.assert_array_equal(dep.predict(X), expected)
@@ -200,21 +78,15 @@ class DeployerContract:
         assert (dep.version.name, dep.version.version) == (want.name, want.version)
 
     def test_wrong_feature_count_names_expected_and_received(self, dep) -> None:
-        import numpy as np
-
         n = self.n_features
         with pytest.raises(ValueError, match=rf"{n}.*{n + 2}|{n + 2}.*{n}"):
             dep.predict(np.zeros((2, n + 2)))
 
     def test_non_numeric_input_rejected(self, dep) -> None:
-        import numpy as np
-
         with pytest.raises((ValueError, TypeError), match="dtype"):
             dep.predict(np.array([["a"] * self.n_features]))
 
     def test_update_switches_version_and_predictions(self, setup, dep) -> None:
-        import numpy as np
-
         reg, _, ref_b, X = setup
         new = dep.update(ref_b)
         want = reg.get(ref_b)
@@ -223,8 +95,6 @@ class DeployerContract:
         np.testing.assert_array_equal(dep.predict(X), reg.load(ref_b).predict(X))
 
     def test_rollback_restores_previous_predictions(self, setup, dep) -> None:
-        import numpy as np
-
         reg, ref_a, ref_b, X = setup
         before = dep.predict(X)
         dep.update(ref_b)
@@ -234,16 +104,10 @@ class DeployerContract:
         np.testing.assert_array_equal(dep.predict(X), before)
 
     def test_rollback_without_previous_raises(self, dep) -> None:
-        from modelmgmt.errors import ModelmgmtError
-
         with pytest.raises(ModelmgmtError, match="roll back"):
             dep.rollback()
 
     def test_update_to_unknown_ref_keeps_serving(self, setup, dep) -> None:
-        import numpy as np
-
-        from modelmgmt.errors import NotFoundError
-
         reg, ref_a, _, X = setup
         with pytest.raises(NotFoundError):
             dep.update("contract-model/999")
@@ -264,8 +128,6 @@ class DeployerContract:
         assert 0 <= st["latency_ms"]["p50"] <= st["latency_ms"]["p90"] <= st["latency_ms"]["p99"]
 
     def test_stop_is_idempotent_and_ends_serving(self, setup, dep) -> None:
-        from modelmgmt.errors import ModelmgmtError
-
         _, _, _, X = setup
         dep.stop()
         dep.stop()
@@ -273,8 +135,6 @@ class DeployerContract:
             dep.predict(X)
 
     def test_context_manager_stops(self, setup) -> None:
-        from modelmgmt.errors import ModelmgmtError
-
         reg, ref_a, _, X = setup
         with self.make_deployment(reg, ref_a) as d:
             d.predict(X)
@@ -282,15 +142,11 @@ class DeployerContract:
             d.predict(X)
 
     def test_unknown_ref_raises_not_found(self, setup) -> None:
-        from modelmgmt.errors import NotFoundError
-
         reg = setup[0]
         with pytest.raises(NotFoundError):
             self.make_deployment(reg, "no-such-model")
 
     def test_concurrent_predict_during_updates_never_fails(self, setup, dep) -> None:
-        import numpy as np
-
         reg, ref_a, ref_b, X = setup
         answers = {tuple(reg.load(r).predict(X)) for r in (ref_a, ref_b)}
         failures: list[BaseException] = []
