@@ -11,6 +11,7 @@ __all__ = [
     "ConflictError",
     "InvalidArgumentError",
     "ModelTypeError",
+    "ConvergenceWarning",
 ]
 
 
@@ -49,3 +50,8 @@ class ConflictError(ModelmgmtError):
 class InvalidArgumentError(ModelmgmtError, ValueError, TypeError):
     """An argument's value or type was refused; ``except ValueError`` and ``except TypeError``
     both catch it, so callers written against either keep working."""
+
+
+class ConvergenceWarning(UserWarning):
+    """A fit ended before it converged (the loss was still falling fast, or a solver hit its
+    iteration limit): train longer, raise the learning rate or scale the data."""

@@ -63,7 +63,7 @@ def test_hooks_are_called_in_order(data):
         def on_train_end(self, logs=None):
             calls.append("train_end")
 
-    mm.fit(LogisticRegression(), X, y, epochs=2, batch_size=30, callbacks=[Recorder()], seed=0)
+    mm.fit(LogisticRegression(solver="gd"), X, y, epochs=2, batch_size=30, callbacks=[Recorder()], seed=0)
     assert calls == [
         "train_begin",
         "epoch_begin 0", "batch 0", "batch 1", "epoch_end 0 ['loss', 'lr']",
@@ -81,7 +81,7 @@ def test_a_callback_can_stop_training_and_add_logs(data):
             if epoch == 2:
                 self.stop_training()
 
-    history = mm.fit(LogisticRegression(), X, y, epochs=10, callbacks=[StopAt2()], seed=0)
+    history = mm.fit(LogisticRegression(solver="gd"), X, y, epochs=10, callbacks=[StopAt2()], seed=0)
     assert history.epoch == [0, 1, 2] and history.stopped_epoch == 2
     assert history.history["double_loss"] == [2 * v for v in history.history["loss"]]
 
@@ -102,7 +102,7 @@ def test_early_stopping_follows_keras_rules(data, values, patience, min_delta, s
     es = EarlyStopping(monitor="score", patience=patience, min_delta=min_delta)
     snaps = Snapshots()
     history = mm.fit(
-        LogisticRegression(), X, y, epochs=6, callbacks=[Feed("score", values), snaps, es],
+        LogisticRegression(solver="gd"), X, y, epochs=6, callbacks=[Feed("score", values), snaps, es],
         optimizer=mm.optim.SGD(lr=0.1), seed=0,
     )
     assert history.stopped_epoch == stopped == es.stopped_epoch
@@ -115,7 +115,7 @@ def test_restore_best_puts_back_the_best_epochs_params(data):
     X, y = data
     values = [3.0, 1.0, 2.0, 2.5, 2.7, 2.9]
     snaps = Snapshots()
-    model = LogisticRegression()
+    model = LogisticRegression(solver="gd")
     mm.fit(model, X, y, epochs=6, callbacks=[Feed("score", values), snaps, EarlyStopping("score", patience=3)],
            optimizer=mm.optim.SGD(lr=0.1), seed=0)
     assert len(snaps.params) == 5  # stopped at epoch 4
@@ -124,7 +124,7 @@ def test_restore_best_puts_back_the_best_epochs_params(data):
     assert not np.array_equal(model.params["W"], snaps.params[-1]["W"])
     # restore_best=False keeps the last params
     snaps2 = Snapshots()
-    model2 = LogisticRegression()
+    model2 = LogisticRegression(solver="gd")
     mm.fit(model2, X, y, epochs=6, callbacks=[Feed("score", values), snaps2, EarlyStopping("score", patience=3, restore_best=False)],
            optimizer=mm.optim.SGD(lr=0.1), seed=0)
     assert np.array_equal(model2.params["W"], snaps2.params[-1]["W"])
@@ -135,7 +135,7 @@ def test_early_stopping_on_val_loss_with_real_overfitting():
     X = rng.normal(size=(40, 30))
     y = rng.integers(0, 2, size=40)  # labels are noise: val_loss rises as the model memorises
     X_val, y_val = rng.normal(size=(200, 30)), rng.integers(0, 2, size=200)
-    model = LogisticRegression()
+    model = LogisticRegression(solver="gd")
     es = EarlyStopping(patience=3)
     history = model.fit(X, y, epochs=200, validation_data=(X_val, y_val), callbacks=[es],
                         optimizer=mm.optim.Adam(lr=0.05), seed=0)
@@ -154,7 +154,7 @@ def test_early_stopping_mode_and_bad_arguments(data):
         EarlyStopping(mode="up")
     X, y = data
     with pytest.warns(UserWarning, match="'val_loss', which is not logged"):
-        mm.fit(LogisticRegression(), X, y, epochs=1, callbacks=[EarlyStopping()])
+        mm.fit(LogisticRegression(solver="gd"), X, y, epochs=1, callbacks=[EarlyStopping()])
 
 
 def _case(name, **kwargs):
@@ -180,7 +180,7 @@ def test_lr_scheduler_gives_torchs_lr_per_epoch(data, name, kwargs):
     opt = mm.optim.SGD(lr=REFERENCE["base_lr"])
     schedule = getattr(mm.optim.schedules, name)(opt, **case["kwargs"])
     epochs = 12
-    history = mm.fit(LogisticRegression(), X, y, epochs=epochs, optimizer=opt, callbacks=[LRScheduler(schedule)], seed=0)
+    history = mm.fit(LogisticRegression(solver="gd"), X, y, epochs=epochs, optimizer=opt, callbacks=[LRScheduler(schedule)], seed=0)
     np.testing.assert_allclose(history.history["lr"], case["lrs"][:epochs], rtol=1e-12)
 
 
@@ -191,7 +191,7 @@ def test_lr_scheduler_passes_the_monitored_value_to_reduce_on_plateau(data):
     opt = mm.optim.SGD(lr=REFERENCE["base_lr"])
     schedule = mm.optim.schedules.ReduceLROnPlateau(opt, **case["kwargs"])
     history = mm.fit(
-        LogisticRegression(), X, y, epochs=epochs, optimizer=opt, seed=0,
+        LogisticRegression(solver="gd"), X, y, epochs=epochs, optimizer=opt, seed=0,
         callbacks=[Feed("metric", case["metrics"]), LRScheduler(schedule, monitor="metric")],
     )
     np.testing.assert_allclose(history.history["lr"], case["lrs"][:epochs], rtol=1e-12)
@@ -208,7 +208,7 @@ def test_lr_scheduler_plateau_defaults_to_val_loss(data):
             seen.append(value)
             super().step(value)
 
-    history = mm.fit(LogisticRegression(), X, y, epochs=3, optimizer=opt, validation_data=(X, y),
+    history = mm.fit(LogisticRegression(solver="gd"), X, y, epochs=3, optimizer=opt, validation_data=(X, y),
                      callbacks=[LRScheduler(Spy(opt))], seed=0)
     assert seen == history.history["val_loss"]
 
@@ -216,17 +216,17 @@ def test_lr_scheduler_plateau_defaults_to_val_loss(data):
 def test_lr_scheduler_with_a_function_and_bad_use(data):
     X, y = data
     opt = mm.optim.SGD(lr=1.0)
-    history = mm.fit(LogisticRegression(), X, y, epochs=4, optimizer=opt,
+    history = mm.fit(LogisticRegression(solver="gd"), X, y, epochs=4, optimizer=opt,
                      callbacks=[LRScheduler(lambda epoch: 0.01 * (epoch + 1))], seed=0)
     np.testing.assert_allclose(history.history["lr"], [0.01, 0.02, 0.03, 0.04])
     other = mm.optim.SGD(lr=0.1)
     with pytest.raises(ValueError, match="different optimizer"):
-        mm.fit(LogisticRegression(), X, y, epochs=1, optimizer=opt,
+        mm.fit(LogisticRegression(solver="gd"), X, y, epochs=1, optimizer=opt,
                callbacks=[LRScheduler(mm.optim.schedules.StepLR(other, step_size=1))])
     with pytest.raises(TypeError, match="step"):
         LRScheduler(42)
     with pytest.raises(ValueError, match="not logged"):
-        mm.fit(LogisticRegression(), X, y, epochs=1, optimizer=opt,
+        mm.fit(LogisticRegression(solver="gd"), X, y, epochs=1, optimizer=opt,
                callbacks=[LRScheduler(mm.optim.schedules.ReduceLROnPlateau(opt), monitor="nope")])
 
 
@@ -234,7 +234,7 @@ def test_divergence_warns_and_terminate_on_nan_stops_after_the_batch(data):
     X, y = data
     X_big = X * 1e200  # the logits overflow: the loss is not finite
     with pytest.warns(RuntimeWarning, match="training diverged"):
-        history = mm.fit(LogisticRegression(), X_big, y, epochs=3, optimizer=mm.optim.SGD(lr=1.0), seed=0)
+        history = mm.fit(LogisticRegression(solver="gd"), X_big, y, epochs=3, optimizer=mm.optim.SGD(lr=1.0), seed=0)
     assert len(history.epoch) == 3
     seen = []
 
@@ -243,7 +243,7 @@ def test_divergence_warns_and_terminate_on_nan_stops_after_the_batch(data):
             seen.append(batch)
 
     with pytest.warns(RuntimeWarning):
-        history = mm.fit(LogisticRegression(), X_big, y, epochs=3, batch_size=10, optimizer=mm.optim.SGD(lr=1.0),
+        history = mm.fit(LogisticRegression(solver="gd"), X_big, y, epochs=3, batch_size=10, optimizer=mm.optim.SGD(lr=1.0),
                          callbacks=[mm.callbacks.TerminateOnNaN(), Count()], seed=0)
     assert history.stopped_epoch == 0 and len(history.epoch) == 1
     assert len(seen) < 6  # stopped before the end of the first epoch's 6 batches

@@ -42,7 +42,7 @@ class CountingOptimizer(mm.optim.SGD):
 
 def test_history_has_one_loss_per_epoch_and_val_loss(data):
     X, y = data
-    model = LogisticRegression()
+    model = LogisticRegression(solver="gd")
     history = mm.fit(model, X[:80], y[:80], epochs=4, batch_size=16, validation_data=(X[80:], y[80:]), seed=0)
     assert isinstance(history, mm.History)
     assert history.epoch == [0, 1, 2, 3]
@@ -62,7 +62,7 @@ def test_loss_is_the_mean_of_the_batch_losses(data):
         def on_batch_end(self, batch, logs):
             seen.append((logs["loss"], logs["size"]))
 
-    history = mm.fit(LogisticRegression(), X, y, epochs=1, batch_size=30, callbacks=[Batches()], seed=0)
+    history = mm.fit(LogisticRegression(solver="gd"), X, y, epochs=1, batch_size=30, callbacks=[Batches()], seed=0)
     assert [s for _, s in seen] == [30, 30, 30, 10]
     assert history.history["loss"][0] == pytest.approx(np.mean([v for v, _ in seen]), rel=1e-12)
 
@@ -70,10 +70,10 @@ def test_loss_is_the_mean_of_the_batch_losses(data):
 def test_one_optimizer_step_per_batch_and_full_batch_gradient_descent(data):
     X, y = data
     opt = CountingOptimizer(lr=0.1)
-    mm.fit(LogisticRegression(), X, y, epochs=3, batch_size=32, optimizer=opt, seed=0)
+    mm.fit(LogisticRegression(solver="gd"), X, y, epochs=3, batch_size=32, optimizer=opt, seed=0)
     assert opt.steps == 3 * 4
     # batch_size=None is plain gradient descent: identical to stepping by hand
-    model = LogisticRegression()
+    model = LogisticRegression(solver="gd")
     model.initialize(X, y, np.random.default_rng(0))
     by_hand = LogisticRegression.from_config(model.config, {k: v.copy() for k, v in model.params.items()})
     mm.fit(model, X, y, epochs=5, batch_size=None, optimizer=mm.optim.SGD(lr=0.5), shuffle=False)
@@ -110,17 +110,17 @@ def test_shuffle_false_visits_rows_in_order(data):
             order.append(Xb[:, 0].copy())
             return super().loss_and_grad(Xb, yb)
 
-    mm.fit(Spy(), X, y, epochs=1, batch_size=25, shuffle=False)
+    mm.fit(Spy(solver="gd"), X, y, epochs=1, batch_size=25, shuffle=False)
     assert np.array_equal(np.concatenate(order), X[:, 0])
     order.clear()
-    mm.fit(Spy(), X, y, epochs=1, batch_size=25, shuffle=True, seed=0)
+    mm.fit(Spy(solver="gd"), X, y, epochs=1, batch_size=25, shuffle=True, seed=0)
     got = np.concatenate(order)
     assert not np.array_equal(got, X[:, 0]) and np.array_equal(np.sort(got), np.sort(X[:, 0]))
 
 
 def test_warm_start_continues_from_current_params(data):
     X, y = data
-    model = LogisticRegression()
+    model = LogisticRegression(solver="gd")
     first = mm.fit(model, X, y, epochs=3, seed=0, optimizer=mm.optim.Adam(lr=0.05))
     before = {k: v.copy() for k, v in model.params.items()}
     second = model.fit(X, y, epochs=3, seed=0, optimizer=mm.optim.Adam(lr=0.05))
@@ -131,18 +131,18 @@ def test_warm_start_continues_from_current_params(data):
 def test_run_gets_metrics_every_epoch(data):
     X, y = data
     run = RecordingRun()
-    mm.fit(LogisticRegression(), X, y, epochs=3, validation_data=(X, y), run=run, seed=0)
+    mm.fit(LogisticRegression(solver="gd"), X, y, epochs=3, validation_data=(X, y), run=run, seed=0)
     assert [step for step, _ in run.calls] == [0, 1, 2]
     assert all({"loss", "val_loss", "lr"} <= set(m) for _, m in run.calls)
     with pytest.raises(TypeError, match="log_metrics"):
-        mm.fit(LogisticRegression(), X, y, epochs=1, run=object())
+        mm.fit(LogisticRegression(solver="gd"), X, y, epochs=1, run=object())
 
 
 def test_progress_bar_only_when_asked_or_on_a_terminal(data, capsys, monkeypatch):
     X, y = data
-    mm.fit(LogisticRegression(), X, y, epochs=2, seed=0)  # stderr is not a terminal under pytest
+    mm.fit(LogisticRegression(solver="gd"), X, y, epochs=2, seed=0)  # stderr is not a terminal under pytest
     assert capsys.readouterr().err == ""
-    mm.fit(LogisticRegression(), X, y, epochs=2, seed=0, progress=True)
+    mm.fit(LogisticRegression(solver="gd"), X, y, epochs=2, seed=0, progress=True)
     err = capsys.readouterr().err
     assert "epoch 2/2" in err and "loss" in err and err.count("\n") == 2
 
@@ -152,11 +152,11 @@ def test_progress_bar_only_when_asked_or_on_a_terminal(data, capsys, monkeypatch
 
     fake = FakeTerminal()
     monkeypatch.setattr(sys, "stderr", fake)
-    mm.fit(LogisticRegression(), X, y, epochs=1, seed=0)
+    mm.fit(LogisticRegression(solver="gd"), X, y, epochs=1, seed=0)
     assert "epoch 1/1" in fake.getvalue()
     quiet = FakeTerminal()
     monkeypatch.setattr(sys, "stderr", quiet)
-    mm.fit(LogisticRegression(), X, y, epochs=1, seed=0, progress=False)
+    mm.fit(LogisticRegression(solver="gd"), X, y, epochs=1, seed=0, progress=False)
     assert quiet.getvalue() == ""
 
 
@@ -173,32 +173,32 @@ def test_progress_bar_only_when_asked_or_on_a_terminal(data, capsys, monkeypatch
 )
 def test_bad_training_data_is_refused(X_bad, y_bad, match):
     with pytest.raises(ValueError, match=match):
-        mm.fit(LinearRegression(), X_bad, y_bad, epochs=1)
+        mm.fit(LinearRegression(solver="gd"), X_bad, y_bad, epochs=1)
 
 
 def test_bad_settings_are_refused(data):
     X, y = data
     with pytest.raises(ValueError, match="epochs"):
-        mm.fit(LogisticRegression(), X, y, epochs=-1)
+        mm.fit(LogisticRegression(solver="gd"), X, y, epochs=-1)
     with pytest.raises(ValueError, match="batch_size"):
-        mm.fit(LogisticRegression(), X, y, batch_size=0)
+        mm.fit(LogisticRegression(solver="gd"), X, y, batch_size=0)
     with pytest.raises(ValueError, match="validation_data"):
-        mm.fit(LogisticRegression(), X, y, validation_data=X)
+        mm.fit(LogisticRegression(solver="gd"), X, y, validation_data=X)
     with pytest.raises(ValueError, match="X_val has 3 features"):
-        mm.fit(LogisticRegression(), X, y, validation_data=(X[:, :3], y))
+        mm.fit(LogisticRegression(solver="gd"), X, y, validation_data=(X[:, :3], y))
     with pytest.raises(TypeError, match="optimizer"):
-        mm.fit(LogisticRegression(), X, y, optimizer="adam")
+        mm.fit(LogisticRegression(solver="gd"), X, y, optimizer="adam")
     with pytest.raises(TypeError, match="Model"):
         mm.fit(object(), X, y)
     with pytest.raises(TypeError, match="Callback"):
-        mm.fit(LogisticRegression(), X, y, callbacks=[object()])
+        mm.fit(LogisticRegression(solver="gd"), X, y, callbacks=[object()])
     with pytest.raises(TypeError, match="seed"):
-        mm.fit(LogisticRegression(), X, y, seed="x")
+        mm.fit(LogisticRegression(solver="gd"), X, y, seed="x")
 
 
 def test_a_model_learns_with_the_default_optimizer(data):
     X, y = data
-    model = LogisticRegression()
+    model = LogisticRegression(solver="gd")
     history = model.fit(X, y, epochs=20, batch_size=8, seed=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
     assert (model.predict(X) == y).mean() > 0.9
@@ -235,6 +235,6 @@ def test_fit_logs_into_a_real_tracking_run(data, tmp_path):
     X, y = data
     reg = mm.Registry(str(tmp_path / "reg"))
     with reg.start_run("fit-test") as run:
-        history = mm.fit(LogisticRegression(), X, y, epochs=3, validation_data=(X, y), run=run, seed=0)
+        history = mm.fit(LogisticRegression(solver="gd"), X, y, epochs=3, validation_data=(X, y), run=run, seed=0)
     assert [step for step, _ in run.metrics["loss"]] == [0, 1, 2]
     assert [v for _, v in run.metrics["val_loss"]] == pytest.approx(history.history["val_loss"])

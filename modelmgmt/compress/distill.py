@@ -19,14 +19,12 @@ from modelmgmt._validation import as_1d, as_float_2d, check_same_length
 from modelmgmt.compress._common import check_model
 from modelmgmt.models.base import Model
 from modelmgmt.errors import InvalidArgumentError
+from modelmgmt.losses import CrossEntropy, softmax
+from modelmgmt.training import fit
 
 __all__ = ["distill"]
 
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+_CE = CrossEntropy()
 
 
 def _as_logits(out: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -83,37 +81,37 @@ class _Distiller(Model):
         y_init[: len(self.classes)] = self.classes
         self.student.initialize(X[:, : self.d], y_init, rng)
 
+    @property
+    def masks(self) -> dict[str, np.ndarray]:
+        """The student's pruning masks: a pruned student stays sparse while it learns."""
+        return self.student.masks
+
     def loss_and_grad(self, X: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
         Xs, soft = X[:, : self.d], X[:, self.d :]
         out, cache = self.student.forward(Xs)
         z, single = _as_logits(out)
-        n, T, a = len(Xs), self.T, self.alpha
-        q_T = _softmax(z / T)
-        # KL(soft || q_T): the cross-entropy minus the targets' own entropy (same gradient, 0 at a match)
-        kl = soft * (np.log(np.clip(soft, 1e-300, None)) - np.log(np.clip(q_T, 1e-300, None)))
-        loss = a * T * T * float(kl.sum(axis=1).mean())
-        grad = a * T * (q_T - soft) / n
+        T, a = self.T, self.alpha
+        # soft part: T² KL(soft || softmax(z/T)) = T² (CE(soft, z/T) - H(soft)); d/dz = T (q_T - soft) / n
+        ce_soft, g_soft = _CE.value_and_grad(soft, z / T)
+        entropy = float(-np.mean(np.sum(soft * np.log(np.clip(soft, 1e-300, None)), axis=1)))
+        loss = a * T * T * (ce_soft - entropy)
+        grad = (a * T) * g_soft
         if a < 1.0:
-            idx = np.searchsorted(self.classes, y)
-            q = _softmax(z)
-            loss += (1.0 - a) * float(-np.log(np.clip(q[np.arange(n), idx], 1e-300, None)).mean())
-            g = q.copy()
-            g[np.arange(n), idx] -= 1.0
-            grad = grad + (1.0 - a) * g / n
+            ce_hard, g_hard = _CE.value_and_grad(np.searchsorted(self.classes, y), z)
+            loss += (1.0 - a) * ce_hard
+            grad = grad + (1.0 - a) * g_hard
         # a single decision value z stands for the logits [0, z]: only column 1 depends on it
         grad_out = grad[:, 1].reshape(np.shape(out)) if single else grad
         grads = self.student.backward(cache, grad_out)
-        penalty = getattr(self.student, "_penalty", None)  # the student's own regularisation
-        if callable(penalty):
-            value, pen_grads = penalty()
-            loss += value
-            for k, g in pen_grads.items():
-                grads[k] = grads[k] + g
-        return loss, grads
+        value, pen_grads = self.student.penalty()  # the student's own regularisation
+        loss += value
+        for k, g in pen_grads.items():
+            grads[k] = grads[k] + g
+        return float(loss), grads
 
 
 def _augment(teacher: Model, X: np.ndarray, T: float) -> np.ndarray:
-    return np.hstack([X, _softmax(_teacher_logits(teacher, X) / T)])
+    return np.hstack([X, softmax(_teacher_logits(teacher, X) / T)])
 
 
 def distill(
@@ -134,9 +132,9 @@ def distill(
     ``validation_data=(X_val, y_val)`` is scored with the same distillation loss.
     """
     check_model(teacher, "teacher")
-    if not getattr(teacher, "is_classifier", False):
+    if not teacher.is_classifier:
         raise InvalidArgumentError(f"teacher must be a classifier; got {type(teacher).__name__}")
-    if not isinstance(student, Model) or not getattr(student, "is_classifier", False):
+    if not isinstance(student, Model) or not student.is_classifier:
         raise InvalidArgumentError(f"student must be a modelmgmt classifier Model; got {type(student).__name__}")
     for name, v in (("temperature", temperature), ("alpha", alpha)):
         if isinstance(v, bool) or not isinstance(v, numbers.Real):
@@ -169,7 +167,5 @@ def distill(
             raise InvalidArgumentError("validation_data must be a pair (X_val, y_val)")
         Xv = as_float_2d(val[0], "X_val")
         fit_kwargs["validation_data"] = (_augment(teacher, Xv, temperature), val[1])
-    from modelmgmt.training import fit
-
     wrapper = _Distiller(student, X.shape[1], classes, temperature, alpha)
     return fit(wrapper, _augment(teacher, X, temperature), y, **fit_kwargs)

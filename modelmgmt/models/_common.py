@@ -8,10 +8,21 @@ from typing import Any
 import numpy as np
 
 from modelmgmt._validation import as_1d, as_float_2d, check_same_length
-from modelmgmt.models.base import Model
+from modelmgmt.base import ArrayEstimator
 from modelmgmt.errors import InvalidArgumentError
+from modelmgmt.losses import MSE, BinaryCrossEntropy, CrossEntropy, Hinge, Huber, Loss, softmax
+from modelmgmt.models.base import Model
 
-__all__ = ["TrainableModel", "ClassifierMixin", "to_json_list", "labels_from_json"]
+__all__ = ["TrainableModel", "ClassifierMixin", "to_json_list", "labels_from_json", "LOSSES"]
+
+#: loss names accepted by ``fit(loss=...)`` -> class
+LOSSES: dict[str, type[Loss]] = {
+    "mse": MSE,
+    "huber": Huber,
+    "cross_entropy": CrossEntropy,
+    "binary_cross_entropy": BinaryCrossEntropy,
+    "hinge": Hinge,
+}
 
 
 def to_json_list(values: np.ndarray) -> list[Any]:
@@ -24,19 +35,16 @@ def labels_from_json(values: list[Any]) -> np.ndarray:
     return np.asarray(values)
 
 
-class TrainableModel(Model):
+class TrainableModel(Model, ArrayEstimator):
     """Base of the built-in numpy models: params dict, feature-count checks, loss helpers."""
 
+    loss: Loss
+
     def __init__(self) -> None:
-        self._params: dict[str, np.ndarray] = {}
-        self.n_features_: int | None = None
+        ArrayEstimator.__init__(self)
+        self._masked: list[str] = []
 
     # --- the Model contract ----------------------------------------------------------
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        """Learned arrays by name; the optimizer updates these very arrays in place."""
-        return self._params
-
     @property
     def input_signature(self) -> dict[str, Any] | None:
         """``{"n_features": d, "dtype": "float64"}`` once fitted, else None."""
@@ -44,37 +52,18 @@ class TrainableModel(Model):
             return None
         return {"n_features": int(self.n_features_), "dtype": "float64"}
 
-    def _hyper(self) -> dict[str, Any]:
-        """Constructor arguments (JSON-able)."""
-        raise NotImplementedError
-
     def _learned(self) -> dict[str, Any]:
-        """Small learned state for the config (names end with an underscore)."""
-        return {"n_features_": self.n_features_}
+        out = super()._learned()
+        if self.masks:
+            out["masked_"] = sorted(self.masks)
+        return out
 
     def _set_learned(self, config: dict[str, Any]) -> None:
-        n = config.get("n_features_")
-        self.n_features_ = None if n is None else int(n)
-
-    @property
-    def config(self) -> dict[str, Any]:
-        """Hyperparameters plus learned small state; JSON-serialisable."""
-        return {**self._hyper(), **self._learned()}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any], params: dict[str, np.ndarray]) -> "TrainableModel":
-        """Rebuild a model from ``config`` and ``params`` (arrays are copied as float64)."""
-        if not isinstance(config, dict):
-            raise InvalidArgumentError(f"config must be a dict; got {type(config).__name__}")
-        hyper = {k: v for k, v in config.items() if not k.endswith("_")}
-        try:
-            model = cls(**hyper)
-        except TypeError as exc:
-            raise InvalidArgumentError(f"config does not fit {cls.__name__}: {exc}") from None
-        model._set_learned(config)
-        model._params = {k: np.array(v, dtype=np.float64) for k, v in (params or {}).items()}
-        model._check_params()
-        return model
+        super()._set_learned(config)
+        masked = config.get("masked_") or []
+        if not isinstance(masked, list) or not all(isinstance(k, str) for k in masked):
+            raise InvalidArgumentError(f"config 'masked_' must be a list of param names; got {masked!r}")
+        self._masked = masked
 
     def _expected_shapes(self) -> dict[str, tuple[int, ...]]:
         """Parameter names and shapes for the current learned state."""
@@ -89,6 +78,8 @@ class TrainableModel(Model):
             raise InvalidArgumentError(
                 f"params do not match {type(self).__name__} config: expected {expected}, got {got}"
             )
+        if self._masked:  # a saved pruned model: its zeros are the mask
+            self.set_masks({k: self._params[k] != 0 for k in self._masked})
 
     # --- inputs ----------------------------------------------------------------------
     def _check_X(self, X: Any, *, finite: bool = True) -> np.ndarray:
@@ -114,39 +105,47 @@ class TrainableModel(Model):
         y = as_1d(y, "y")
         check_same_length(X=X, y=y)
         self.n_features_ = int(X.shape[1])
+        self._masks = {}
         return X, y
 
     # --- training --------------------------------------------------------------------
     def _targets(self, y: np.ndarray) -> np.ndarray:
         """What the loss compares the forward output with (class indices for classifiers)."""
+        if y.dtype.kind not in "biuf":
+            raise InvalidArgumentError(f"{type(self).__name__} needs numeric targets y; got dtype {y.dtype}")
         return np.asarray(y, dtype=np.float64)
 
-    def _penalty(self) -> tuple[float, dict[str, np.ndarray]]:
-        """Regularisation term and its gradient (only the keys it touches)."""
-        return 0.0, {}
+    def _overridden(self) -> bool:
+        return type(self).loss_and_grad is not TrainableModel.loss_and_grad
+
+    def prepare_targets(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Float64 X checked against the fitted width, and y encoded for the loss (once per fit)."""
+        if self._overridden():  # a subclass with its own loss_and_grad gets the raw data
+            return X, y
+        X, y = self._check_Xy(X, y)
+        return X, self._targets(y)
 
     def loss_and_grad(self, X: Any, y: Any) -> tuple[float, dict[str, np.ndarray]]:
         """Mean training loss on (X, y) plus the regularisation term, and its gradient."""
         X, y = self._check_Xy(X, y)
         return self._loss_and_grad_targets(X, self._targets(y))
 
+    def loss_and_grad_prepared(self, X: np.ndarray, t: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
+        """loss_and_grad for rows of what :meth:`prepare_targets` returned (no re-checking)."""
+        if self._overridden():
+            return self.loss_and_grad(X, t)
+        return self._loss_and_grad_targets(X, t)
+
     def _loss_and_grad_targets(self, X: np.ndarray, t: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
-        """loss_and_grad for checked float64 X and targets already encoded by ``_targets``.
-
-        When the output overflows (diverged params) the loss is inf and the gradients zero.
-
-        :func:`modelmgmt.fit` checks and encodes the whole data set once, then calls this per
-        batch (unless a subclass overrides ``loss_and_grad``).
-        """
+        # When the output overflows (diverged params) the loss is inf and the gradients zero,
+        # so fit can warn and callbacks (TerminateOnNaN) can react instead of failing.
         with np.errstate(over="ignore", invalid="ignore"):
             out, cache = self.forward(X)
         if not np.isfinite(out).all():
-            # the parameters diverged (overflow): report an infinite loss and skip the step
-            # instead of failing, so fit can warn and callbacks (TerminateOnNaN) can react
             return math.inf, {k: np.zeros_like(v) for k, v in self._params.items()}
         value, grad_out = self.loss.value_and_grad(t, out)
         grads = self.backward(cache, grad_out)
-        pen, pen_grads = self._penalty()
+        pen, pen_grads = self.penalty()
         for k, g in pen_grads.items():
             grads[k] = grads[k] + g
         return value + pen, grads
@@ -159,7 +158,22 @@ class TrainableModel(Model):
             out, _ = self.forward(X)
         if not np.isfinite(out).all():
             return math.inf
-        return float(self.loss.loss(t, out)) + self._penalty()[0]
+        return float(self.loss.loss(t, out)) + self.penalty()[0]
+
+    def set_loss(self, loss: Any) -> Loss:
+        """Train with ``loss`` (a name of :data:`LOSSES` or a Loss) from now on; returns the old one."""
+        allowed = self.allowed_losses
+        if isinstance(loss, str) and loss in LOSSES and loss in allowed:
+            new = LOSSES[loss]()
+        elif isinstance(loss, Loss) and any(type(loss) is LOSSES[a] for a in allowed):
+            new = loss
+        else:
+            raise InvalidArgumentError(
+                f"{type(self).__name__} can be trained with loss {', '.join(repr(a) for a in allowed)} "
+                f"(a name or a modelmgmt.losses object); got {loss!r}"
+            )
+        old, self.loss = self.loss, new
+        return old
 
 
 class ClassifierMixin:
@@ -217,8 +231,6 @@ class ClassifierMixin:
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities (n, k), columns in the order of ``classes_``, rows summing to 1."""
-        from modelmgmt.losses import softmax
-
         out, _ = self.forward(self._check_X(X))  # type: ignore[attr-defined]
         return softmax(out)
 

@@ -1,6 +1,8 @@
-"""Linear models trained by gradient descent: least squares, softmax regression, linear SVM.
+"""Linear models: least squares, softmax regression, linear SVM.
 
-Plain gradient descent by hand (``modelmgmt.fit`` does this with mini-batches and an optimizer):
+``fit`` solves LinearRegression by least squares (ridge when ``l2 > 0``) and
+LogisticRegression by L-BFGS unless an optimizer is given (``solver="auto"``); ``solver="gd"``
+always takes the mini-batch gradient path. Plain gradient descent by hand:
 
 >>> import numpy as np
 >>> X = np.array([[0.0], [1.0], [2.0], [3.0]]); y = np.array(["no", "no", "yes", "yes"])
@@ -20,35 +22,100 @@ from typing import Any
 
 import numpy as np
 
-from modelmgmt.losses import MSE, CrossEntropy, Hinge
-from modelmgmt.models._common import ClassifierMixin, TrainableModel
+from modelmgmt._validation import check_bool, check_choice, check_int, check_real
 from modelmgmt.errors import InvalidArgumentError
+from modelmgmt.losses import MSE, CrossEntropy, Hinge
+from modelmgmt.models import solvers
+from modelmgmt.models._common import ClassifierMixin, TrainableModel
 
-__all__ = ["LinearRegression", "LogisticRegression", "LinearSVM"]
+__all__ = ["LinearRegression", "LogisticRegression", "LinearSVM", "SOLVERS"]
+
+
+SOLVERS = ("auto", "lstsq", "lbfgs", "gd")
 
 
 def _check_nonneg(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise InvalidArgumentError(f"{name} must be a number >= 0; got {value!r}")
-    return float(value)
+    return check_real(value, name, min=0.0)
 
 
-class LinearRegression(TrainableModel):
-    """Least squares y ~ X W + b, trained with MSE plus ``l2 / 2 * ||W||²`` (bias not penalised).
+class _SolverMixin:
+    """``solver``, ``tol`` and ``max_iter`` hyperparameters and the direct fit they select."""
 
+    solver: str
+    tol: float
+    max_iter: int
+    _direct: tuple[str, ...] = ()
+
+    def _set_solver(self, solver: Any, tol: Any, max_iter: Any) -> None:
+        check_choice(solver, "solver", SOLVERS)
+        if solver not in ("auto", "gd", *self._direct):
+            raise InvalidArgumentError(
+                f"{type(self).__name__} takes solver 'auto', 'gd' or {', '.join(repr(d) for d in self._direct)}; got {solver!r}"
+            )
+        self.solver = solver
+        self.tol = check_real(tol, "tol", min=0.0, min_open=True)
+        self.max_iter = check_int(max_iter, "max_iter", min=1)
+
+    def _solver_hyper(self) -> dict[str, Any]:
+        return {"solver": self.solver, "tol": self.tol, "max_iter": self.max_iter}
+
+    @property
+    def direct_solver(self) -> str | None:
+        """"lstsq" / "lbfgs" when fit without an optimizer solves directly, None for gradient descent."""
+        if self.solver == "gd" or self.masks:  # type: ignore[attr-defined]  # pruned: keep the mask, use gradients
+            return None
+        if self.solver == "auto":
+            return self._auto_solver()
+        if self.solver == "lstsq" and not isinstance(self.loss, MSE):  # type: ignore[attr-defined]
+            raise InvalidArgumentError(f"solver='lstsq' solves the squared error only; the loss is {self.loss!r}")  # type: ignore[attr-defined]
+        return self.solver
+
+    def _auto_solver(self) -> str:
+        return "lbfgs"
+
+    def solve(self, X: Any, y: Any) -> dict[str, Any]:
+        """Fit from scratch by :attr:`direct_solver`; ``{"loss", "n_iter", "converged"}``."""
+        solver = self.direct_solver
+        if solver is None:
+            raise InvalidArgumentError(f"{type(self).__name__}(solver={self.solver!r}) trains by gradient descent; use fit")
+        self.initialize(X, y, np.random.default_rng(0))  # type: ignore[attr-defined]
+        X, t = self.prepare_targets(X, y)  # type: ignore[attr-defined]
+        if solver == "lstsq":
+            w, b = solvers.lstsq(X, t, l2=self.l2, fit_intercept=self.fit_intercept)  # type: ignore[attr-defined]
+            self._params["W"][...] = w  # type: ignore[attr-defined]
+            if self.fit_intercept:  # type: ignore[attr-defined]
+                self._params["b"][...] = b  # type: ignore[attr-defined]
+            return {"loss": self.compute_loss(X, y), "n_iter": 1, "converged": True}  # type: ignore[attr-defined]
+        return solvers.lbfgs(self, X, t, tol=self.tol, max_iter=self.max_iter)
+
+
+class LinearRegression(_SolverMixin, TrainableModel):
+    """Least squares y ~ X W + b: MSE plus ``l2 / 2 * ||W||²`` (bias not penalised).
+
+    ``solver="auto"`` (the default) solves in closed form when fit gets no optimizer
+    (``"lstsq"``: scikit-learn's LinearRegression, or ``Ridge(alpha=n * l2 / 2)`` when
+    ``l2 > 0``); ``"lbfgs"`` minimises the loss (also Huber) with L-BFGS; ``"gd"`` uses fit's
+    mini-batch gradient descent. ``fit(loss="huber")`` trains a robust regression.
     Params: ``"W"`` (n_features,) and ``"b"`` (1,) when ``fit_intercept``.
     """
 
-    def __init__(self, fit_intercept: bool = True, l2: float = 0.0) -> None:
+    allowed_losses = ("mse", "huber")
+    _direct = ("lstsq", "lbfgs")
+
+    def __init__(
+        self, fit_intercept: bool = True, l2: float = 0.0, *, solver: str = "auto", tol: float = 1e-6, max_iter: int = 1000
+    ) -> None:
         super().__init__()
-        if not isinstance(fit_intercept, (bool, np.bool_)):
-            raise InvalidArgumentError(f"fit_intercept must be a bool; got {type(fit_intercept).__name__}")
-        self.fit_intercept = bool(fit_intercept)
+        self.fit_intercept = check_bool(fit_intercept, "fit_intercept")
         self.l2 = _check_nonneg("l2", l2)
+        self._set_solver(solver, tol, max_iter)
         self.loss = MSE()
 
     def _hyper(self) -> dict[str, Any]:
-        return {"fit_intercept": self.fit_intercept, "l2": self.l2}
+        return {"fit_intercept": self.fit_intercept, "l2": self.l2, **self._solver_hyper()}
+
+    def _auto_solver(self) -> str:
+        return "lstsq" if isinstance(self.loss, MSE) else "lbfgs"
 
     def _expected_shapes(self) -> dict[str, tuple[int, ...]]:
         shapes: dict[str, tuple[int, ...]] = {"W": (int(self.n_features_),)}
@@ -78,7 +145,8 @@ class LinearRegression(TrainableModel):
             grads["b"] = np.array([g.sum()])
         return grads
 
-    def _penalty(self) -> tuple[float, dict[str, np.ndarray]]:
+    def penalty(self) -> tuple[float, dict[str, np.ndarray]]:
+        """``l2 / 2 * ||W||²`` and its gradient."""
         if not self.l2:
             return 0.0, {}
         W = self._params["W"]
@@ -89,20 +157,29 @@ class LinearRegression(TrainableModel):
         return self.forward(self._check_X(X))[0]
 
 
-class LogisticRegression(ClassifierMixin, TrainableModel):
+class LogisticRegression(_SolverMixin, ClassifierMixin, TrainableModel):
     """Multinomial (softmax) logistic regression; binary problems use the same two-column form.
 
-    Trained with cross-entropy plus ``l2 / 2 * ||W||²``. Labels may be numbers or strings;
-    ``classes_`` are the sorted labels seen in fit. Params: ``"W"`` (n_features, k), ``"b"`` (k,).
+    Trained with mean cross-entropy plus ``l2 / 2 * ||W||²`` over all k columns (k >= 3), or
+    ``l2 / 2 * ||W[:, 1] - W[:, 0]||²`` for two classes (the penalty on the binary model's one
+    coefficient vector). Both equal scikit-learn's objective divided by ``C * n``:
+    ``l2 = 1 / (C * n_samples)``, ``C = 1 / (l2 * n_samples)``; ``l2 = 0`` is
+    ``penalty=None``. ``solver="auto"`` fits by L-BFGS (scikit-learn's solver) unless fit is
+    given an optimizer. Labels may be numbers or strings; ``classes_`` are the sorted labels
+    seen in fit. Params: ``"W"`` (n_features, k), ``"b"`` (k,).
     """
 
-    def __init__(self, l2: float = 0.0) -> None:
+    allowed_losses = ("cross_entropy",)
+    _direct = ("lbfgs",)
+
+    def __init__(self, l2: float = 0.0, *, solver: str = "auto", tol: float = 1e-6, max_iter: int = 1000) -> None:
         super().__init__()
         self.l2 = _check_nonneg("l2", l2)
+        self._set_solver(solver, tol, max_iter)
         self.loss = CrossEntropy()
 
     def _hyper(self) -> dict[str, Any]:
-        return {"l2": self.l2}
+        return {"l2": self.l2, **self._solver_hyper()}
 
     def _expected_shapes(self) -> dict[str, tuple[int, ...]]:
         k = len(self.classes_)
@@ -122,10 +199,15 @@ class LogisticRegression(ClassifierMixin, TrainableModel):
         """Gradients of W and b from d(loss)/d(logits)."""
         return {"W": cache.T @ grad_output, "b": grad_output.sum(axis=0)}
 
-    def _penalty(self) -> tuple[float, dict[str, np.ndarray]]:
+    def penalty(self) -> tuple[float, dict[str, np.ndarray]]:
+        """The l2 term (on the decision vector for two classes) and its gradient."""
         if not self.l2:
             return 0.0, {}
         W = self._params["W"]
+        if W.shape[1] == 2:
+            D = W[:, 1] - W[:, 0]
+            g = self.l2 * D
+            return 0.5 * self.l2 * float(D @ D), {"W": np.column_stack([-g, g])}
         return 0.5 * self.l2 * float(np.sum(W * W)), {"W": self.l2 * W}
 
 
@@ -139,16 +221,18 @@ class LinearSVM(ClassifierMixin, TrainableModel):
     margin that sums to 1 per row, NOT a calibrated probability.
     """
 
-    def __init__(self, C: float = 1.0) -> None:
+    allowed_losses = ("hinge",)
+
+    def __init__(self, C: float = 1.0, *, solver: str = "auto") -> None:
         super().__init__()
-        if isinstance(C, bool) or not isinstance(C, (int, float)) or not C > 0:
-            raise InvalidArgumentError(f"C must be a number > 0; got {C!r}")
-        self.C = float(C)
+        self.C = check_real(C, "C", min=0.0, min_open=True)
+        # the hinge loss is not smooth: "auto" is the gradient path
+        self.solver = check_choice(solver, "solver", ("auto", "gd"))
         self.n_samples_: int | None = None
         self.loss = Hinge()
 
     def _hyper(self) -> dict[str, Any]:
-        return {"C": self.C}
+        return {"C": self.C, "solver": self.solver}
 
     def _learned(self) -> dict[str, Any]:
         return {**super()._learned(), "n_samples_": self.n_samples_}
@@ -182,7 +266,8 @@ class LinearSVM(ClassifierMixin, TrainableModel):
         g = np.asarray(grad_output).ravel()
         return {"W": cache.T @ g, "b": np.array([g.sum()])}
 
-    def _penalty(self) -> tuple[float, dict[str, np.ndarray]]:
+    def penalty(self) -> tuple[float, dict[str, np.ndarray]]:
+        """``||W||² / (2 C n)`` and its gradient."""
         lam = 1.0 / (self.C * max(self.n_samples_ or 1, 1))
         W = self._params["W"]
         return 0.5 * lam * float(W @ W), {"W": lam * W}

@@ -147,7 +147,7 @@ class MLP(ClassifierMixin, TrainableModel):
                 g = g @ p[f"layers.{i}.W"].T
         return grads
 
-    def _penalty(self) -> tuple[float, dict[str, np.ndarray]]:
+    def penalty(self) -> tuple[float, dict[str, np.ndarray]]:
         if not self.l2:
             return 0.0, {}
         value = 0.0

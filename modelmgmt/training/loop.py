@@ -8,14 +8,20 @@ from typing import Any
 
 import numpy as np
 
-from modelmgmt._validation import as_1d, as_float_2d, check_same_length
+from modelmgmt._validation import as_1d, as_float_2d, check_int, check_same_length
+from modelmgmt.base import Estimator, Trainable
+from modelmgmt.data.tables import as_2d, is_table, n_rows
+from modelmgmt.errors import ConvergenceWarning, InvalidArgumentError
+from modelmgmt.metrics import evaluate
+from modelmgmt.optim import Adam
 from modelmgmt.training.history import History
 from modelmgmt.training.progress import ProgressBar, wants_progress
-from modelmgmt.errors import InvalidArgumentError
 
-__all__ = ["fit", "Trainer"]
+__all__ = ["fit", "Trainer", "CONVERGENCE_RTOL"]
 
 _VAL_CHUNK = 8192  # validation rows per forward pass
+#: a gradient fit warns (ConvergenceWarning) when its last epoch still lowered the loss by this share
+CONVERGENCE_RTOL = 1e-2
 
 
 class Trainer:
@@ -29,45 +35,58 @@ class Trainer:
         self.stop_training = False
 
 
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise InvalidArgumentError(f"{name} must be an int >= {minimum}; got {value!r}")
-    return int(value)
-
-
-def _data(model: Any, X: Any, y: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
-    allow_nan = bool(getattr(model, "accepts_nan", False))
-    X = as_float_2d(X, f"X{what}", allow_nan=allow_nan)
-    if allow_nan and np.isinf(X).any():
-        raise InvalidArgumentError(f"X{what} must not contain infinite values")
-    y = as_1d(y, f"y{what}")
-    n = check_same_length(**{f"X{what}": X, f"y{what}": y})
+def _data(model: Any, X: Any, y: Any, what: str) -> tuple[Any, np.ndarray]:
+    if model.accepts_strings:  # string columns (Pipelines that encode them): keep tables as given
+        X = X if is_table(X) else as_2d(X, f"X{what}")
+        y = as_1d(y, f"y{what}")
+        n = check_same_length(**{f"X{what}": range(n_rows(X)), f"y{what}": y})
+    else:
+        allow_nan = bool(model.accepts_nan)
+        X = as_float_2d(X, f"X{what}", allow_nan=allow_nan)
+        if allow_nan and np.isinf(X).any():
+            raise InvalidArgumentError(f"X{what} must not contain infinite values")
+        y = as_1d(y, f"y{what}")
+        n = check_same_length(**{f"X{what}": X, f"y{what}": y})
     if n == 0:
         raise InvalidArgumentError(f"X{what} and y{what} must not be empty")
     return X, y
 
 
-def _eval_loss(model: Any, X: np.ndarray, y: np.ndarray) -> float:
-    """Mean loss of the model on (X, y) in chunks, without gradients when the model allows."""
-    compute = getattr(model, "compute_loss", None)
+def _eval_loss(model: Any, X: Any, y: np.ndarray) -> float:
+    """Mean loss of the model on (X, y) in chunks, without gradients."""
+    if is_table(X):
+        return float(model.compute_loss(X, y))
     total = 0.0
     for start in range(0, len(X), _VAL_CHUNK):
         Xc, yc = X[start : start + _VAL_CHUNK], y[start : start + _VAL_CHUNK]
-        value = compute(Xc, yc) if compute is not None else model.loss_and_grad(Xc, yc)[0]
-        total += float(value) * len(Xc)
+        total += float(model.compute_loss(Xc, yc)) * len(Xc)
     return total / len(X)
 
 
-def _batch_loss_fn(model: Any, X: np.ndarray, y: np.ndarray) -> Any:
-    """``idx -> model.loss_and_grad(X[idx], y[idx])``; for built-in models the data are checked
-    and the labels encoded once here instead of once per batch (same numbers, less overhead)."""
-    from modelmgmt.models._common import TrainableModel
+def _check_metrics(metrics: Any) -> tuple[Any, ...]:
+    if metrics is None:
+        return ()
+    if isinstance(metrics, str) or not hasattr(metrics, "__iter__"):
+        metrics = (metrics,)
+    return tuple(metrics)
 
-    if isinstance(model, TrainableModel) and type(model).loss_and_grad is TrainableModel.loss_and_grad:
-        X64, y_checked = model._check_Xy(X, y)
-        targets = model._targets(y_checked)
-        return lambda idx: model._loss_and_grad_targets(X64[idx], targets[idx])
-    return lambda idx: model.loss_and_grad(X[idx], y[idx])
+
+def _scores(model: Any, X: Any, y: np.ndarray, metrics: tuple[Any, ...], prefix: str) -> dict[str, float]:
+    if not metrics:
+        return {}
+    return {prefix + k: float(v) for k, v in evaluate(model, X, y, metrics).items()}
+
+
+def _apply_masks(params: dict[str, np.ndarray], masks: dict[str, np.ndarray]) -> None:
+    """Zero the pruned weights again after an optimizer step (momentum must not revive them)."""
+    for k, m in masks.items():
+        np.multiply(params[k], m, out=params[k])
+
+
+def _still_falling(losses: list[float]) -> bool:
+    if len(losses) < 2 or not all(math.isfinite(v) for v in losses[-2:]):
+        return False
+    return (losses[-2] - losses[-1]) > CONVERGENCE_RTOL * max(abs(losses[-1]), 1e-12)
 
 
 def _check_run(run: Any) -> None:
@@ -102,70 +121,112 @@ def fit(
     seed: Any = None,
     run: Any = None,
     progress: bool | None = None,
+    loss: Any = None,
+    metrics: Any = (),
 ) -> History:
-    """Train ``model`` on (X, y) with mini-batches; returns the per-epoch :class:`History`.
+    """Train ``model`` on (X, y); returns the per-epoch :class:`History`.
 
-    An unfitted model is initialized from the data with the seeded generator; a fitted
-    one continues from its current params (warm start). ``optimizer`` None means
-    ``Adam(lr=1e-3)``. Each epoch visits the samples in an order shuffled by the seeded
-    generator (same seed → same history and params), steps the optimizer once per batch
-    of ``batch_size`` rows (None = the whole set, plain gradient descent), and records
-    "loss" (mean of the batch losses), "lr", and "val_loss" when ``validation_data=(X_val,
-    y_val)`` is given. ``run.log_metrics(logs, step=epoch)`` is called after every epoch
-    when a tracking run is passed. ``progress``: None = a bar on stderr only when it is a
-    terminal, True = always, False = never.
+    Without an ``optimizer``, a model with a direct solver (``model.direct_solver``:
+    LinearRegression's least squares, LogisticRegression's L-BFGS) is solved in one step,
+    recorded as one epoch. Otherwise mini-batch gradient descent: an unfitted model is
+    initialized from the data with the seeded generator, a fitted one continues from its
+    current params (warm start); ``optimizer`` None means ``Adam(lr=1e-3)``. Each epoch
+    visits the samples in an order shuffled by the seeded generator (same seed → same
+    history and params), steps the optimizer once per batch of ``batch_size`` rows (None =
+    the whole set), re-applies pruning masks, and records "loss" (mean of the batch losses),
+    "lr", and "val_loss" when ``validation_data=(X_val, y_val)`` is given. ``loss`` (a name
+    such as "huber" or a Loss) trains with another loss the model allows (kept for later
+    fits); ``metrics`` (names for :func:`modelmgmt.metrics.get` or Metric objects) are
+    scored each epoch on the training data ("accuracy") and the validation data
+    ("val_accuracy"). ``run.log_metrics(logs, step=epoch)`` is called after every epoch when
+    a tracking run is passed. ``progress``: None = a bar on stderr only when it is a
+    terminal. A gradient fit whose loss still fell by more than :data:`CONVERGENCE_RTOL` in
+    its last epoch warns :class:`modelmgmt.ConvergenceWarning`.
     """
-    from modelmgmt.models.base import Model
-
-    if not isinstance(model, Model):
+    if not isinstance(model, Estimator) or not isinstance(model, Trainable):
         raise InvalidArgumentError(f"model must be a modelmgmt Model; got {type(model).__name__}")
     X, y = _data(model, X, y, "")
-    epochs = _check_int("epochs", epochs, 0)
-    n = len(X)
-    batch_size = n if batch_size is None else _check_int("batch_size", batch_size, 1)
+    epochs = check_int(epochs, "epochs", min=0)
+    n = n_rows(X)
+    batch_size = n if batch_size is None else check_int(batch_size, "batch_size", min=1)
     if not isinstance(shuffle, (bool, np.bool_)):
         raise InvalidArgumentError(f"shuffle must be True or False; got {shuffle!r}")
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise InvalidArgumentError("validation_data must be a pair (X_val, y_val)")
         X_val, y_val = _data(model, validation_data[0], validation_data[1], "_val")
-        if X_val.shape[1] != X.shape[1]:
+        if not is_table(X_val) and not is_table(X) and X_val.shape[1] != X.shape[1]:
             raise InvalidArgumentError(f"X_val has {X_val.shape[1]} features but X has {X.shape[1]}")
     cbs = _check_callbacks(callbacks)
     _check_run(run)
+    metrics = _check_metrics(metrics)
     if seed is not None and not isinstance(seed, np.random.Generator) and (
         isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
     ):
         raise InvalidArgumentError(f"seed must be an int, a numpy Generator or None; got {seed!r}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    if optimizer is None:
-        from modelmgmt.optim import Adam
-
-        optimizer = Adam(lr=1e-3)
-    elif not callable(getattr(optimizer, "step", None)):
+    if optimizer is not None and not callable(getattr(optimizer, "step", None)):
         raise InvalidArgumentError(f"optimizer must be a modelmgmt Optimizer; got {type(optimizer).__name__}")
+    if loss is not None:
+        model.set_loss(loss)
+    solver = model.direct_solver
+    if optimizer is not None and solver is not None and getattr(model, "solver", "auto") != "auto":
+        raise InvalidArgumentError(
+            f"{type(model).__name__}(solver={model.solver!r}) solves directly and takes no optimizer; "
+            "use solver='gd' (or 'auto') to train with an optimizer"
+        )
+    direct = optimizer is None and solver is not None
+    if optimizer is None and not direct:
+        optimizer = Adam(lr=1e-3)
 
-    if not model.is_fitted:
-        model.initialize(X, y, rng)
-    n_batches = math.ceil(n / batch_size)
-    step_loss = _batch_loss_fn(model, X, y)
+    n_batches = 1 if direct else math.ceil(n / batch_size)
     history = History(
         {
-            "epochs": epochs,
-            "batch_size": batch_size,
+            "epochs": 1 if direct else epochs,
+            "batch_size": n if direct else batch_size,
             "n_samples": n,
             "steps_per_epoch": n_batches,
             "shuffle": bool(shuffle),
             "seed": seed if not isinstance(seed, np.random.Generator) else None,
-            "optimizer": type(optimizer).__name__,
+            "optimizer": None if direct else type(optimizer).__name__,
+            "solver": solver if direct else "gd",
+            "loss": type(getattr(model, "loss", None)).__name__,
         }
     )
     trainer = Trainer(model, optimizer, history)
-    bar = ProgressBar(epochs, n_batches) if wants_progress(progress) else None
     for cb in cbs:
         cb.set_trainer(trainer)
     for cb in cbs:
         cb.on_train_begin({})
+
+    def end_epoch(epoch: int, logs: dict[str, Any]) -> None:
+        if validation_data is not None:
+            logs["val_loss"] = _eval_loss(model, X_val, y_val)
+        logs.update(_scores(model, X, y, metrics, ""))
+        if validation_data is not None:
+            logs.update(_scores(model, X_val, y_val, metrics, "val_"))
+        for cb in cbs:
+            cb.on_epoch_end(epoch, logs)
+        history.append(epoch, logs)
+
+    if direct:
+        for cb in cbs:
+            cb.on_epoch_begin(0, {})
+        info = model.solve(X, y)
+        logs: dict[str, Any] = {"loss": float(info["loss"])}
+        end_epoch(0, logs)
+        history.params["n_iter"] = info.get("n_iter")
+        if run is not None:
+            run.log_metrics(dict(logs), step=0)
+        for cb in cbs:
+            cb.on_train_end({})
+        return history
+
+    if not model.is_fitted:
+        model.initialize(X, y, rng)
+    Xp, t = model.prepare_targets(X, y)
+    masks = model.masks
+    bar = ProgressBar(epochs, n_batches) if wants_progress(progress) else None
     warned = False
     for epoch in range(epochs):
         trainer.epoch = epoch
@@ -177,18 +238,20 @@ def fit(
         done = 0
         for b in range(n_batches):
             idx = order[b * batch_size : (b + 1) * batch_size]
-            loss, grads = step_loss(idx)
+            value, grads = model.loss_and_grad_prepared(Xp[idx], t[idx])
             params = model.params
             optimizer.step({k: params[k] for k in grads}, grads)
-            batch_losses[b] = loss
+            if masks:
+                _apply_masks(params, masks)
+            batch_losses[b] = value
             done = b + 1
             for cb in cbs:
-                cb.on_batch_end(b, {"loss": float(loss), "size": len(idx)})
+                cb.on_batch_end(b, {"loss": float(value), "size": len(idx)})
             if bar is not None:
-                bar.update(epoch, done, float(loss))
+                bar.update(epoch, done, float(value))
             if trainer.stop_training:  # a callback stopped mid-epoch (e.g. TerminateOnNaN)
                 break
-        logs: dict[str, Any] = {"loss": float(batch_losses[:done].mean())}
+        logs = {"loss": float(batch_losses[:done].mean())}
         if not math.isfinite(logs["loss"]) and not warned:
             warned = True
             warnings.warn(
@@ -199,11 +262,7 @@ def fit(
             )
         if lr is not None:
             logs["lr"] = float(lr)
-        if validation_data is not None:
-            logs["val_loss"] = _eval_loss(model, X_val, y_val)
-        for cb in cbs:
-            cb.on_epoch_end(epoch, logs)
-        history.append(epoch, logs)
+        end_epoch(epoch, logs)
         if bar is not None:
             bar.end_epoch(epoch, logs)
         if run is not None:
@@ -213,4 +272,13 @@ def fit(
             break
     for cb in cbs:
         cb.on_train_end({})
+    if history.stopped_epoch is None and _still_falling(history.history.get("loss", [])):
+        last = history.history["loss"]
+        warnings.warn(
+            f"{type(model).__name__} did not converge: the training loss still fell from {last[-2]:.4g} to "
+            f"{last[-1]:.4g} in the last epoch of {len(last)}; train for more epochs, raise the learning rate, "
+            "scale the data, or fit without an optimizer where the model has a direct solver",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     return history

@@ -1,0 +1,193 @@
+"""What every estimator shares: params/config/from_config/check_fitted, declared capabilities,
+the Transformer interface and the :class:`Trainable` protocol that :func:`modelmgmt.fit` uses.
+
+This module sits at the bottom of the layers (it imports only numpy and errors), so data,
+models, training, compress and third-party packages can all build on it. A model written
+outside modelmgmt that implements :class:`Trainable`'s public methods takes fit's fast path
+exactly like a built-in one; nothing calls a private method across packages.
+
+Capabilities are declared as class attributes, not probed: ``is_classifier``,
+``accepts_nan`` (X may hold NaN), ``removes_nan`` (the output holds no NaN: imputers),
+``accepts_strings`` (X may hold string columns) and ``classes_`` (labels, or None).
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from modelmgmt.errors import InvalidArgumentError, NotFittedError
+
+__all__ = ["Estimator", "ArrayEstimator", "Transformer", "Trainable", "capabilities"]
+
+
+class Estimator(abc.ABC):
+    """Something described completely by a JSON config and named arrays (saved without pickle).
+
+    Contract: ``params`` -> ``dict[str, np.ndarray]`` (``{}`` before fit), ``config`` ->
+    JSON-serialisable dict, ``type(e).from_config(e.config, e.params)`` rebuilds an equal one.
+    """
+
+    #: declared capabilities (override as class attributes or properties)
+    is_classifier: bool = False
+    accepts_nan: bool = False
+    removes_nan: bool = False
+    accepts_strings: bool = False
+    classes_: np.ndarray | None = None
+
+    @property
+    @abc.abstractmethod
+    def params(self) -> dict[str, np.ndarray]:
+        """Learned arrays by name; ``{}`` before fit."""
+
+    @property
+    @abc.abstractmethod
+    def config(self) -> dict[str, Any]:
+        """JSON-serialisable hyperparameters and small learned state."""
+
+    @classmethod
+    @abc.abstractmethod
+    def from_config(cls, config: dict[str, Any], params: dict[str, np.ndarray]) -> "Estimator":
+        """Rebuild from ``config`` and ``params`` (as saved); no pickle involved."""
+
+    @property
+    def is_fitted(self) -> bool:
+        """True once there are learned params."""
+        return bool(self.params)
+
+    def check_fitted(self) -> None:
+        """Raise NotFittedError unless fitted."""
+        if not self.is_fitted:
+            raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit before using it")
+
+
+def capabilities(obj: Any) -> dict[str, Any]:
+    """The declared capabilities of an estimator (anything else: the defaults)."""
+    if isinstance(obj, Estimator):
+        return {k: getattr(obj, k) for k in ("is_classifier", "accepts_nan", "removes_nan", "accepts_strings", "classes_")}
+    return {"is_classifier": False, "accepts_nan": False, "removes_nan": False, "accepts_strings": False, "classes_": None}
+
+
+class ArrayEstimator(Estimator):
+    """The common implementation: params in ``self._params``, config = hyperparameters + learned state.
+
+    Subclasses give ``_hyper()`` (constructor arguments) and may extend ``_learned()`` /
+    ``_set_learned()`` (small learned state; names end with an underscore) and
+    ``_check_params()``. ``from_config`` calls ``cls(**hyper)`` and restores the rest.
+    """
+
+    _params: dict[str, np.ndarray]
+    n_features_: int | None
+
+    def __init__(self) -> None:
+        self._params = {}
+        self.n_features_ = None
+
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        """Learned arrays by name; an optimizer updates these very arrays in place."""
+        return self._params
+
+    def _hyper(self) -> dict[str, Any]:
+        """Constructor arguments (JSON-able)."""
+        return {}
+
+    def _learned(self) -> dict[str, Any]:
+        """Small learned state for the config (names end with an underscore)."""
+        return {"n_features_": self.n_features_}
+
+    def _set_learned(self, config: dict[str, Any]) -> None:
+        n = config.get("n_features_")
+        self.n_features_ = None if n is None else int(n)
+
+    def _check_params(self) -> None:
+        """Refuse params that do not fit the learned state (override where shapes are known)."""
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """Hyperparameters plus learned small state; JSON-serialisable."""
+        return {**self._hyper(), **self._learned()}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], params: dict[str, np.ndarray]) -> Any:
+        """Rebuild from ``config`` and ``params`` (float arrays copied as float64)."""
+        if not isinstance(config, dict):
+            raise InvalidArgumentError(f"config must be a dict; got {type(config).__name__}")
+        hyper = {k: v for k, v in config.items() if not k.endswith("_")}
+        try:
+            obj = cls(**hyper)
+        except TypeError as exc:
+            raise InvalidArgumentError(f"config does not fit {cls.__name__}: {exc}") from None
+        obj._set_learned(config)
+        obj._params = {
+            k: np.array(v, dtype=np.float64) if np.asarray(v).dtype.kind in "fb" else np.array(v)
+            for k, v in (params or {}).items()
+        }
+        obj._check_params()
+        return obj
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self._hyper().items())})"
+
+
+class Transformer(Estimator):
+    """A fitted data transformation: ``fit(X, y=None) -> self``, ``transform(X)``, params and config."""
+
+    accepts_nan = True
+
+    @abc.abstractmethod
+    def fit(self, X: Any, y: Any = None) -> "Transformer":
+        """Learn from X; returns self."""
+
+    @abc.abstractmethod
+    def transform(self, X: Any) -> np.ndarray:
+        """Apply the learned transformation to X."""
+
+    def fit_transform(self, X: Any, y: Any = None) -> np.ndarray:
+        """``fit(X).transform(X)``."""
+        return self.fit(X, y).transform(X)
+
+    @property
+    def input_signature(self) -> dict[str, Any] | None:
+        """``{"n_features": d, "dtype": ...}`` once fitted (what a Pipeline starting here expects)."""
+        n = getattr(self, "n_features_", None)
+        if n is None or not self.is_fitted:
+            return None
+        return {"n_features": int(n), "dtype": "object" if self.accepts_strings else "float64"}
+
+
+@runtime_checkable
+class Trainable(Protocol):
+    """The public methods :func:`modelmgmt.fit` calls; any model that has them can be trained.
+
+    - ``initialize(X, y, rng)``: create params for data shaped like (X, y).
+    - ``prepare_targets(X, y) -> (X, t)``: check the whole data set once and encode the
+      labels (class indices for classifiers); fit then calls
+    - ``loss_and_grad_prepared(X[idx], t[idx]) -> (loss, grads)`` once per batch;
+    - ``loss_and_grad(X, y)`` and ``compute_loss(X, y)`` take raw data (validation, users);
+    - ``penalty() -> (value, grads)``: the regularisation term inside the loss;
+    - ``masks``: ``{param name: bool array}`` of weights that must stay zero (pruning).
+
+    :class:`modelmgmt.Model` gives defaults for every method but ``initialize`` and
+    ``loss_and_grad``.
+    """
+
+    @property
+    def params(self) -> dict[str, np.ndarray]: ...
+
+    @property
+    def masks(self) -> dict[str, np.ndarray]: ...
+
+    def initialize(self, X: Any, y: Any, rng: np.random.Generator) -> None: ...
+
+    def prepare_targets(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def loss_and_grad_prepared(self, X: np.ndarray, t: np.ndarray) -> tuple[float, dict[str, np.ndarray]]: ...
+
+    def loss_and_grad(self, X: Any, y: Any) -> tuple[float, dict[str, np.ndarray]]: ...
+
+    def compute_loss(self, X: Any, y: Any) -> float: ...
+
+    def penalty(self) -> tuple[float, dict[str, np.ndarray]]: ...
