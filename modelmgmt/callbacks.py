@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 import warnings
 from typing import Any, Callable
 
 import numpy as np
 from modelmgmt.errors import InvalidArgumentError
 
-__all__ = ["Callback", "EarlyStopping", "LRScheduler", "TerminateOnNaN"]
+__all__ = ["Callback", "EarlyStopping", "LRScheduler", "TerminateOnNaN", "TensorBoard"]
 
 
 class Callback:
@@ -232,3 +233,39 @@ class TerminateOnNaN(Callback):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss):
             self.trainer.stop_training = True
+
+
+class TensorBoard(Callback):
+    """Write TensorBoard event files (through tensorboardX, the ``tensorboard`` extra): one
+    scalar per epoch for every History key, tagged with the key ("loss", "val_loss", ...),
+    and the learning rate tagged "lr". View with ``tensorboard --logdir LOG_DIR``."""
+
+    def __init__(self, log_dir: str) -> None:
+        if not isinstance(log_dir, (str, os.PathLike)) or not str(log_dir):
+            raise InvalidArgumentError(f"log_dir must be a non-empty path; got {log_dir!r}")
+        self.log_dir = os.fspath(log_dir)
+        self.writer: Any = None
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        """Open the event file writer."""
+        try:
+            from tensorboardX import SummaryWriter
+        except ImportError as exc:  # pragma: no cover - tensorboardX is in the test environment
+            raise ImportError("TensorBoard logging needs tensorboardX: pip install 'modelmgmt[tensorboard]'") from exc
+        self.writer = SummaryWriter(logdir=self.log_dir)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        """One scalar per logged value, at step ``epoch``."""
+        logs = dict(logs or {})
+        if "lr" not in logs and getattr(self.optimizer, "lr", None) is not None:
+            logs["lr"] = self.optimizer.lr
+        for key, value in logs.items():
+            if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+                self.writer.add_scalar(str(key), float(value), global_step=int(epoch))
+        self.writer.flush()
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        """Flush and close the event file."""
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "modelmgmt.cli.registry_cmds",
     "modelmgmt.cli.trust_cmds",
     "modelmgmt.cli.serve_cmds",
+    "modelmgmt.cli.ui_cmds",
     "modelmgmt.cli.misc_cmds",
 )
 

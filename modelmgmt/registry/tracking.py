@@ -21,6 +21,7 @@ from modelmgmt._validation import validate_name
 from modelmgmt.errors import InvalidArgumentError, NotFoundError
 from modelmgmt.registry import artifact, layout
 from modelmgmt.stores.base import validate_key
+from modelmgmt.viz import run_html
 
 __all__ = ["Run", "list_runs", "find_run", "list_experiments"]
 
@@ -250,6 +251,10 @@ class Run:
 
     def __enter__(self) -> "Run":
         return self
+
+    def _repr_html_(self) -> str:
+        """Status, params, last metric values and metric curves, for notebooks."""
+        return run_html(self)
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
         if exc_type is None:

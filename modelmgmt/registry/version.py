@@ -6,6 +6,8 @@ from typing import Any
 
 import attrs
 
+from modelmgmt.viz import version_html
+
 __all__ = ["ModelVersion"]
 
 
@@ -63,3 +65,7 @@ class ModelVersion:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict of every field (for the CLI and reports)."""
         return attrs.asdict(self)
+
+    def _repr_html_(self) -> str:
+        """A card of facts, metrics, params, tags and tensors, for notebooks."""
+        return version_html(self)

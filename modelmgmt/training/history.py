@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelmgmt import plot
+from modelmgmt.viz import history_html
+
 __all__ = ["History"]
 
 
@@ -37,3 +40,11 @@ class History:
     def __repr__(self) -> str:
         keys = ", ".join(self.history)
         return f"History(epochs={len(self.epoch)}, keys=[{keys}])"
+
+    def _repr_html_(self) -> str:
+        """The curves and final values, for notebooks."""
+        return history_html(self)
+
+    def plot(self, ax: Any = None) -> Any:
+        """Every curve except the learning rate on a matplotlib Axes (the ``plot`` extra)."""
+        return plot.history(self, ax)
