@@ -10,9 +10,10 @@ from __future__ import annotations
 from modelmgmt.metrics.base import Metric
 from modelmgmt.metrics.classification import accuracy, confusion_matrix, f1, fbeta, precision, recall
 from modelmgmt.metrics.evaluate import evaluate
-from modelmgmt.metrics.probabilistic import log_loss
+from modelmgmt.metrics.probabilistic import brier_score_loss, log_loss
 from modelmgmt.metrics.ranking import average_precision, precision_recall_curve, roc_auc, roc_curve
 from modelmgmt.metrics.registry import get, get_function, names
+from modelmgmt.metrics.report import classification_report
 from modelmgmt.metrics.regression import explained_variance, mae, mse, r2, rmse
 from modelmgmt.metrics.stateful import (
     F1,
@@ -23,6 +24,7 @@ from modelmgmt.metrics.stateful import (
     ROCAUC,
     Accuracy,
     AveragePrecision,
+    BrierScoreLoss,
     ConfusionMatrix,
     ExplainedVariance,
     FBeta,
@@ -35,8 +37,9 @@ __all__ = [
     "Metric",
     "accuracy", "precision", "recall", "f1", "fbeta", "confusion_matrix",
     "roc_auc", "roc_curve", "precision_recall_curve", "average_precision", "log_loss",
+    "brier_score_loss", "classification_report",
     "mse", "rmse", "mae", "r2", "explained_variance",
     "Accuracy", "Precision", "Recall", "F1", "FBeta", "ConfusionMatrix", "ROCAUC",
-    "AveragePrecision", "LogLoss", "MSE", "RMSE", "MAE", "R2", "ExplainedVariance",
+    "AveragePrecision", "LogLoss", "BrierScoreLoss", "MSE", "RMSE", "MAE", "R2", "ExplainedVariance",
     "get", "get_function", "names", "evaluate",
 ]

@@ -84,6 +84,8 @@ def as_weights(sample_weight: Any, n: int) -> np.ndarray | None:
         raise InvalidArgumentError(f"sample_weight must have one weight per sample ({n}); got {len(w)}")
     if not np.any(w):
         raise InvalidArgumentError("Sample weights must contain at least one non-zero number; got all zeros")
+    if w.dtype.kind == "b":  # a True weighs one sample (a bool dot product would OR them)
+        w = w.astype(np.int64)
     return w
 
 
@@ -141,7 +143,7 @@ def class_counts(y_true: Any, y_pred: Any, sample_weight: Any = None) -> tuple[n
         k = hi + 1
         if lo >= 0 and k * k <= max(4 * n, 1 << 16):
             idx = yt.astype(np.intp, copy=False) * k
-            idx += yp
+            idx += yp.astype(np.intp, copy=False)
             counts = np.bincount(idx, weights=w, minlength=k * k).reshape(k, k)
             if w is None:
                 present = counts.any(axis=0) | counts.any(axis=1)

@@ -29,6 +29,7 @@ __all__ = [
     "f1",
     "fbeta",
     "confusion_matrix",
+    "label_index",
     "prf_from_counts",
     "confusion_from_counts",
     "accuracy_totals",
@@ -64,7 +65,7 @@ def accuracy_from_totals(correct: Any, total: Any, normalize: bool = True) -> fl
     return float(correct / total)
 
 
-def _label_index(classes: np.ndarray, labels: Any) -> np.ndarray:
+def label_index(classes: np.ndarray, labels: Any) -> np.ndarray:
     """Position of each label in ``classes``, -1 where absent."""
     where = {c: i for i, c in enumerate(classes.tolist())}
     return np.array([where.get(v, -1) for v in np.asarray(labels).tolist()], dtype=np.intp)
@@ -129,7 +130,7 @@ def prf_from_counts(
     if selected is classes:  # every present label, in order: read the matrix directly
         tp, pred_sum, true_sum = np.diagonal(cm), cm.sum(axis=0), cm.sum(axis=1)
     else:
-        idx = _label_index(classes, selected)
+        idx = label_index(classes, selected)
         found = idx >= 0
         safe = np.where(found, idx, 0)
         tp = np.where(found, np.diagonal(cm)[safe], 0)
@@ -214,12 +215,15 @@ def confusion_from_counts(
         labels = np.asarray(labels)
         if labels.ndim != 1 or labels.size == 0:
             raise InvalidArgumentError(f"'labels' should contain at least one label; got {labels!r}")
-        idx = _label_index(classes, labels)
+        idx = label_index(classes, labels)
         true_present = cm.sum(axis=1) != 0
         if not any(i >= 0 and true_present[i] for i in idx.tolist()):
             raise InvalidArgumentError("At least one label specified must be in y_true")
         out = np.zeros((len(labels), len(labels)), dtype=cm.dtype)
-        pos = np.flatnonzero(idx >= 0)
+        # a repeated label counts in its last copy only (sklearn's {label: position} lookup)
+        last = {v: i for i, v in enumerate(labels.tolist())}
+        keep = np.array([last[v] == i for i, v in enumerate(labels.tolist())])
+        pos = np.flatnonzero((idx >= 0) & keep)
         out[np.ix_(pos, pos)] = cm[np.ix_(idx[pos], idx[pos])]
         cm = out
     else:

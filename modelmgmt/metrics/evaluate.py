@@ -8,14 +8,13 @@ from typing import Any, Iterable
 import numpy as np
 
 from modelmgmt.metrics.base import Metric
+from modelmgmt.metrics.registry import get
 from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["evaluate"]
 
 
 def _resolve(metric: Any) -> tuple[str, Metric]:
-    from modelmgmt.metrics.registry import get
-
     if isinstance(metric, str):
         return metric, get(metric)
     if isinstance(metric, Metric):

@@ -1,7 +1,7 @@
 """Log loss (cross-entropy) of predicted class probabilities, as scikit-learn computes it.
 
 Probabilities are clipped to ``[eps, 1 - eps]`` with ``eps`` the machine epsilon of their
-dtype; values above 1 or below 0 raise ValueError; rows that do not sum to one give a
+dtype, and the loss is computed in that dtype (float16, float32 or float64, as scikit-learn); values above 1 or below 0 raise ValueError; rows that do not sum to one give a
 ``UserWarning`` (scikit-learn 1.9 behaviour) and are used as they are.
 """
 
@@ -18,7 +18,7 @@ from modelmgmt.metrics._checks import as_labels, as_weights
 from modelmgmt.metrics.ranking import encode
 from modelmgmt.errors import InvalidArgumentError
 
-__all__ = ["log_loss", "as_probabilities", "log_loss_classes", "true_class_losses"]
+__all__ = ["log_loss", "brier_score_loss", "as_probabilities", "log_loss_classes", "true_class_losses"]
 
 
 def as_probabilities(y_pred: Any) -> np.ndarray:
@@ -26,8 +26,8 @@ def as_probabilities(y_pred: Any) -> np.ndarray:
     p = np.asarray(y_pred)
     if p.dtype.kind not in "biuf":
         raise InvalidArgumentError(f"y_pred must hold numeric probabilities; got dtype {p.dtype}")
-    if p.dtype.kind != "f" or p.dtype.itemsize < 4:
-        p = p.astype(np.float64)
+    if p.dtype.kind != "f" or p.dtype.itemsize > 8:
+        p = p.astype(np.float64)  # float16/32/64 stay: the loss is computed in their dtype
     if p.ndim not in (1, 2) or p.shape[0] == 0:
         raise InvalidArgumentError(f"y_pred must be a non-empty 1-D or 2-D array of probabilities; got shape {p.shape}")
     if not np.isfinite(p).all():
@@ -105,3 +105,75 @@ def log_loss(
     if normalize:
         return float(np.average(loss, weights=w))
     return float(np.sum(loss) if w is None else np.dot(loss, w))
+
+
+def _binary_pos_label(yt: np.ndarray, pos_label: Any) -> Any:
+    """sklearn's brier pos_label rule: given, else 1 for {0, 1}/{-1, 1}, else the larger number."""
+    classes = np.unique(yt)
+    if len(classes) > 2:
+        raise InvalidArgumentError(
+            "The type of the target inferred from y_true is multiclass but should be binary according "
+            "to the shape of y_prob."
+        )
+    if pos_label is not None:
+        return pos_label
+    if classes.dtype.kind in "OUS":
+        raise InvalidArgumentError(
+            f"y_true takes value in {{{', '.join(map(repr, classes.tolist()))}}} and pos_label is not "
+            "specified: either make y_true take value in {0, 1} or {-1, 1} or pass pos_label explicitly."
+        )
+    return classes[-1] if not set(classes.tolist()) <= {0, 1} and not set(classes.tolist()) <= {-1, 1} else 1
+
+
+def brier_score_loss(
+    y_true: Any,
+    y_proba: Any,
+    *,
+    sample_weight: Any = None,
+    pos_label: Any = None,
+    labels: Any = None,
+    scale_by_half: Any = "auto",
+) -> float:
+    """Mean squared difference between predicted probabilities and the one-hot outcome, as sklearn's.
+
+    A 1-D ``y_proba`` is the probability of ``pos_label`` (default: 1 for {0, 1} or {-1, 1}
+    targets, else the larger label); an (n, k) array has one column per sorted label.
+    ``scale_by_half="auto"`` halves the score for two columns or fewer (range [0, 1]).
+    """
+    if not (isinstance(scale_by_half, str) and scale_by_half == "auto") and not isinstance(scale_by_half, (bool, np.bool_)):
+        raise InvalidArgumentError(f"scale_by_half must be True, False or 'auto'; got {scale_by_half!r}")
+    p = np.asarray(y_proba)
+    if p.dtype.kind not in "biuf":
+        raise InvalidArgumentError(f"y_proba must hold numeric probabilities; got dtype {p.dtype}")
+    if p.dtype.kind != "f" or p.dtype.itemsize > 8:
+        p = p.astype(np.float64)
+    yt = as_labels(y_true, "y_true")
+    if p.ndim == 1 or (p.ndim == 2 and p.shape[1] == 1):
+        p = p.reshape(-1)
+        n = check_same_length(y_true=yt, y_proba=p)
+        w = as_weights(sample_weight, n)
+        if not np.isfinite(p).all():
+            raise InvalidArgumentError("y_proba must be finite; it contains NaN or infinite values")
+        if p.max() > 1:
+            raise InvalidArgumentError(f"y_prob contains values greater than 1: {p.max()}")
+        if p.min() < 0:
+            raise InvalidArgumentError(f"y_prob contains values less than 0: {p.min()}")
+        positive = (yt == _binary_pos_label(yt, pos_label)).astype(p.dtype)
+        # sklearn's two columns (1 - p, p), so rounding in float32/float16 is the same
+        row = ((1 - positive) - (1 - p)) ** 2 + (positive - p) ** 2
+        halve = True
+    else:
+        p = as_probabilities(p)
+        n = check_same_length(y_true=yt, y_proba=p)
+        w = as_weights(sample_weight, n)
+        seen, inv = encode(yt)
+        classes = log_loss_classes(seen, labels, p.shape[1])
+        column = inv if classes is seen else np.searchsorted(classes, seen)[inv]
+        onehot = np.zeros(p.shape, dtype=p.dtype)
+        onehot[np.arange(n), column] = 1
+        row = ((onehot - p) ** 2).sum(axis=1)
+        halve = p.shape[1] < 3
+    score = np.average(row, weights=w)
+    if scale_by_half is True or (isinstance(scale_by_half, str) and halve):
+        score = score * 0.5
+    return float(score)

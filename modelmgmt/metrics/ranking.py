@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import itertools
 import warnings
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-from modelmgmt._validation import check_same_length
+from modelmgmt._validation import check_real, check_same_length
 from modelmgmt.metrics._checks import as_labels, as_scores, as_weights, check_average
 from modelmgmt.errors import InvalidArgumentError
 
@@ -27,6 +27,10 @@ __all__ = [
     "unique_labels",
     "encode",
     "binary_auc",
+    "curve_auc",
+    "check_max_fpr",
+    "average_classes",
+    "average_pairs",
 ]
 
 
@@ -42,7 +46,7 @@ def unique_labels(y: np.ndarray) -> np.ndarray:
 def encode(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(sorted distinct labels, index of each sample's label) — np.unique's return_inverse, faster for small ints."""
     classes = unique_labels(y)
-    if y.dtype.kind in "iu" and classes.size and int(classes[-1]) <= max(4 * y.size, 1 << 16):
+    if y.dtype.kind in "iu" and classes.size and int(classes[0]) >= 0 and int(classes[-1]) <= max(4 * y.size, 1 << 16):
         lut = np.zeros(int(classes[-1]) + 1, dtype=np.intp)
         lut[classes] = np.arange(classes.size)
         return classes, lut[y]
@@ -128,13 +132,9 @@ def _clf_curve(pos: np.ndarray, score: np.ndarray, w: np.ndarray | None) -> tupl
     return fps, tps, score[idx]
 
 
-def roc_curve(
-    y_true: Any, y_score: Any, *, pos_label: Any = None, sample_weight: Any = None, drop_intermediate: bool = True
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(fpr, tpr, thresholds) of a binary ROC curve, as sklearn's roc_curve."""
-    yt, ys, w = _binary_inputs(y_true, y_score, sample_weight)
-    pos_label = _pos_label_or_default(yt, pos_label)
-    fps, tps, thresholds = _clf_curve(yt == pos_label, ys, w)
+def _roc_points(pos: np.ndarray, score: np.ndarray, w: np.ndarray | None, drop_intermediate: bool, stacklevel: int) -> tuple:
+    """(fpr, tpr, thresholds) of a boolean target, as sklearn's roc_curve computes them."""
+    fps, tps, thresholds = _clf_curve(pos, score, w)
     if drop_intermediate and fps.shape[0] > 2:
         keep = np.concatenate(([True], np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), [True]))
         fps, tps, thresholds = fps[keep], tps[keep], thresholds[keep]
@@ -142,16 +142,104 @@ def roc_curve(
     fps = np.concatenate(([0.0], fps))
     thresholds = np.concatenate(([np.inf], thresholds.astype(np.float64)))
     if fps[-1] <= 0:
-        warnings.warn("No negative samples in y_true, false positive value should be meaningless", UserWarning, stacklevel=2)
+        warnings.warn("No negative samples in y_true, false positive value should be meaningless", UserWarning, stacklevel=stacklevel)
         fpr = np.full(fps.shape, np.nan)
     else:
         fpr = fps / fps[-1]
     if tps[-1] <= 0:
-        warnings.warn("No positive samples in y_true, true positive value should be meaningless", UserWarning, stacklevel=2)
+        warnings.warn("No positive samples in y_true, true positive value should be meaningless", UserWarning, stacklevel=stacklevel)
         tpr = np.full(tps.shape, np.nan)
     else:
         tpr = tps / tps[-1]
     return fpr, tpr, thresholds
+
+
+def roc_curve(
+    y_true: Any, y_score: Any, *, pos_label: Any = None, sample_weight: Any = None, drop_intermediate: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(fpr, tpr, thresholds) of a binary ROC curve, as sklearn's roc_curve."""
+    yt, ys, w = _binary_inputs(y_true, y_score, sample_weight)
+    pos_label = _pos_label_or_default(yt, pos_label)
+    return _roc_points(yt == pos_label, ys, w, drop_intermediate, 4)
+
+
+def _trapezoid(x: np.ndarray, y: np.ndarray) -> float:
+    """sklearn's auc(): trapezoidal area; x must be monotone (NaN passes through)."""
+    direction = 1
+    dx = np.diff(x)
+    if np.any(dx < 0):
+        if np.all(dx <= 0):
+            direction = -1
+        else:
+            raise InvalidArgumentError(f"x is neither increasing nor decreasing : {x}.")
+    return float(direction * np.trapezoid(y, x))
+
+
+def curve_auc(pos: np.ndarray, score: np.ndarray, w: np.ndarray | None, max_fpr: float | None = None) -> float:
+    """Area under sklearn's ROC curve, standardised (McClish) when ``max_fpr`` < 1.
+
+    The slower path that :func:`binary_auc` avoids; taken for a partial AUC and for negative
+    sample weights, where the curve (and so sklearn's answer: NaN or an error) is not monotone.
+    """
+    fpr, tpr, _ = _roc_points(pos, score, w, True, 5)
+    if max_fpr is None or max_fpr == 1:
+        return _trapezoid(fpr, tpr)
+    stop = np.searchsorted(fpr, max_fpr, "right")
+    x_interp = [fpr[stop - 1], fpr[stop]]
+    y_interp = [tpr[stop - 1], tpr[stop]]
+    tpr = np.append(tpr[:stop], np.interp(max_fpr, x_interp, y_interp))
+    fpr = np.append(fpr[:stop], max_fpr)
+    partial = _trapezoid(fpr, tpr)
+    min_area = 0.5 * max_fpr**2
+    return float(0.5 * (1 + (partial - min_area) / (max_fpr - min_area)))
+
+
+def check_max_fpr(max_fpr: Any) -> float | None:
+    """None, or a float in (0, 1]."""
+    if max_fpr is None:
+        return None
+    return check_real(max_fpr, "max_fpr", min=0.0, max=1.0, min_open=True)
+
+
+def _auc_of(pos: np.ndarray, score: np.ndarray, w: np.ndarray | None, max_fpr: float | None = None) -> float:
+    """Binary AUC: the rank formula, or sklearn's curve when partial or with negative weights."""
+    if (max_fpr is not None and max_fpr != 1) or (w is not None and w.dtype.kind != "u" and (w < 0).any()):
+        if not pos.any() or pos.all():
+            return float("nan")
+        return curve_auc(pos, score, w, max_fpr)
+    return binary_auc(pos, score, w)
+
+
+def average_classes(values: np.ndarray, average: Any, support: np.ndarray | None) -> Any:
+    """sklearn's _average_binary_score tail: per-class values (k,) or (k, m) -> their average.
+
+    ``average=None`` returns the values; "weighted" weighs by ``support`` and forces a
+    zero-support class to 0 (so its NaN cannot spoil the average); all-zero support gives 0.
+    """
+    if average is None:
+        return values
+    if average == "weighted":
+        if np.isclose(support.sum(), 0):
+            return 0
+        values = np.array(values, dtype=np.float64, copy=True)
+        values[support == 0] = 0
+        return np.average(values, axis=0, weights=support)
+    return np.average(values, axis=0)
+
+
+def average_pairs(pair_auc: Callable[[int, int], Any], counts: np.ndarray, average: Any) -> Any:
+    """sklearn's one-vs-one AUC: mean of (AUC(a|b) + AUC(b|a)) / 2 over pairs of present classes.
+
+    ``pair_auc(a, b)`` is the AUC of class a against class b on column a; ``counts`` holds the
+    number of samples of each class; "weighted" weighs a pair by its prevalence.
+    """
+    present = np.flatnonzero(counts > 0).tolist()
+    values, prevalence = [], []
+    for a, b in itertools.combinations(present, 2):
+        values.append((np.asarray(pair_auc(a, b)) + np.asarray(pair_auc(b, a))) / 2)
+        prevalence.append((counts[a] + counts[b]) / counts.sum())
+    weights = np.array(prevalence) if average == "weighted" else None
+    return np.average(np.array(values), axis=0, weights=weights)
 
 
 def precision_recall_curve(
@@ -197,24 +285,21 @@ def _binary_ap(pos: np.ndarray, score: np.ndarray, w: np.ndarray | None) -> floa
 
 def _one_vs_rest(metric, onehot: np.ndarray, score: np.ndarray, average: Any, w: np.ndarray | None) -> Any:
     """sklearn's _average_binary_score for an (n, k) indicator target."""
-    average_weight = None
     if average == "micro":
         ww = None if w is None else np.repeat(w, onehot.shape[1])
         return float(metric(onehot.ravel(), score.ravel(), ww))
+    support = None
     if average == "weighted":
-        average_weight = onehot.sum(axis=0) if w is None else (onehot * w[:, None]).sum(axis=0)
-        if np.isclose(average_weight.sum(), 0):
+        support = onehot.sum(axis=0) if w is None else (onehot * w[:, None]).sum(axis=0)
+        if np.isclose(support.sum(), 0):
             return 0
     values = np.array([metric(onehot[:, c], score[:, c], w) for c in range(onehot.shape[1])])
-    if average is None:
-        return values
-    if average_weight is not None:
-        values[average_weight == 0] = 0
-    return float(np.average(values, weights=average_weight))
+    out = average_classes(values, average, support)
+    return out if average is None else float(out)
 
 
 def _ovr_auc(pos: np.ndarray, score: np.ndarray, w: np.ndarray | None) -> float:
-    value = binary_auc(pos, score, w)
+    value = _auc_of(pos, score, w)
     if np.isnan(value):
         warnings.warn("Only one class is present in y_true. ROC AUC score is not defined in that case.", UserWarning, stacklevel=4)
     return value
@@ -226,19 +311,22 @@ def roc_auc(
     *,
     average: str | None = "macro",
     sample_weight: Any = None,
+    max_fpr: float | None = None,
     multi_class: str = "ovr",
     labels: Any = None,
 ) -> Any:
     """Area under the ROC curve, as sklearn's roc_auc_score (binary; multiclass "ovr"/"ovo").
 
     Binary scores are the positive (larger) label's scores, 1-D, or an (n, 2) probability array
-    whose second column is used. Unlike sklearn (which warns and returns NaN), a y_true holding
+    whose second column is used. ``max_fpr`` gives sklearn's standardised partial AUC over
+    [0, max_fpr] (binary only). Unlike sklearn (which warns and returns NaN), a y_true holding
     one class only raises ValueError. Multiclass input is one-vs-rest unless ``multi_class``
     says "ovo" (sklearn's default "raise" is accepted and refuses multiclass input).
     """
     check_average(average, ("micro", "macro", "weighted", None))
     if multi_class not in ("raise", "ovr", "ovo"):
         raise InvalidArgumentError(f"multi_class must be 'raise', 'ovr' or 'ovo'; got {multi_class!r}")
+    max_fpr = check_max_fpr(max_fpr)
     yt = as_labels(y_true, "y_true")
     ys = as_scores(y_score)
     n = check_same_length(y_true=yt, y_score=ys)
@@ -250,55 +338,69 @@ def roc_auc(
         )
     if len(classes) == 2 and (ys.ndim == 1 or ys.shape[1] == 2):
         score = ys if ys.ndim == 1 else ys[:, 1]
-        return binary_auc(yt == classes[1], score, w)
+        return _auc_of(yt == classes[1], score, w, max_fpr)
+    if max_fpr is not None and max_fpr != 1.0:
+        raise InvalidArgumentError(
+            "Partial AUC computation not available in multiclass setting, 'max_fpr' must be set "
+            f"to `None`, received `max_fpr={max_fpr}` instead"
+        )
     return _multiclass_auc(yt, ys, classes, w, average, multi_class, labels)
 
 
-def _multiclass_auc(yt, ys, classes, w, average, multi_class, labels) -> Any:
+def check_multiclass_labels(classes: np.ndarray, labels: Any, n_columns: int) -> np.ndarray:
+    """The classes the score columns stand for (``labels`` checked as sklearn checks them)."""
+    if labels is None:
+        if len(classes) != n_columns:
+            raise InvalidArgumentError(
+                f"Number of classes in y_true ({len(classes)}) not equal to the number of columns in 'y_score' ({n_columns})"
+            )
+        return classes
+    lab = np.asarray(labels).ravel()
+    uniq = np.unique(lab)
+    if len(uniq) != len(lab):
+        raise InvalidArgumentError("Parameter 'labels' must be unique")
+    if not np.array_equal(uniq, lab):
+        raise InvalidArgumentError("Parameter 'labels' must be ordered")
+    if len(lab) != n_columns:
+        raise InvalidArgumentError(
+            f"Number of given labels, {len(lab)}, not equal to the number of columns in 'y_score', {n_columns}"
+        )
+    if len(np.setdiff1d(classes, lab)):
+        raise InvalidArgumentError("'y_true' contains labels not in parameter 'labels'")
+    return lab
+
+
+def check_multiclass_options(average: Any, multi_class: str, weighted: bool) -> None:
+    """Refuse the multiclass combinations sklearn refuses."""
     if multi_class == "raise":
         raise InvalidArgumentError("y_true is multiclass: multi_class must be 'ovr' or 'ovo' (got 'raise')")
+    if multi_class == "ovo":
+        if average == "micro":
+            raise InvalidArgumentError("average must be one of ('macro', 'weighted', None) for multiclass problems")
+        if average is None:
+            raise NotImplementedError("average=None is not implemented for multi_class='ovo'.")
+        if weighted:
+            raise InvalidArgumentError("sample_weight is not supported for multiclass one-vs-one ROC AUC")
+
+
+def _multiclass_auc(yt, ys, classes, w, average, multi_class, labels) -> Any:
+    check_multiclass_options(average, multi_class, False)
     if ys.ndim != 2:
         raise InvalidArgumentError(f"multiclass roc_auc needs y_score of shape (n_samples, n_classes); got {ys.shape}")
-    if average == "micro" and multi_class == "ovo":
-        raise InvalidArgumentError("average must be one of ('macro', 'weighted', None) for multiclass problems")
-    if average is None and multi_class == "ovo":
-        raise NotImplementedError("average=None is not implemented for multi_class='ovo'.")
     if not np.allclose(1, ys.sum(axis=1)):
         raise InvalidArgumentError(
             "Target scores need to be probabilities for multiclass roc_auc, i.e. they should sum up to 1.0 over classes"
         )
-    if labels is not None:
-        lab = np.asarray(labels).ravel()
-        uniq = np.unique(lab)
-        if len(uniq) != len(lab):
-            raise InvalidArgumentError("Parameter 'labels' must be unique")
-        if not np.array_equal(uniq, lab):
-            raise InvalidArgumentError("Parameter 'labels' must be ordered")
-        if len(lab) != ys.shape[1]:
-            raise InvalidArgumentError(
-                f"Number of given labels, {len(lab)}, not equal to the number of columns in 'y_score', {ys.shape[1]}"
-            )
-        if len(np.setdiff1d(classes, lab)):
-            raise InvalidArgumentError("'y_true' contains labels not in parameter 'labels'")
-        classes = lab
-    elif len(classes) != ys.shape[1]:
-        raise InvalidArgumentError(
-            f"Number of classes in y_true ({len(classes)}) not equal to the number of columns in 'y_score' ({ys.shape[1]})"
-        )
+    classes = check_multiclass_labels(classes, labels, ys.shape[1])
     enc = np.searchsorted(classes, yt)
     if multi_class == "ovo":
-        if w is not None:
-            raise InvalidArgumentError("sample_weight is not supported for multiclass one-vs-one ROC AUC")
-        present = np.unique(enc)
-        scores, prevalence = [], []
-        for a, b in itertools.combinations(present.tolist(), 2):
-            a_mask, b_mask = enc == a, enc == b
-            ab = a_mask | b_mask
-            pa = binary_auc(a_mask[ab], ys[ab, a])
-            pb = binary_auc(b_mask[ab], ys[ab, b])
-            scores.append((pa + pb) / 2)
-            prevalence.append(np.average(ab))
-        return np.average(np.array(scores), weights=np.array(prevalence) if average == "weighted" else None)
+        check_multiclass_options(average, multi_class, w is not None)
+
+        def pair_auc(a: int, b: int) -> float:
+            ab = (enc == a) | (enc == b)
+            return binary_auc(enc[ab] == a, ys[ab, a])
+
+        return average_pairs(pair_auc, np.bincount(enc, minlength=len(classes)), average)
     onehot = enc[:, None] == np.arange(len(classes))[None, :]
     return _one_vs_rest(_ovr_auc, onehot, ys, average, w)
 

@@ -2,7 +2,8 @@
 
 Names follow scikit-learn's scorer names: "accuracy", "precision", "recall", "f1" (binary),
 "<precision|recall|f1>_<micro|macro|weighted>", "roc_auc", "roc_auc_ovr", "roc_auc_ovo",
-"roc_auc_ovr_weighted", "roc_auc_ovo_weighted", "average_precision", "log_loss", "mse",
+"roc_auc_ovr_weighted", "roc_auc_ovo_weighted", "average_precision", "log_loss",
+"brier_score_loss", "mse",
 "rmse", "mae", "r2", "explained_variance". Unknown names raise
 :class:`~modelmgmt.errors.NotFoundError` (a ``KeyError``) listing the known ones.
 """
@@ -15,7 +16,7 @@ from typing import Any, Callable
 from modelmgmt.errors import InvalidArgumentError, NotFoundError
 from modelmgmt.metrics import stateful as _st
 from modelmgmt.metrics.classification import accuracy, f1, precision, recall
-from modelmgmt.metrics.probabilistic import log_loss
+from modelmgmt.metrics.probabilistic import brier_score_loss, log_loss
 from modelmgmt.metrics.ranking import average_precision, roc_auc
 from modelmgmt.metrics.regression import explained_variance, mae, mse, r2, rmse
 
@@ -26,6 +27,7 @@ _SPECS: dict[str, tuple[type, Callable[..., Any], dict[str, Any]]] = {
     "accuracy": (_st.Accuracy, accuracy, {}),
     "average_precision": (_st.AveragePrecision, average_precision, {}),
     "log_loss": (_st.LogLoss, log_loss, {}),
+    "brier_score_loss": (_st.BrierScoreLoss, brier_score_loss, {}),
     "mse": (_st.MSE, mse, {}),
     "rmse": (_st.RMSE, rmse, {}),
     "mae": (_st.MAE, mae, {}),

@@ -4,8 +4,9 @@ A batch is summarised by :class:`RegStats` (total weight, weighted sums of |e| a
 weighted mean and centred sum of squares of y and of the residual e = y - ŷ). Two summaries
 merge exactly with Chan et al.'s parallel formula, so the classes in
 :mod:`modelmgmt.metrics.stateful` give the same numbers on chunks as the functions on the
-whole data. Outputs may be 1-D or (n, n_outputs); multi-output scores are averaged uniformly,
-as scikit-learn's default ``multioutput="uniform_average"``.
+whole data. Outputs may be 1-D or (n, n_outputs); ``multioutput`` says how the per-output
+scores combine, as scikit-learn's argument ("uniform_average" by default, "raw_values",
+output weights, and for R² / explained variance "variance_weighted").
 """
 
 from __future__ import annotations
@@ -21,11 +22,16 @@ from modelmgmt._validation import check_same_length
 from modelmgmt.metrics._checks import as_weights
 from modelmgmt.errors import InvalidArgumentError
 
-__all__ = ["mse", "rmse", "mae", "r2", "explained_variance", "RegStats", "reg_stats"]
+__all__ = ["mse", "rmse", "mae", "r2", "explained_variance", "RegStats", "reg_stats", "check_multioutput", "MULTIOUTPUT"]
 
 
 def _as_target(y: Any, name: str) -> np.ndarray:
     a = np.asarray(y)
+    if a.dtype.kind in "USO":  # numeric strings convert, as sklearn's check_array does
+        try:
+            a = a.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgumentError(f"{name} must be numeric (or strings of numbers); {exc}") from None
     if a.dtype.kind not in "biuf":
         raise InvalidArgumentError(f"{name} must be numeric; got dtype {a.dtype}")
     a = a.astype(np.float64, copy=False)
@@ -146,11 +152,44 @@ def _check_weight(s: RegStats) -> None:
         raise InvalidArgumentError("the sample weights sum to zero; the metric is undefined")
 
 
-def _uniform(values: np.ndarray) -> float:
-    return float(np.mean(values))
+#: multioutput strings every regression metric takes; R² and explained variance add "variance_weighted"
+MULTIOUTPUT = ("raw_values", "uniform_average")
 
 
-def _fraction_explained(num: np.ndarray, den: np.ndarray) -> float:
+def check_multioutput(multioutput: Any, allowed: tuple[str, ...] = MULTIOUTPUT) -> Any:
+    """A multioutput string of ``allowed``, or per-output weights as a 1-D float array."""
+    if isinstance(multioutput, str):
+        if multioutput not in allowed:
+            raise InvalidArgumentError(f"multioutput must be one of {allowed} or an array of output weights; got {multioutput!r}")
+        return multioutput
+    try:
+        w = np.asarray(multioutput, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(f"multioutput must be one of {allowed} or an array of output weights; got {multioutput!r}") from None
+    if w.ndim != 1 or not np.isfinite(w).all():
+        raise InvalidArgumentError(f"multioutput weights must be a finite 1-D array; got {multioutput!r}")
+    return w
+
+
+def _combine(values: np.ndarray, multioutput: Any, variance: np.ndarray | None = None) -> Any:
+    """Per-output values -> what ``multioutput`` asks for (sklearn's last step)."""
+    if isinstance(multioutput, str):
+        if multioutput == "raw_values":
+            return values
+        if multioutput == "uniform_average":
+            return float(np.mean(values))
+        weights = variance if variance is not None and np.any(variance != 0) else None  # "variance_weighted"
+        return float(np.average(values, weights=weights))
+    if values.shape[0] == 1:
+        raise InvalidArgumentError("Custom weights are useful only in multi-output cases.")
+    if multioutput.shape[0] != values.shape[0]:
+        raise InvalidArgumentError(
+            f"There must be equally many custom weights ({multioutput.shape[0]}) as outputs ({values.shape[0]})."
+        )
+    return float(np.average(values, weights=multioutput))
+
+
+def _fraction_explained(num: np.ndarray, den: np.ndarray, multioutput: Any = "uniform_average") -> Any:
     """sklearn's force_finite rule: 0/0 → 1.0, x/0 → 0.0, else 1 - num/den; then averaged."""
     out = np.ones_like(num)
     nz_den = den != 0
@@ -158,39 +197,39 @@ def _fraction_explained(num: np.ndarray, den: np.ndarray) -> float:
     valid = nz_den & nz_num
     out[valid] = 1 - num[valid] / den[valid]
     out[nz_num & ~nz_den] = 0.0
-    return _uniform(out)
+    return _combine(out, multioutput, den)
 
 
-def mse_from_stats(s: RegStats) -> float:
+def mse_from_stats(s: RegStats, multioutput: Any = "uniform_average") -> Any:
     """Mean squared error from a summary."""
     _check_weight(s)
-    return _uniform(s.sq_err / s.weight)
+    return _combine(s.sq_err / s.weight, multioutput)
 
 
-def rmse_from_stats(s: RegStats) -> float:
+def rmse_from_stats(s: RegStats, multioutput: Any = "uniform_average") -> Any:
     """Root mean squared error (per output, then averaged) from a summary."""
     _check_weight(s)
-    return _uniform(np.sqrt(s.sq_err / s.weight))
+    return _combine(np.sqrt(s.sq_err / s.weight), multioutput)
 
 
-def mae_from_stats(s: RegStats) -> float:
+def mae_from_stats(s: RegStats, multioutput: Any = "uniform_average") -> Any:
     """Mean absolute error from a summary."""
     _check_weight(s)
-    return _uniform(s.abs_err / s.weight)
+    return _combine(s.abs_err / s.weight, multioutput)
 
 
-def r2_from_stats(s: RegStats) -> float:
+def r2_from_stats(s: RegStats, multioutput: Any = "uniform_average") -> Any:
     """R² from a summary; NaN with a warning for fewer than two samples (as sklearn)."""
     if s.n < 2:
         warnings.warn("R^2 score is not well-defined with less than two samples.", UserWarning, stacklevel=3)
         return math.nan
-    return _fraction_explained(s.sq_err, s.m2_y)
+    return _fraction_explained(s.sq_err, s.m2_y, multioutput)
 
 
-def explained_variance_from_stats(s: RegStats) -> float:
+def explained_variance_from_stats(s: RegStats, multioutput: Any = "uniform_average") -> Any:
     """Explained variance 1 - Var(y - ŷ) / Var(y) from a summary."""
     _check_weight(s)
-    return _fraction_explained(s.m2_e / s.weight, s.m2_y / s.weight)
+    return _fraction_explained(s.m2_e / s.weight, s.m2_y / s.weight, multioutput)
 
 
 def _plain_1d(y_true: Any, y_pred: Any, sample_weight: Any) -> tuple[np.ndarray, np.ndarray] | None:
@@ -213,40 +252,50 @@ def _finite_or_raise(value: float, yt: np.ndarray, yp: np.ndarray) -> float:
     return value
 
 
-def mse(y_true: Any, y_pred: Any, *, sample_weight: Any = None) -> float:
-    """Mean squared error, as sklearn's mean_squared_error."""
-    plain = _plain_1d(y_true, y_pred, sample_weight)
+def _fast(multioutput: Any) -> bool:
+    return isinstance(multioutput, str) and multioutput == "uniform_average"
+
+
+def mse(y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average") -> Any:
+    """Mean squared error, as sklearn's mean_squared_error (``multioutput`` as sklearn's)."""
+    multioutput = check_multioutput(multioutput)
+    plain = _plain_1d(y_true, y_pred, sample_weight) if _fast(multioutput) else None
     if plain is not None:
         e = plain[0] - plain[1]
         return _finite_or_raise(float(np.dot(e, e)) / e.shape[0], *plain)
-    return mse_from_stats(reg_stats(y_true, y_pred, sample_weight, frozenset({"sq"})))
+    return mse_from_stats(reg_stats(y_true, y_pred, sample_weight, frozenset({"sq"})), multioutput)
 
 
-def rmse(y_true: Any, y_pred: Any, *, sample_weight: Any = None) -> float:
+def rmse(y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average") -> Any:
     """Root mean squared error, as sklearn's root_mean_squared_error."""
-    plain = _plain_1d(y_true, y_pred, sample_weight)
+    multioutput = check_multioutput(multioutput)
+    plain = _plain_1d(y_true, y_pred, sample_weight) if _fast(multioutput) else None
     if plain is not None:
         e = plain[0] - plain[1]
         return _finite_or_raise(math.sqrt(float(np.dot(e, e)) / e.shape[0]), *plain)
-    return rmse_from_stats(reg_stats(y_true, y_pred, sample_weight, frozenset({"sq"})))
+    return rmse_from_stats(reg_stats(y_true, y_pred, sample_weight, frozenset({"sq"})), multioutput)
 
 
-def mae(y_true: Any, y_pred: Any, *, sample_weight: Any = None) -> float:
+def mae(y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average") -> Any:
     """Mean absolute error, as sklearn's mean_absolute_error."""
-    plain = _plain_1d(y_true, y_pred, sample_weight)
+    multioutput = check_multioutput(multioutput)
+    plain = _plain_1d(y_true, y_pred, sample_weight) if _fast(multioutput) else None
     if plain is not None:
         e = plain[0] - plain[1]
         return _finite_or_raise(float(np.abs(e, out=e).sum()) / e.shape[0], *plain)
-    return mae_from_stats(reg_stats(y_true, y_pred, sample_weight, frozenset({"abs"})))
+    return mae_from_stats(reg_stats(y_true, y_pred, sample_weight, frozenset({"abs"})), multioutput)
 
 
-def r2(y_true: Any, y_pred: Any, *, sample_weight: Any = None) -> float:
+def r2(y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average") -> Any:
     """Coefficient of determination R², as sklearn's r2_score (constant y_true: 1.0 or 0.0).
+
+    ``multioutput``: "uniform_average", "raw_values", "variance_weighted" or output weights.
 
     >>> r2([1.0, 2.0, 3.0], [1.0, 2.0, 4.0])
     0.5
     """
-    plain = _plain_1d(y_true, y_pred, sample_weight)
+    multioutput = check_multioutput(multioutput, (*MULTIOUTPUT, "variance_weighted"))
+    plain = _plain_1d(y_true, y_pred, sample_weight) if _fast(multioutput) else None
     if plain is not None and plain[0].shape[0] >= 2:
         yt, yp = plain
         e = yt - yp
@@ -256,9 +305,10 @@ def r2(y_true: Any, y_pred: Any, *, sample_weight: Any = None) -> float:
         if den != 0:
             return 1 - num / den if num != 0 else 1.0
         return 0.0 if num != 0 else 1.0
-    return r2_from_stats(reg_stats(y_true, y_pred, sample_weight, frozenset({"sq", "y"})))
+    return r2_from_stats(reg_stats(y_true, y_pred, sample_weight, frozenset({"sq", "y"})), multioutput)
 
 
-def explained_variance(y_true: Any, y_pred: Any, *, sample_weight: Any = None) -> float:
+def explained_variance(y_true: Any, y_pred: Any, *, sample_weight: Any = None, multioutput: Any = "uniform_average") -> Any:
     """Explained variance score, as sklearn's explained_variance_score."""
-    return explained_variance_from_stats(reg_stats(y_true, y_pred, sample_weight, frozenset({"y", "e"})))
+    multioutput = check_multioutput(multioutput, (*MULTIOUTPUT, "variance_weighted"))
+    return explained_variance_from_stats(reg_stats(y_true, y_pred, sample_weight, frozenset({"y", "e"})), multioutput)

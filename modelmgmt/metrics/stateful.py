@@ -28,8 +28,8 @@ from modelmgmt.metrics._checks import (
 )
 from modelmgmt.metrics._metric_base import MetricBase as _Base
 from modelmgmt.metrics._metric_base import ScoresBase as _ScoresBase
+from modelmgmt.metrics._metric_base import add_dicts, either, none_aware, same_label_kind, same_value
 from modelmgmt.metrics._rocauc import ROCAUC
-from modelmgmt.metrics.base import Metric
 from modelmgmt._validation import check_same_length
 from modelmgmt.errors import InvalidArgumentError
 
@@ -43,6 +43,7 @@ __all__ = [
     "ROCAUC",
     "AveragePrecision",
     "LogLoss",
+    "BrierScoreLoss",
     "MSE",
     "RMSE",
     "MAE",
@@ -51,74 +52,54 @@ __all__ = [
 ]
 
 
+def _merge_label_counts(a: tuple, b: tuple) -> tuple:
+    return merge_counts(a[0], a[1], b[0], b[1])
+
+
 class _CountingBase(_Base):
     """Keeps (sorted classes, confusion matrix) over every label seen so far."""
 
-    def reset(self) -> None:
-        """Drop all accumulated statistics."""
-        self._classes: np.ndarray | None = None
-        self._cm: np.ndarray | None = None
+    counts: tuple[np.ndarray, np.ndarray] | None
 
-    def update(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-        """Add one batch of true and predicted labels."""
-        classes, cm = class_counts(y_true, y_pred, sample_weight)
-        self._classes, self._cm = merge_counts(self._classes, self._cm, classes, cm)
+    def _declare_states(self) -> None:
+        self.add_state("counts", None, none_aware(_merge_label_counts))
 
-    def merge(self, other: Metric) -> "_CountingBase":
-        """Add another metric's confusion matrix in place; return self."""
-        self._check_other(other)
-        if other._cm is not None:
-            self._classes, self._cm = merge_counts(self._classes, self._cm, other._classes, other._cm)
-        return self
+    def _batch_state(self, y_true: Any, y_pred: Any, sample_weight: Any) -> dict[str, Any]:
+        return {"counts": class_counts(y_true, y_pred, sample_weight)}
 
     def _counts(self) -> tuple[np.ndarray, np.ndarray]:
-        if self._cm is None:
+        if self.counts is None:
             raise self._empty()
-        return self._classes, self._cm
+        return self.counts
 
 
 class Accuracy(_Base):
     """Running accuracy: keeps the number (weight) of correct predictions and the total."""
 
     name = "accuracy"
+    correct: Any
+    total: Any
+    seen: bool
+    kind: str | None
 
     def __init__(self, *, normalize: bool = True) -> None:
         super().__init__(normalize=normalize)
 
-    def reset(self) -> None:
-        """Drop all accumulated statistics."""
-        self._correct: Any = 0
-        self._total: Any = 0
-        self._seen = False
-        self._kind: str | None = None
+    def _declare_states(self) -> None:
+        self.add_state("correct", 0, "sum")
+        self.add_state("total", 0, "sum")
+        self.add_state("seen", False, either)
+        self.add_state("kind", None, same_label_kind)
 
-    def update(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-        """Add one batch of true and predicted labels."""
+    def _batch_state(self, y_true: Any, y_pred: Any, sample_weight: Any) -> dict[str, Any]:
         correct, total = _cls.accuracy_totals(y_true, y_pred, sample_weight)
-        kind = label_kind(np.asarray(y_true).ravel())
-        if self._kind is not None and kind != self._kind:
-            raise InvalidArgumentError("labels of this batch are of another type (string vs number) than earlier batches")
-        self._kind = kind
-        self._correct += correct
-        self._total += total
-        self._seen = True
-
-    def merge(self, other: Metric) -> "Accuracy":
-        """Add another Accuracy's counts in place; return self."""
-        self._check_other(other)
-        if self._kind is not None and other._kind is not None and self._kind != other._kind:
-            raise InvalidArgumentError("cannot merge accuracies over string labels and number labels")
-        self._kind = self._kind or other._kind
-        self._correct += other._correct
-        self._total += other._total
-        self._seen = self._seen or other._seen
-        return self
+        return {"correct": correct, "total": total, "seen": True, "kind": label_kind(np.asarray(y_true).ravel())}
 
     def compute(self) -> float:
         """Accuracy over every batch seen."""
-        if not self._seen:
+        if not self.seen:
             raise self._empty()
-        return _cls.accuracy_from_totals(self._correct, self._total, self._settings["normalize"])
+        return _cls.accuracy_from_totals(self.correct, self.total, self._settings["normalize"])
 
 
 class _PRF(_CountingBase):
@@ -204,94 +185,86 @@ class AveragePrecision(_ScoresBase):
         return _rank.average_precision(yt, ys, sample_weight=w, **self._settings)
 
 
+class BrierScoreLoss(_ScoresBase):
+    """Running Brier score loss (keeps the probabilities), equal to :func:`brier_score_loss` on all data."""
+
+    name = "brier_score_loss"
+    greater_is_better = False
+
+    def __init__(self, *, pos_label: Any = None, labels: Any = None, scale_by_half: Any = "auto") -> None:
+        super().__init__(pos_label=pos_label, labels=labels, scale_by_half=scale_by_half)
+
+    def compute(self) -> float:
+        """Brier score loss over every batch seen."""
+        yt, ys, w = self._all()
+        return _prob.brier_score_loss(yt, ys, sample_weight=w, **self._settings)
+
+
 class LogLoss(_Base):
     """Running log loss: per-label sums of -log p over the columns, so the column→class map can wait."""
 
     name = "log_loss"
     needs_proba = True
     greater_is_better = False
+    sums: dict[Any, np.ndarray]
+    weight: float
+    columns: int | None
 
     def __init__(self, *, normalize: bool = True, labels: Any = None) -> None:
         super().__init__(normalize=normalize, labels=labels)
 
-    def reset(self) -> None:
-        """Drop all accumulated statistics."""
-        self._sums: dict[Any, np.ndarray] = {}
-        self._weight = 0.0
-        self._columns: int | None = None
+    def _declare_states(self) -> None:
+        self.add_state("sums", {}, add_dicts)
+        self.add_state("weight", 0.0, "sum")
+        self.add_state("columns", None, same_value("number of probability columns"))
 
-    def update(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-        """Add one batch of true labels and predicted probabilities."""
+    def _batch_state(self, y_true: Any, y_pred: Any, sample_weight: Any) -> dict[str, Any]:
         p = _prob.as_probabilities(y_pred)
         yt = as_labels(y_true, "y_true")
         n = check_same_length(y_true=yt, y_pred=p)
         w = as_weights(sample_weight, n)
-        if self._columns is not None and p.shape[1] != self._columns:
-            raise InvalidArgumentError(f"y_pred has {p.shape[1]} columns; earlier batches had {self._columns}")
-        if self._sums and label_kind(np.array(list(self._sums))) != label_kind(yt):
-            raise InvalidArgumentError("labels of this batch are of another type (string vs number) than earlier batches")
         eps = np.finfo(p.dtype).eps
         neglog = -np.log(np.clip(p, eps, 1 - eps)).astype(np.float64)
         seen, inv = np.unique(yt, return_inverse=True)
         inv = inv.reshape(-1)
+        sums = {}
         for j, label in enumerate(seen.tolist()):
             rows = inv == j
-            part = neglog[rows].sum(axis=0) if w is None else (neglog[rows] * w[rows, None]).sum(axis=0)
-            self._sums[label] = self._sums.get(label, 0.0) + part
-        self._weight += float(n if w is None else np.sum(w))
-        self._columns = p.shape[1]
-
-    def merge(self, other: Metric) -> "LogLoss":
-        """Add another LogLoss's sums in place; return self."""
-        self._check_other(other)
-        if other._columns is not None:
-            if self._columns is not None and self._columns != other._columns:
-                raise InvalidArgumentError(f"cannot merge log losses over {self._columns} and {other._columns} columns")
-            for label, part in other._sums.items():
-                self._sums[label] = self._sums.get(label, 0.0) + part
-            self._weight += other._weight
-            self._columns = other._columns
-        return self
+            sums[label] = neglog[rows].sum(axis=0) if w is None else (neglog[rows] * w[rows, None]).sum(axis=0)
+        return {"sums": sums, "weight": float(n if w is None else np.sum(w)), "columns": p.shape[1]}
 
     def compute(self) -> float:
         """Log loss over every batch seen."""
-        if self._columns is None:
+        if self.columns is None:
             raise self._empty()
-        seen = np.array(sorted(self._sums))
-        classes = _prob.log_loss_classes(seen, self._settings["labels"], self._columns)
+        seen = np.array(sorted(self.sums))
+        classes = _prob.log_loss_classes(seen, self._settings["labels"], self.columns)
         cols = np.searchsorted(classes, seen)
-        total = sum(float(self._sums[label][c]) for label, c in zip(seen.tolist(), cols.tolist()))
+        total = sum(float(self.sums[label][c]) for label, c in zip(seen.tolist(), cols.tolist()))
         if self._settings["normalize"]:
-            return float(total / self._weight)
+            return float(total / self.weight)
         return float(total)
 
 
 class _RegBase(_Base):
     _need: frozenset = _reg.ALL_STATS
+    stats: _reg.RegStats | None
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, *, multioutput: Any = "uniform_average") -> None:
+        super().__init__(multioutput=_reg.check_multioutput(multioutput, self._weightings))
 
-    def reset(self) -> None:
-        """Drop all accumulated statistics."""
-        self._stats: _reg.RegStats | None = None
+    _weightings: tuple[str, ...] = ("raw_values", "uniform_average")
 
-    def update(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-        """Add one batch of targets and predictions."""
-        s = _reg.reg_stats(y_true, y_pred, sample_weight, self._need)
-        self._stats = s if self._stats is None else self._stats.merge(s)
+    def _declare_states(self) -> None:
+        self.add_state("stats", None, none_aware(_reg.RegStats.merge))
 
-    def merge(self, other: Metric) -> "_RegBase":
-        """Add another metric's moments in place (Chan's parallel formula); return self."""
-        self._check_other(other)
-        if other._stats is not None:
-            self._stats = other._stats if self._stats is None else self._stats.merge(other._stats)
-        return self
+    def _batch_state(self, y_true: Any, y_pred: Any, sample_weight: Any) -> dict[str, Any]:
+        return {"stats": _reg.reg_stats(y_true, y_pred, sample_weight, self._need)}
 
     def _get(self) -> _reg.RegStats:
-        if self._stats is None:
+        if self.stats is None:
             raise self._empty()
-        return self._stats
+        return self.stats
 
 
 class MSE(_RegBase):
@@ -301,7 +274,7 @@ class MSE(_RegBase):
 
     def compute(self) -> float:
         """MSE over every batch seen."""
-        return _reg.mse_from_stats(self._get())
+        return _reg.mse_from_stats(self._get(), self._settings["multioutput"])
 
 
 class RMSE(_RegBase):
@@ -311,7 +284,7 @@ class RMSE(_RegBase):
 
     def compute(self) -> float:
         """RMSE over every batch seen."""
-        return _reg.rmse_from_stats(self._get())
+        return _reg.rmse_from_stats(self._get(), self._settings["multioutput"])
 
 
 class MAE(_RegBase):
@@ -321,24 +294,26 @@ class MAE(_RegBase):
 
     def compute(self) -> float:
         """MAE over every batch seen."""
-        return _reg.mae_from_stats(self._get())
+        return _reg.mae_from_stats(self._get(), self._settings["multioutput"])
 
 
 class R2(_RegBase):
     """Running coefficient of determination."""
 
     name, _need = "r2", frozenset({"sq", "y"})
+    _weightings = ("raw_values", "uniform_average", "variance_weighted")
 
     def compute(self) -> float:
         """R² over every batch seen."""
-        return _reg.r2_from_stats(self._get())
+        return _reg.r2_from_stats(self._get(), self._settings["multioutput"])
 
 
 class ExplainedVariance(_RegBase):
     """Running explained variance score."""
 
     name, _need = "explained_variance", frozenset({"y", "e"})
+    _weightings = ("raw_values", "uniform_average", "variance_weighted")
 
     def compute(self) -> float:
         """Explained variance over every batch seen."""
-        return _reg.explained_variance_from_stats(self._get())
+        return _reg.explained_variance_from_stats(self._get(), self._settings["multioutput"])
