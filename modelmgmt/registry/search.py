@@ -222,7 +222,7 @@ def _like(pattern: str, flags: int = 0) -> re.Pattern:
     parts = []
     for ch in pattern:
         parts.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
-    return re.compile("".join(parts) + r"\Z", flags | re.DOTALL)
+    return re.compile("".join(parts) + r"\Z", flags)
 
 
 def _number(v: Any) -> float | None:
@@ -270,7 +270,7 @@ def _compare(op: str, value: Any) -> Callable[[Any], bool]:
 
     def test(v: Any) -> bool:
         n = _number(v)
-        return n is not None and not math.isnan(n) and fn(n, num)
+        return n is not None and fn(n, num)  # NaN compares as in Python (and MLflow)
 
     return test
 
