@@ -39,7 +39,7 @@ def test_plugin_exporter_gets_model_path_and_options(fitted, tmp_path):
     model, _ = fitted
     rec = _Recorder()
     plugin_manager.get_plugin_manager().register(rec, name="recorder")
-    assert mm.exporters() == ["modelmgmt", "record"]
+    assert {"modelmgmt", "record"} <= set(mm.exporters())
     mm.export(model, tmp_path / "m.bin", format="record", opset=17)
     assert rec.calls == [(model, str(tmp_path / "m.bin"), {"opset": 17})]
 
@@ -57,7 +57,7 @@ def test_reference_is_loaded_from_the_registry(fitted, tmp_path):
 
 def test_unknown_format_lists_known_ones(fitted, tmp_path):
     model, _ = fitted
-    with pytest.raises(mm.NotFoundError, match="no export format named 'nope'; known: modelmgmt"):
+    with pytest.raises(mm.NotFoundError, match="no export format named 'nope'; known: .*modelmgmt"):
         mm.export(model, tmp_path / "x", format="nope")
 
 

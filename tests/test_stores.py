@@ -56,8 +56,16 @@ def test_store_instance_passes_through():
 
 
 def test_unknown_scheme_is_a_clear_error():
-    with pytest.raises(ValueError, match="unknown store URL scheme 'nosuchfs'.*known:.*memory"):
+    with pytest.raises(mm.NotFoundError, match="unknown store URL scheme 'nosuchfs'.*known:.*memory"):
         open_store("nosuchfs://x")
+
+
+def test_s3_is_one_more_plugin_registered_scheme():
+    from modelmgmt import plugin_manager
+    from modelmgmt.stores.s3 import S3Store
+
+    assert {"s3", "s3a"} <= set(plugin_manager.store_schemes())
+    assert plugin_manager.get_store_factory("s3") is S3Store
 
 
 def test_bad_url_type():

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from modelmgmt import plugin_manager
+from modelmgmt.errors import InvalidArgumentError, NotFoundError
 from modelmgmt.stores.base import Store, validate_key
-from modelmgmt.errors import InvalidArgumentError
+from modelmgmt.stores.fsspec_store import FsspecStore, LocalStore, MemoryStore
 
 __all__ = ["Store", "open_store", "validate_key", "FsspecStore", "LocalStore", "MemoryStore"]
 
@@ -14,11 +16,10 @@ __all__ = ["Store", "open_store", "validate_key", "FsspecStore", "LocalStore", "
 def open_store(url_or_store: "str | os.PathLike[str] | Store", **storage_options: Any) -> Store:
     """A Store for a URL ("file:///p", "/p", "memory://n", "s3://b/p", ...) or a Store as is.
 
-    The scheme is looked up among plugin-registered stores; any other scheme that fsspec
-    knows falls back to :class:`FsspecStore`. Unknown schemes raise ValueError.
+    One dispatch path: the scheme is looked up among plugin-registered stores (the built-ins
+    register file, local, memory, s3 and s3a); any other scheme that fsspec knows falls back to
+    :class:`FsspecStore`. Unknown schemes raise NotFoundError listing the known ones.
     """
-    from modelmgmt import plugin_manager
-
     if isinstance(url_or_store, Store):
         if storage_options:
             raise InvalidArgumentError("storage_options apply only when opening a store from a URL")
@@ -40,15 +41,5 @@ def open_store(url_or_store: "str | os.PathLike[str] | Store", **storage_options
 
     if scheme not in fsspec.available_protocols():
         known = sorted(set(plugin_manager.store_schemes()) | set(fsspec.available_protocols()))
-        raise InvalidArgumentError(f"unknown store URL scheme {scheme!r} in {url!r}; known: {', '.join(known)}")
-    from modelmgmt.stores.fsspec_store import open_fsspec_store
-
-    return open_fsspec_store(url, **storage_options)
-
-
-def __getattr__(name: str) -> Any:
-    if name in ("FsspecStore", "LocalStore", "MemoryStore"):
-        from modelmgmt.stores import fsspec_store
-
-        return getattr(fsspec_store, name)
-    raise AttributeError(f"module 'modelmgmt.stores' has no attribute {name!r}")
+        raise NotFoundError(f"unknown store URL scheme {scheme!r} in {url!r}; known: {', '.join(known)}")
+    return FsspecStore(url, **storage_options)

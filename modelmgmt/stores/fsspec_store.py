@@ -219,19 +219,3 @@ class MemoryStore(FsspecStore):
                 return False
             self.fs.pipe_file(path, bytes(data))
         return True
-
-
-def open_fsspec_store(url: str, **storage_options: Any) -> FsspecStore:
-    """Pick the FsspecStore subclass for ``url``'s protocol."""
-    import fsspec
-
-    protocol = fsspec.core.split_protocol(url)[0] or "file"
-    if protocol in ("file", "local"):
-        return LocalStore(url, **storage_options)
-    if protocol == "memory":
-        return MemoryStore(url, **storage_options)
-    if protocol in ("s3", "s3a"):
-        from modelmgmt.stores.s3 import S3Store  # conditional-write put_if_absent
-
-        return S3Store(url, **storage_options)
-    return FsspecStore(url, **storage_options)
