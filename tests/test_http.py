@@ -68,6 +68,11 @@ def served():
     dep.stop()
 
 
+def message(err):
+    """The error text of an OIP v2 ({"error"}) or MLflow ({"error_code", "message"}) error body."""
+    return err.get("error") or err.get("message")
+
+
 def infer_body(X, datatype="FP64", nested=False, **extra):
     X = np.asarray(X)
     data = X.tolist() if nested else X.ravel().tolist()
@@ -114,7 +119,7 @@ def test_infer_named_tensor(served, datatype, nested):
     (out,) = body["outputs"]
     assert out["name"] == "predict" and out["shape"] == [2] and out["datatype"] == "FP64"
     np.testing.assert_allclose(out["data"], X @ W1)
-    assert r.getheader("X-Model-Version") == "1"
+    assert r.getheader("X-Model-Version") == "m/1"
 
 
 def test_infer_versioned_path(served):
@@ -159,13 +164,22 @@ def test_invocations(served, key):
     status, r, body = c.request("POST", "/invocations", {key: X})
     assert status == 200
     np.testing.assert_allclose(body["predictions"], np.array(X) @ W1)
-    assert r.getheader("X-Model-Version") == "1"
+    assert r.getheader("X-Model-Version") == "m/1"
 
 
 def test_invocations_dataframe_split(served):
     _, _, c = served
-    status, _, body = c.request("POST", "/invocations", {"dataframe_split": {"columns": ["a", "b", "c"], "data": [[1, 1, 1]]}})
+    status, _, body = c.request("POST", "/invocations", {"dataframe_split": {"columns": ["x0", "x1", "x2"], "data": [[1, 1, 1]]}})
     assert status == 200 and body["predictions"] == [6.0]
+    # columns are matched by name, in any order
+    status, _, body = c.request("POST", "/invocations", {"dataframe_split": {"columns": ["x2", "x0", "x1"], "data": [[3, 1, 2]]}})
+    assert status == 200 and body["predictions"] == [14.0]
+
+
+def test_invocations_unknown_columns_are_422_naming_the_features(served):
+    _, _, c = served
+    status, _, err = c.request("POST", "/invocations", {"dataframe_split": {"columns": ["a", "b", "c"], "data": [[1, 1, 1]]}})
+    assert status == 422 and err["error_code"] == "INVALID_PARAMETER_VALUE" and "['x0', 'x1', 'x2']" in err["message"]
 
 
 # --- error codes; the same keep-alive connection keeps working after each ----------------
@@ -176,6 +190,8 @@ def test_invocations_dataframe_split(served):
         ("/invocations", b"{not json", "not valid JSON"),
         ("/invocations", b"[1, 2]", "JSON object"),
         ("/invocations", {"rows": [[1, 2, 3]]}, "'inputs'"),
+        ("/invocations", {"inputs": [[1, 2, 3]], "instances": [[1, 2, 3]]}, "exactly one of"),
+        ("/invocations", {"dataframe_records": [[1, 2, 3]]}, "list of objects"),
         ("/invocations", {"inputs": [[1, 2, 3], [1, 2]]}, "rectangular"),
         ("/v2/models/m/infer", b"\xff\xfe", "not valid JSON"),
         ("/v2/models/m/infer", {"inputs": []}, "exactly one tensor"),
@@ -190,7 +206,8 @@ def test_malformed_body_is_400_and_server_keeps_serving(served, path, body, matc
     _, _, c = served
     status, _, err = c.request("POST", path, body)
     assert status == 400, err
-    assert set(err) == {"error"} and __import__("re").search(match, err["error"]), err
+    want = {"error_code", "message"} if path == "/invocations" else {"error"}
+    assert set(err) == want and __import__("re").search(match, message(err)), err
     assert c.request("POST", "/invocations", {"inputs": [[1, 1, 1]]})[2] == {"predictions": [6.0]}
 
 
@@ -199,7 +216,7 @@ def test_malformed_body_is_400_and_server_keeps_serving(served, path, body, matc
     [
         ("/invocations", {"inputs": [[1, 2, 3, 4]]}, r"expected 3 features.*received 4"),
         ("/invocations", {"inputs": [1, 2, 3]}, r"expected 2-D input.*received 1-D"),
-        ("/invocations", {"inputs": [["a", "b", "c"]]}, r"expected input of dtype float64.*received dtype <U1"),
+        ("/invocations", {"inputs": [["a", "b", "c"]]}, r"expected input of dtype float64.*received dtype object"),
         ("/v2/models/m/infer", infer_body(np.ones((2, 5)), "FP32"), r"expected 3 features.*received 5"),
         ("/v2/models/m/infer", {"inputs": [{"name": "x", "shape": [1, 3], "datatype": "BYTES", "data": ["a", "b", "c"]}]}, r"expected input datatype FP64.*received BYTES"),
         ("/v2/models/m/infer", infer_body(np.ones((1, 1, 3))), r"expected 2-D input.*received 3-D"),
@@ -209,7 +226,7 @@ def test_wrong_features_or_dtype_is_422_naming_expected_and_received(served, pat
     _, dep, c = served
     status, _, err = c.request("POST", path, body)
     assert status == 422, err
-    assert __import__("re").search(match, err["error"]), err
+    assert __import__("re").search(match, message(err)), err
     assert c.request("POST", "/invocations", {"inputs": [[1, 1, 1]]})[0] == 200
     assert dep.status()["http"]["errors"] >= 1
 
@@ -241,7 +258,7 @@ def test_wrong_method_is_405_with_allow(served):
     ]:
         c = Client(dep.url)
         status, r, err = c.request(method, path, b"{}" if method in ("POST", "PUT") else None)
-        assert status == 405 and r.getheader("Allow") == allow and method in err["error"]
+        assert status == 405 and r.getheader("Allow") == allow and method in message(err)
         c.close()
 
 
@@ -251,7 +268,7 @@ def test_body_over_limit_is_413_without_reading_it():
         c = Client(dep.url)
         big = {"inputs": [[1.0, 2.0, 3.0]] * 200}
         status, r, err = c.request("POST", "/invocations", big)
-        assert status == 413 and "limit is 1000 bytes" in err["error"]
+        assert status == 413 and "limit is 1000 bytes" in message(err)
         assert r.getheader("Connection") == "close"
         c.close()
         c = Client(dep.url)
@@ -283,7 +300,7 @@ def test_bearer_token_auth():
         anon = Client(dep.url)
         status, r, err = anon.request("POST", "/invocations", {"inputs": [[1, 1, 1]]})
         assert status == 401 and r.getheader("WWW-Authenticate").startswith("Bearer")
-        assert "bearer token" in err["error"]
+        assert "bearer token" in message(err)
         anon = Client(dep.url)
         assert anon.request("GET", "/metrics")[0] == 401
         assert anon.request("GET", "/v2/models/m")[0] == 401
@@ -371,8 +388,8 @@ def test_update_and_rollback_over_http(served):
 def test_eight_clients_during_updates_zero_failures(served):
     reg, dep, _ = served
     X = np.random.default_rng(0).normal(size=(4, 3))
-    expected = {"1": (X @ W1).tolist(), "2": (X @ W2 + 5).tolist()}
-    failures, wrong, counts = [], [], {"1": 0, "2": 0}
+    expected = {"m/1": (X @ W1).tolist(), "m/2": (X @ W2 + 5).tolist()}
+    failures, wrong, counts = [], [], {"m/1": 0, "m/2": 0}
     lock = threading.Lock()
     stop = threading.Event()
 
@@ -412,7 +429,7 @@ def test_eight_clients_during_updates_zero_failures(served):
             t.join()
     assert not failures, failures[:3]
     assert not wrong, wrong[:3]
-    assert counts["1"] > 0 and counts["2"] > 0
+    assert counts["m/1"] > 0 and counts["m/2"] > 0
 
 
 def test_stop_closes_the_port_and_keepalive_connections():
@@ -612,4 +629,4 @@ def test_invocations_bad_csv(served, text, code, match):
     _, dep, _ = served
     c = Client(dep.url)
     status, _, err = c.request("POST", "/invocations", text or b"", headers={"Content-Type": "text/csv"})
-    assert status == code and match in err["error"], err
+    assert status == code and match in message(err), err

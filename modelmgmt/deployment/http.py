@@ -1,18 +1,26 @@
-"""The ``http`` target: serve a version over HTTP from a background thread of this process.
+"""The ``http`` target: serve one or several versions over HTTP on one port.
 
 Options: ``host="127.0.0.1"``, ``port=0`` (0 picks a free port; ``.url`` has the real one),
 ``token=None`` (bearer auth on every endpoint except the health probes),
-``max_body_bytes=16 MiB`` and ``monitor=None``. See :mod:`modelmgmt.deployment.server` for
-the endpoints and why the server is the standard library's ThreadingHTTPServer.
+``max_body_bytes=16 MiB``, ``read_timeout=10.0`` (seconds for a request body; 408 after),
+``monitor=None``, ``follow=None`` (seconds between alias re-resolutions), ``workers=1``
+(processes serving the port, see :mod:`modelmgmt.deployment.workers`), ``max_batch_size=1``
+and ``max_batch_delay_ms=0.0`` (adaptive batching, see :mod:`modelmgmt.deployment.batching`).
+
+``ref`` may be a list of refs: every model is served under its own name. The returned
+deployment is the first model's; ``dep.models`` maps each name to its own deployment
+(``dep.models["b"].update(...)``). See :mod:`modelmgmt.deployment.server` for the endpoints.
 """
 
 from __future__ import annotations
 
 import threading
+import warnings
 from typing import Any
 
+from modelmgmt._validation import check_int, check_real
 from modelmgmt.deployment.base import Deployer
-from modelmgmt.deployment.server import DEFAULT_MAX_BODY, ModelServer, version_gauge
+from modelmgmt.deployment.server import DEFAULT_MAX_BODY, DEFAULT_READ_TIMEOUT, ModelServer
 from modelmgmt.deployment.serving import (
     ServedVersion,
     ServingDeployment,
@@ -20,9 +28,16 @@ from modelmgmt.deployment.serving import (
     load_version,
     resolve_resume_ref,
 )
+from modelmgmt.deployment.workers import WorkerPool
 from modelmgmt.errors import InvalidArgumentError, ModelmgmtError
 
-__all__ = ["HTTPDeployer", "HTTPDeployment"]
+__all__ = ["HTTPDeployer", "HTTPDeployment", "ModelSlot"]
+
+
+class ModelSlot(ServingDeployment):
+    """One more model served by an HTTPDeployment's server (same port, its own name)."""
+
+    target = "http"
 
 
 class HTTPDeployment(ServingDeployment):
@@ -32,79 +47,196 @@ class HTTPDeployment(ServingDeployment):
 
     def __init__(self, registry: Any, served: ServedVersion, *, name: str | None = None,
                  monitor: Any = None, host: str = "127.0.0.1", port: int = 0,
-                 token: str | None = None, max_body_bytes: int = DEFAULT_MAX_BODY) -> None:
-        super().__init__(registry, served, name=name, monitor=monitor)
+                 token: str | None = None, max_body_bytes: int = DEFAULT_MAX_BODY,
+                 read_timeout: float = DEFAULT_READ_TIMEOUT, ref: str | None = None,
+                 extra: tuple[tuple[str, ServedVersion], ...] = (), follow: float | None = None,
+                 workers: int = 1, max_batch_size: int = 1, max_batch_delay_ms: float = 0.0,
+                 record: bool = True, reuse_port: bool = False, sock: Any = None) -> None:
+        super().__init__(registry, served, name=name, monitor=monitor, ref=ref, max_batch_size=max_batch_size,
+                         max_batch_delay_ms=max_batch_delay_ms, record=record)
+        self.models: dict[str, ServingDeployment] = {self.name: self}
+        self.follow = follow
+        self.workers = workers
+        self.pool: Any = None
+        self.server: ModelServer | None = None
+        self._thread: threading.Thread | None = None
+        for ref_i, served_i in extra:
+            slot = ModelSlot(registry, served_i, ref=ref_i, max_batch_size=max_batch_size,
+                             max_batch_delay_ms=max_batch_delay_ms, record=record)
+            if slot.name in self.models:
+                for m in self.models.values():
+                    if m is not self:
+                        m.stop()
+                raise InvalidArgumentError(f"two refs name the model {slot.name!r}; serve one version per model "
+                                           "on a port (use dep.split for a canary)")
+            self.models[slot.name] = slot
         try:
-            self.server = ModelServer((host, port), self, token=token, max_body_bytes=max_body_bytes)
+            if workers > 1:
+                self.pool = WorkerPool(registry, self._specs(), workers=workers, host=host, port=port, token=token,
+                                       max_body_bytes=max_body_bytes, read_timeout=read_timeout,
+                                       max_batch_size=max_batch_size, max_batch_delay_ms=max_batch_delay_ms)
+                real_host, real_port = host, self.pool.port
+                for slot_name, m in self.models.items():
+                    m.on_change = self._broadcaster(slot_name)
+            else:
+                self.server = ModelServer((host, port), self, token=token, max_body_bytes=max_body_bytes,
+                                          read_timeout=read_timeout, reuse_port=reuse_port, sock=sock)
+                real_host, real_port = self.server.server_address[:2]
         except OSError as exc:
+            self._stop_slots()
             raise ModelmgmtError(f"cannot listen on {host}:{port}: {exc}") from exc
-        real_host, real_port = self.server.server_address[:2]
+        except BaseException:
+            self._stop_slots()
+            raise
         shown = f"[{real_host}]" if ":" in real_host else real_host
         self.host, self.port = real_host, real_port
         self.url = f"http://{shown}:{real_port}"
-        self._thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-            name=f"modelmgmt-http-{self.name}", daemon=True,
-        )
-        self._thread.start()
+        if self.server is not None:
+            self._thread = threading.Thread(
+                target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                name=f"modelmgmt-http-{self.name}", daemon=True,
+            )
+            self._thread.start()
+        self._follow_stop = threading.Event()
+        self.follow_errors = 0
+        self._follower: threading.Thread | None = None
+        if follow is not None:
+            self._follower = threading.Thread(target=self._follow_loop, name=f"modelmgmt-follow-{self.name}",
+                                              daemon=True)
+            self._follower.start()
 
+    def _specs(self) -> list[dict[str, Any]]:
+        """What a worker process needs to serve the same versions: name, ref, exact version."""
+        return [{"name": n, "ref": m.ref, "label": m.served().label} for n, m in self.models.items()]
+
+    def _broadcaster(self, slot_name: str):
+        def send(method: str, arg: Any) -> None:
+            self.pool.call(slot_name, method, arg)
+        return send
+
+    # --- follow -------------------------------------------------------------------------
+    def _follow_loop(self) -> None:
+        while not self._follow_stop.wait(self.follow):
+            for m in list(self.models.values()):
+                try:
+                    m.follow_check()
+                except Exception as exc:  # a registry hiccup must not stop serving or following
+                    self.follow_errors += 1
+                    if self.follow_errors == 1:
+                        warnings.warn(f"deployment {self.name!r}: following {m.ref!r} failed "
+                                      f"({type(exc).__name__}: {exc}); retrying every {self.follow:g} s",
+                                      RuntimeWarning, stacklevel=2)
+
+    # --- status -------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
-        """In-process status plus ``url`` and per-endpoint HTTP counts and latency."""
+        """In-process status plus ``url``, per-endpoint HTTP counts, every model's status,
+        ``follow`` and, with workers, each worker's status."""
         st = super().status()
         st["url"] = self.url
-        st["http"] = self.server.stats.snapshot()
+        st["follow"] = self.follow
+        st["models"] = {n: (m.status() if m is not self else {k: v for k, v in st.items() if k != "models"})
+                        for n, m in self.models.items()}
+        if self.server is not None:
+            st["http"] = self.server.stats.snapshot()
+        if self.pool is not None:
+            workers = self.pool.status()
+            st["workers"] = workers
+            st["requests"] += sum(w.get("requests", 0) for w in workers)
+            st["errors"] += sum(w.get("errors", 0) for w in workers)
+            st["predictions"] += sum(w.get("predictions", 0) for w in workers)
+            split = st.get("split")
+            if split is not None:
+                for w in workers:
+                    for k, v in (w.get("split") or {}).items():
+                        split[k] = split.get(k, 0) + v
         return st
-
-    def prometheus_extra(self) -> str:
-        """Served-version gauge, uptime, predict and monitor counters, then the monitor's text."""
-        text = version_gauge(self)
-        if self.monitor is not None and callable(getattr(self.monitor, "to_prometheus", None)):
-            try:
-                extra = self.monitor.to_prometheus()
-                text += extra if extra.endswith("\n") else extra + "\n"
-            except Exception as exc:  # the monitor must never break /metrics
-                with self._monitor_lock:
-                    self.monitor_errors += 1
-                text += f"# monitor.to_prometheus failed: {type(exc).__name__}\n"
-        return text
 
     def _event(self, event: str, served: ServedVersion) -> dict[str, Any]:
         ev = super()._event(event, served)
-        ev["url"] = self.url
+        ev["url"] = getattr(self, "url", None)
+        if self.workers > 1:
+            ev["workers"] = self.workers
         return ev
 
+    def _stop_slots(self) -> None:
+        for m in list(self.models.values()):
+            if m is not self:
+                m.stop()
+
     def _close(self) -> None:
-        self.server.shutdown()
-        self.server.close_connections()
-        self.server.server_close()
-        self._thread.join(timeout=5)
+        self._follow_stop.set()
+        if self._follower is not None:
+            self._follower.join(timeout=5)
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.close_connections()
+            self.server.server_close()
+            if self._thread is not None:
+                self._thread.join(timeout=5)
+        if self.pool is not None:
+            self.pool.stop()
+        self._stop_slots()
+
+
+def _check_http_options(options: dict[str, Any]) -> dict[str, Any]:
+    host = options.get("host", "127.0.0.1")
+    port = options.get("port", 0)
+    token = options.get("token")
+    if not isinstance(host, str) or not host:
+        raise InvalidArgumentError(f"host must be a non-empty str; got {host!r}")
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise InvalidArgumentError(f"port must be an int in 0..65535 (0 picks a free port); got {port!r}")
+    if token is not None and (not isinstance(token, str) or not token):
+        raise InvalidArgumentError("token must be a non-empty str or None")
+    max_body = check_int(options.get("max_body_bytes", DEFAULT_MAX_BODY), "max_body_bytes", min=1)
+    read_timeout = check_real(options.get("read_timeout", DEFAULT_READ_TIMEOUT), "read_timeout", min=0.001)
+    follow = options.get("follow")
+    if follow is not None:
+        follow = check_real(follow, "follow (seconds between alias checks)", min=0.01)
+    workers = check_int(options.get("workers", 1), "workers", min=1, max=256)
+    batch = check_int(options.get("max_batch_size", 1), "max_batch_size", min=1)
+    delay = check_real(options.get("max_batch_delay_ms", 0.0), "max_batch_delay_ms", min=0.0, max=10_000.0)
+    if workers > 1 and options.get("monitor") is not None:
+        raise InvalidArgumentError("a monitor observes the requests of one process; use workers=1 with monitor=")
+    return {"host": host, "port": port, "token": token, "max_body_bytes": max_body, "read_timeout": read_timeout,
+            "follow": follow, "workers": workers, "max_batch_size": batch, "max_batch_delay_ms": delay,
+            "monitor": options.get("monitor")}
 
 
 class HTTPDeployer(Deployer):
-    """Deploy a registered version behind a local HTTP server (OIP v2, /invocations, /metrics)."""
+    """Deploy registered versions behind a local HTTP server (OIP v2, /invocations, /metrics)."""
 
-    options = ("host", "port", "token", "max_body_bytes", "monitor")
+    options = ("host", "port", "token", "max_body_bytes", "read_timeout", "monitor", "follow", "workers",
+               "max_batch_size", "max_batch_delay_ms")
 
-    def deploy(self, registry: Any, ref: str | None, *, name: str | None = None, **options: Any) -> HTTPDeployment:
-        """Load ``ref`` (verified), start the server and return the running HTTPDeployment."""
+    def deploy(self, registry: Any, ref: Any, *, name: str | None = None, **options: Any) -> HTTPDeployment:
+        """Load every ref (verified), start the server and return the running HTTPDeployment."""
         check_options("http", options, self.options)
-        host = options.get("host", "127.0.0.1")
-        port = options.get("port", 0)
-        token = options.get("token")
-        max_body = options.get("max_body_bytes", DEFAULT_MAX_BODY)
-        if not isinstance(host, str) or not host:
-            raise InvalidArgumentError(f"host must be a non-empty str; got {host!r}")
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-            raise InvalidArgumentError(f"port must be an int in 0..65535 (0 picks a free port); got {port!r}")
-        if token is not None and (not isinstance(token, str) or not token):
-            raise InvalidArgumentError("token must be a non-empty str or None")
-        if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body <= 0:
-            raise InvalidArgumentError(f"max_body_bytes must be a positive int; got {max_body!r}")
+        opts = _check_http_options(options)
+        refs = list(ref) if isinstance(ref, (list, tuple)) else [ref]
+        if not refs:
+            raise InvalidArgumentError("ref must name at least one model")
         event = "deploy"
-        if ref is None:
-            ref, event = resolve_resume_ref(registry, name), "resume"
-        served = load_version(registry, ref)
-        dep = HTTPDeployment(registry, served, name=name, monitor=options.get("monitor"), host=host,
-                             port=port, token=token, max_body_bytes=max_body)
-        dep._started(event)
+        if refs[0] is None:
+            if len(refs) != 1:
+                raise InvalidArgumentError("ref=None resumes one named deployment; pass refs to serve several models")
+            refs[0], event = resolve_resume_ref(registry, name), "resume"
+        for r in refs:
+            if not isinstance(r, str):
+                raise InvalidArgumentError(f"ref must be a str like 'name', 'name/3' or 'name@alias'; got {type(r).__name__}")
+        loaded = [load_version(registry, r) for r in refs]
+        dep = HTTPDeployment(registry, loaded[0], name=name, ref=refs[0], extra=tuple(zip(refs[1:], loaded[1:])),
+                             **opts)
+        for m in dep.models.values():
+            m._started(event)
         return dep
+
+
+def serve_worker(registry: Any, specs: list[dict[str, Any]], **options: Any) -> HTTPDeployment:
+    """The deployment one worker process runs: the exact versions the parent chose, no
+    history events (the parent records them), SO_REUSEPORT or an inherited socket."""
+    loaded = [load_version(registry, s["label"]) for s in specs]
+    first = specs[0]
+    return HTTPDeployment(registry, loaded[0], name=first["name"], ref=first["ref"],
+                          extra=tuple((s["ref"], v) for s, v in zip(specs[1:], loaded[1:])), record=False,
+                          **options)

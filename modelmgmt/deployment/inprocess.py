@@ -22,9 +22,10 @@ class InProcessDeployment(ServingDeployment):
 
 
 class InProcessDeployer(Deployer):
-    """Deploy a registered version as an in-process endpoint (option: ``monitor``)."""
+    """Deploy a registered version as an in-process endpoint (options: ``monitor``,
+    ``max_batch_size``, ``max_batch_delay_ms``)."""
 
-    options = ("monitor",)
+    options = ("monitor", "max_batch_size", "max_batch_delay_ms")
 
     def deploy(self, registry: Any, ref: str | None, *, name: str | None = None, **options: Any) -> InProcessDeployment:
         """Load ``ref`` (verified) and return a started InProcessDeployment."""
@@ -33,6 +34,8 @@ class InProcessDeployer(Deployer):
         if ref is None:
             ref, event = resolve_resume_ref(registry, name), "resume"
         served = load_version(registry, ref)
-        dep = InProcessDeployment(registry, served, name=name, monitor=options.get("monitor"))
+        dep = InProcessDeployment(registry, served, name=name, monitor=options.get("monitor"), ref=ref,
+                                  max_batch_size=options.get("max_batch_size", 1),
+                                  max_batch_delay_ms=options.get("max_batch_delay_ms", 0.0))
         dep._started(event)
         return dep

@@ -10,15 +10,18 @@ Decoding turns a parsed JSON body into a numpy array; anything structurally wron
 dtype) is checked later against the input signature (HTTP 422).
 
 >>> decode_infer({"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP64", "data": [1, 2]}]})
-(array([[1., 2.]]), ('predict',), None)
+(array([[1., 2.]]), None, None)
 >>> encode_tensor("predict", np.array([0, 1]))
 {'name': 'predict', 'shape': [2], 'datatype': 'INT64', 'data': [0, 1]}
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
+import zlib
 from typing import Any
 
 import numpy as np
@@ -32,6 +35,13 @@ __all__ = [
     "encode_infer_response",
     "decode_invocations",
     "decode_csv",
+    "decode_body",
+    "ColumnError",
+    "UnsupportedEncoding",
+    "BodyTooLarge",
+    "MAX_JSON_DEPTH",
+    "json_depth_ok",
+    "parsed_depth",
     "BINARY_HEADER",
     "split_binary",
     "binary_outputs",
@@ -134,11 +144,11 @@ def _tensor(spec: Any, where: str, binary: _BinaryPart | None = None) -> np.ndar
     return arr.reshape(shape)
 
 
-def decode_infer(body: Any, binary: memoryview | None = None) -> tuple[np.ndarray, tuple[str, ...], Any]:
+def decode_infer(body: Any, binary: memoryview | None = None) -> tuple[np.ndarray, tuple[str, ...] | None, Any]:
     """(input array, requested output names, request id) of an OIP v2 inference request.
 
-    Outputs default to ``predict``; ``"outputs": [{"name": "predict_proba"}]`` or
-    ``"parameters": {"predict_proba": true}`` ask for class probabilities too. ``binary`` is
+    Outputs None (omitted) means every output the model has, as the spec says;
+    ``"outputs": [{"name": "predict"}]`` picks some. ``binary`` is
     the raw part of a binary-extension body (see :func:`split_binary`); all of it must be used.
     """
     if not isinstance(body, dict):
@@ -152,7 +162,7 @@ def decode_infer(body: Any, binary: memoryview | None = None) -> tuple[np.ndarra
     if part is not None and part.offset != len(part.data):
         raise BadRequest(f"{len(part.data) - part.offset} bytes of binary data follow the JSON header "
                          "but no input claims them (parameters.binary_data_size)")
-    outputs: tuple[str, ...] = ("predict",)
+    outputs: tuple[str, ...] | None = None  # every output the model has
     if "outputs" in body:
         req = body["outputs"]
         if not isinstance(req, list) or not req or not all(isinstance(o, dict) and isinstance(o.get("name"), str) for o in req):
@@ -161,7 +171,7 @@ def decode_infer(body: Any, binary: memoryview | None = None) -> tuple[np.ndarra
     params = body.get("parameters") or {}
     if not isinstance(params, dict):
         raise BadRequest(f"'parameters' must be an object; got {type(params).__name__}")
-    if params.get("predict_proba") and "predict_proba" not in outputs:
+    if params.get("predict_proba") and outputs is not None and "predict_proba" not in outputs:
         outputs = (*outputs, "predict_proba")
     rid = body.get("id")
     if rid is not None and not isinstance(rid, str):
@@ -185,18 +195,19 @@ def encode_infer_response(model_name: str, model_version: Any, outputs: dict[str
 
 
 def binary_outputs(body: dict[str, Any], outputs: tuple[str, ...]) -> set[str]:
-    """Names of the outputs to send as binary data: all with ``"parameters":
-    {"binary_data_output": true}``, or each output asking ``"parameters": {"binary_data": true}``."""
+    """Names of the outputs to send as binary data: ``"parameters": {"binary_data_output": true}``
+    sets the default for all, and each output's own ``"parameters": {"binary_data": ...}``
+    overrides it (Triton's binary tensor data extension)."""
     params = body.get("parameters") or {}
-    if params.get("binary_data_output") is True:
-        return set(outputs)
-    chosen = set()
+    chosen = set(outputs) if params.get("binary_data_output") is True else set()
     for o in body.get("outputs") or ():
         p = o.get("parameters")
         if p is not None and not isinstance(p, dict):
             raise BadRequest(f"outputs[{o.get('name')!r}].parameters must be an object; got {type(p).__name__}")
-        if p and p.get("binary_data") is True:
-            chosen.add(o["name"])
+        if p and "binary_data" in p:
+            if not isinstance(p["binary_data"], bool):
+                raise BadRequest(f"outputs[{o.get('name')!r}].parameters.binary_data must be true or false")
+            (chosen.add if p["binary_data"] else chosen.discard)(o["name"])
     return chosen
 
 
@@ -221,48 +232,220 @@ def encode_infer_response_binary(model_name: str, model_version: Any, outputs: d
     return header + b"".join(chunks), len(header)
 
 
-def decode_invocations(body: Any) -> np.ndarray:
-    """The input rows of an MLflow-style request: ``inputs``, ``instances`` or ``dataframe_split``."""
-    if not isinstance(body, dict):
-        raise BadRequest(f"request body must be a JSON object with 'inputs'; got {type(body).__name__}")
-    if "inputs" in body:
-        rows = body["inputs"]
-    elif "instances" in body:
-        rows = body["instances"]
-    elif "dataframe_split" in body:
-        split = body["dataframe_split"]
-        if not isinstance(split, dict) or "data" not in split:
-            raise BadRequest("'dataframe_split' must be an object with 'data' (and optionally 'columns')")
-        rows = split["data"]
-    else:
-        raise BadRequest(f"expected a JSON object with 'inputs' (or 'instances', 'dataframe_split'); got keys {sorted(body)}")
+class ColumnError(ValueError):
+    """Named columns that do not match the served version's feature names (HTTP 422)."""
+
+
+def _table(rows: Any, what: str) -> np.ndarray:
+    """A 2-D array of rows: float64 when every value is a number (null is NaN), else objects."""
     if not isinstance(rows, list):
-        raise BadRequest(f"'inputs' must be a list of rows [[...], ...]; got {type(rows).__name__}")
+        raise BadRequest(f"{what} must be a list of rows [[...], ...]; got {type(rows).__name__}")
     try:
         arr = np.asarray(rows)
     except (ValueError, TypeError) as exc:
-        raise BadRequest(f"'inputs' must be a rectangular list of rows: {exc}") from None
-    if arr.dtype == object:
-        raise BadRequest("'inputs' must be a rectangular list of rows of numbers")
+        raise BadRequest(f"{what} must be a rectangular list of rows: {exc}") from None
+    if arr.dtype.kind in "biuf":
+        return arr
+    try:
+        arr = np.array(rows, dtype=object)
+    except (ValueError, TypeError) as exc:
+        raise BadRequest(f"{what} must be a rectangular list of rows: {exc}") from None
+    if arr.ndim < 1 or any(isinstance(v, (list, dict)) for v in arr.ravel()[:1000]):
+        raise BadRequest(f"{what} must be a rectangular list of rows of numbers or strings")
+    return _numeric_if_possible(arr)
+
+
+def _numeric_if_possible(arr: np.ndarray) -> np.ndarray:
+    flat = arr.ravel()
+    if all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in flat):
+        return np.array([np.nan if v is None else v for v in flat], dtype=np.float64).reshape(arr.shape)
+    for v in flat:
+        if not (v is None or isinstance(v, (str, int, float, bool))):
+            raise BadRequest(f"values must be numbers, strings or null; got {type(v).__name__}")
     return arr
 
 
-def decode_csv(text: str) -> np.ndarray:
-    """Rows of a CSV body (MLflow's ``text/csv``); a first line that is not numeric is a header."""
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    if not lines:
+def _from_columns(columns: dict[str, Any], names: tuple[str, ...] | None, what: str) -> np.ndarray:
+    """Rows from ``{column: [values...]}`` (or ``{column: value}`` for one row), in feature order."""
+    order = _column_order(list(columns), names, what)
+    cols = [columns[c] for c in order]
+    cols = [c if isinstance(c, list) else [c] for c in cols]
+    lengths = {len(c) for c in cols}
+    if len(lengths) != 1:
+        raise BadRequest(f"{what}: every column needs the same number of values; got lengths {sorted(lengths)}")
+    rows = [list(r) for r in zip(*cols)]
+    return _table(rows, what)
+
+
+def _column_order(given: list[str], names: tuple[str, ...] | None, what: str) -> list[str]:
+    if names is None:
+        return given
+    missing = [n for n in names if n not in given]
+    unknown = [g for g in given if g not in names]
+    if missing or unknown:
+        raise ColumnError(f"{what}: columns must be the model's features {list(names)}; "
+                          f"missing {missing}, unknown {unknown}")
+    return list(names)
+
+
+def _from_records(records: Any, names: tuple[str, ...] | None, what: str) -> np.ndarray:
+    if not isinstance(records, list) or not records or not all(isinstance(r, dict) for r in records):
+        raise BadRequest(f"{what} must be a non-empty list of objects {{column: value}}")
+    order = _column_order(list(records[0]), names, what)
+    rows = []
+    for i, r in enumerate(records):
+        if set(r) != set(order):
+            raise ColumnError(f"{what}[{i}] has columns {sorted(r)}; expected {order}")
+        rows.append([r[c] for c in order])
+    return _table(rows, what)
+
+
+def decode_invocations(body: Any, feature_names: tuple[str, ...] | None = None) -> np.ndarray:
+    """The input rows of an MLflow scoring request.
+
+    Accepted (MLflow 2/3): ``dataframe_split`` (``columns``, ``data``), ``dataframe_records``
+    (list of ``{column: value}``), ``instances`` (list of rows or of objects) and ``inputs``
+    (list of rows, or an object of columns). Column names are the version's feature names.
+    """
+    if not isinstance(body, dict):
+        raise BadRequest(f"request body must be a JSON object with 'inputs'; got {type(body).__name__}")
+    keys = [k for k in ("dataframe_split", "dataframe_records", "instances", "inputs") if k in body]
+    if len(keys) != 1:
+        raise BadRequest("expected a JSON object with exactly one of 'dataframe_split', 'dataframe_records', "
+                         f"'instances' or 'inputs'; got keys {sorted(body)}")
+    key = keys[0]
+    value = body[key]
+    if key == "dataframe_split":
+        if not isinstance(value, dict) or "data" not in value:
+            raise BadRequest("'dataframe_split' must be an object with 'data' (and optionally 'columns')")
+        cols = value.get("columns")
+        if cols is None:
+            return _table(value["data"], "'dataframe_split.data'")
+        if not isinstance(cols, list) or not all(isinstance(c, str) for c in cols) or len(set(cols)) != len(cols):
+            raise BadRequest("'dataframe_split.columns' must be a list of distinct column names")
+        data = value["data"]
+        if not isinstance(data, list) or not all(isinstance(r, list) and len(r) == len(cols) for r in data):
+            raise BadRequest(f"'dataframe_split.data' must be a list of rows with {len(cols)} values each")
+        order = _column_order(cols, feature_names, "'dataframe_split'")
+        idx = [cols.index(c) for c in order]
+        return _table([[r[i] for i in idx] for r in data], "'dataframe_split.data'")
+    if key == "dataframe_records":
+        return _from_records(value, feature_names, "'dataframe_records'")
+    if key == "instances" and isinstance(value, list) and value and isinstance(value[0], dict):
+        return _from_records(value, feature_names, "'instances'")
+    if key == "inputs" and isinstance(value, dict):
+        return _from_columns(value, feature_names, "'inputs'")
+    return _table(value, f"'{key}'")
+
+
+def decode_csv(text: str, feature_names: tuple[str, ...] | None = None, strings: bool = False) -> np.ndarray:
+    """Rows of a CSV body (MLflow's ``text/csv``). A first line naming the features (or, for
+    numbers-only data, any non-numeric first line) is a header; columns follow it.
+    ``strings`` lets non-numeric fields through (as objects) for models that take them."""
+    rows = [r for r in csv.reader(io.StringIO(text)) if any(f.strip() for f in r)]
+    if not rows:
         raise BadRequest("CSV body has no rows")
-    try:
-        [float(v) for v in lines[0].split(",")]
-    except ValueError:
-        lines = lines[1:]  # column names
-        if not lines:
-            raise BadRequest("CSV body has a header but no rows") from None
-    rows = [ln.split(",") for ln in lines]
+    header = None
+    first = [f.strip() for f in rows[0]]
+    if feature_names is not None and set(first) == set(feature_names) and len(first) == len(feature_names):
+        header = first
+    elif not all(_is_number(f) for f in first) and (not strings or (len(rows) > 1 and all(_is_number(f) for f in rows[1]))):
+        header = first
+    if header is not None:
+        rows = rows[1:]
+        if not rows:
+            raise BadRequest("CSV body has a header but no rows")
     widths = {len(r) for r in rows}
     if len(widths) != 1:
         raise BadRequest(f"CSV rows must all have the same number of fields; got {sorted(widths)}")
+    if header is not None and feature_names is not None and set(header) == set(feature_names):
+        idx = [header.index(c) for c in feature_names]
+        rows = [[r[i] for i in idx] for r in rows]
     try:
         return np.array(rows, dtype=np.float64)
     except ValueError as exc:
-        raise BadRequest(f"CSV fields must be numbers: {exc}") from None
+        if not strings:
+            raise BadRequest(f"CSV fields must be numbers: {exc}") from None
+    return np.array([[_csv_value(f) for f in r] for r in rows], dtype=object)
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return True
+
+
+def _csv_value(s: str) -> Any:
+    s = s.strip()
+    if s == "":
+        return None
+    try:
+        return float(s)
+    except ValueError:
+        return s
+
+
+def decode_body(raw: bytes, encoding: str | None, limit: int) -> bytes:
+    """The request body after ``Content-Encoding`` (gzip, deflate or identity), at most
+    ``limit`` bytes once decompressed. UnsupportedEncoding (415) or BodyTooLarge (413)."""
+    enc = (encoding or "identity").strip().lower()
+    if enc in ("", "identity"):
+        return raw
+    if enc in ("gzip", "x-gzip"):
+        return _inflate(raw, 16 + zlib.MAX_WBITS, enc, limit)
+    if enc == "deflate":  # zlib-wrapped as RFC 9110 says; raw deflate as some clients send
+        try:
+            return _inflate(raw, zlib.MAX_WBITS, enc, limit)
+        except BadRequest:
+            return _inflate(raw, -zlib.MAX_WBITS, enc, limit)
+    raise UnsupportedEncoding(f"Content-Encoding {encoding!r} is not supported; use gzip, deflate or identity")
+
+
+def _inflate(raw: bytes, wbits: int, enc: str, limit: int) -> bytes:
+    d = zlib.decompressobj(wbits)
+    try:
+        out = d.decompress(raw, limit + 1)
+    except zlib.error as exc:
+        raise BadRequest(f"request body is not valid {enc} data: {exc}") from None
+    if len(out) > limit or d.unconsumed_tail:
+        raise BodyTooLarge(f"decompressed request body is over the limit of {limit} bytes (max_body_bytes)")
+    if not d.eof:
+        raise BadRequest(f"request body is truncated {enc} data")
+    return out
+
+
+class UnsupportedEncoding(ValueError):
+    """A Content-Encoding the server does not decode (HTTP 415)."""
+
+
+class BodyTooLarge(ValueError):
+    """A body over the size limit (HTTP 413)."""
+
+
+#: deepest JSON nesting accepted in a request body
+MAX_JSON_DEPTH = 64
+_OPEN = np.zeros(256, dtype=np.int8)
+_OPEN[[ord("["), ord("{")]] = 1
+_OPEN[[ord("]"), ord("}")]] = -1
+
+
+def json_depth_ok(raw: bytes, max_depth: int = MAX_JSON_DEPTH) -> bool:
+    """True when brackets in ``raw`` never nest deeper than ``max_depth`` (fast, vectorised;
+    brackets inside strings are counted too, so a False is re-checked on the parsed value)."""
+    if len(raw) <= max_depth * 2:
+        return True
+    steps = _OPEN[np.frombuffer(raw, dtype=np.uint8)]
+    return int(np.cumsum(steps, dtype=np.int32).max(initial=0)) <= max_depth
+
+
+def parsed_depth(value: Any) -> int:
+    """Nesting depth of a parsed JSON value, without recursion."""
+    depth, stack = 0, [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, (list, dict)):
+            depth = max(depth, d)
+            stack.extend((x, d + 1) for x in (v.values() if isinstance(v, dict) else v))
+    return depth

@@ -7,11 +7,17 @@ handler speaks HTTP/1.1 with keep-alive and TCP_NODELAY and writes each response
 ``send`` so a small request costs well under a millisecond on loopback. Numpy releases the
 GIL in the model's matrix products, so a few concurrent clients scale on a multi-core host.
 
-Endpoints (Open Inference Protocol v2 plus MLflow-style ``/invocations``)::
+Endpoints (Open Inference Protocol v2, Triton's repository index, MLflow scoring)::
 
-    GET  /v2/health/live      GET /v2/health/ready      GET /v2
+    GET  /v2/health/live      GET /v2/health/ready      GET /v2      POST /v2/repository/index
     GET  /v2/models/{name}[/versions/{v}]               GET /v2/models/{name}[/versions/{v}]/ready
-    POST /v2/models/{name}[/versions/{v}]/infer         POST /invocations      GET /metrics
+    POST /v2/models/{name}[/versions/{v}]/infer
+    POST /invocations[?model=NAME]   GET /ping   GET /health   GET /version      GET /metrics
+
+The listen backlog is 1024 pending connections. Request bodies may be gzip or deflate
+encoded; a body that stops arriving gets 408 after ``read_timeout`` seconds; JSON nested
+deeper than 64 levels gets 400. MLflow endpoints answer errors as ``{"error_code",
+"message"}``, OIP v2 endpoints as ``{"error"}``.
 """
 
 from __future__ import annotations
@@ -27,24 +33,37 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
+import modelmgmt
+from modelmgmt._prometheus import CONTENT_TYPE, Exposition
 from modelmgmt.deployment.protocol import (
     BINARY_HEADER,
+    MAX_JSON_DEPTH,
     BadRequest,
+    BodyTooLarge,
+    ColumnError,
+    UnsupportedEncoding,
     binary_outputs,
     datatype_of,
+    decode_body,
     decode_csv,
     decode_infer,
     decode_invocations,
     encode_infer_response,
     encode_infer_response_binary,
+    json_depth_ok,
+    parsed_depth,
     split_binary,
 )
-from modelmgmt.deployment.serving import InputSignatureError
-from modelmgmt.deployment.stats import RequestStats, escape_label
+from modelmgmt.deployment.served import InputSignatureError
+from modelmgmt.deployment.stats import RequestStats
 
-__all__ = ["ModelServer", "Handler", "DEFAULT_MAX_BODY"]
+__all__ = ["ModelServer", "Handler", "DEFAULT_MAX_BODY", "DEFAULT_READ_TIMEOUT", "BACKLOG", "metrics_text"]
 
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
+#: seconds a request body may take to arrive (a stalled body gets 408)
+DEFAULT_READ_TIMEOUT = 10.0
+#: pending connections the listening socket accepts
+BACKLOG = 1024
 #: seconds an idle keep-alive connection is kept open
 IDLE_TIMEOUT = 60.0
 #: seconds spent discarding an unread (refused) request body before closing
@@ -52,6 +71,12 @@ DRAIN_SECONDS = 2.0
 
 _MODEL = re.compile(r"^/v2/models/([^/]+)(?:/versions/([^/]+))?(/ready|/infer)?$")
 _JSON = "application/json"
+#: endpoints that answer errors the MLflow way
+_MLFLOW = frozenset({"invocations", "ping", "version"})
+_MLFLOW_CODES = {400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 404: "RESOURCE_DOES_NOT_EXIST",
+                 405: "BAD_REQUEST", 408: "REQUEST_TIMEOUT", 409: "RESOURCE_CONFLICT", 411: "BAD_REQUEST",
+                 413: "REQUEST_LIMIT_EXCEEDED", 415: "BAD_REQUEST", 422: "INVALID_PARAMETER_VALUE",
+                 503: "TEMPORARILY_UNAVAILABLE"}
 
 
 #: limits of the request header section (the standard library's own limits)
@@ -93,22 +118,42 @@ class HTTPError(Exception):
 
 
 class ModelServer(ThreadingHTTPServer):
-    """A ThreadingHTTPServer that knows its deployment, limits and open connections."""
+    """A ThreadingHTTPServer that knows its deployment, limits and open connections.
+
+    ``reuse_port`` sets SO_REUSEPORT so several worker processes listen on one port;
+    ``sock`` is an already bound listening socket to serve instead (inherited from a parent).
+    """
 
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = BACKLOG
 
     def __init__(self, address: tuple[str, int], deployment: Any, *, token: str | None,
-                 max_body_bytes: int) -> None:
+                 max_body_bytes: int, read_timeout: float = DEFAULT_READ_TIMEOUT,
+                 reuse_port: bool = False, sock: socket.socket | None = None) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
-        super().__init__(address, Handler)
+        self.allow_reuse_port = reuse_port
+        super().__init__(address, Handler, bind_and_activate=sock is None)
+        if sock is not None:
+            self.socket.close()
+            self.socket = sock
+            self.server_address = sock.getsockname()
         self.deployment = deployment
         self.token = token.encode() if token is not None else None
         self.max_body_bytes = max_body_bytes
+        self.read_timeout = read_timeout
         self.stats = RequestStats()
         self.connections: set[socket.socket] = set()
         self.conn_lock = threading.Lock()
+
+    def server_bind(self) -> None:
+        """Bind, with SO_REUSEPORT when asked (Linux, BSD, macOS)."""
+        if self.allow_reuse_port:
+            if not hasattr(socket, "SO_REUSEPORT"):
+                raise OSError("SO_REUSEPORT is not available on this OS")
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        super().server_bind()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Count (do not print) a connection that died outside a request, e.g. reset by the peer."""
@@ -235,26 +280,26 @@ class Handler(BaseHTTPRequestHandler):
     # --- core ----------------------------------------------------------------------------
     def _handle(self, method: str) -> None:
         t0 = time.perf_counter()
-        path = self.path.split("?", 1)[0]
+        path, _, self.query = self.path.partition("?")
         endpoint, allowed, route = self._route(path)
         self._body_read = False
         extra: dict[str, str] = {}
         try:
             if route is None:
-                raise HTTPError(404, f"no endpoint {path!r}; see GET /v2 and /v2/models/{{name}}")
+                raise HTTPError(404, f"no endpoint {path!r}; see GET /v2, POST /v2/repository/index "
+                                     "and /v2/models/{name}")
             if method not in allowed:
                 raise HTTPError(405, f"{method} is not allowed on {path}; use {', '.join(allowed)}",
                                 {"Allow": ", ".join(allowed)})
-            if endpoint not in ("live", "ready"):
+            if endpoint not in ("live", "ready", "ping"):
                 self._check_auth()
             code, body, ctype, extra = route(method)
         except HTTPError as exc:
-            code, ctype = exc.code, _JSON
-            body = json.dumps({"error": exc.message}).encode()
-            extra = exc.headers
+            code, ctype, extra = exc.code, _JSON, exc.headers
+            body = self._error_body(endpoint, exc.code, exc.message)
         except Exception as exc:  # never let a bug kill the connection without an answer
             code, ctype = 500, _JSON
-            body = json.dumps({"error": f"internal error: {type(exc).__name__}: {exc}"}).encode()
+            body = self._error_body(endpoint, 500, f"internal error: {type(exc).__name__}: {exc}")
         refused = not self._body_read and self._has_body()
         if refused:
             self.close_connection = True
@@ -264,6 +309,12 @@ class Handler(BaseHTTPRequestHandler):
         if refused:
             self._drain()
 
+    @staticmethod
+    def _error_body(endpoint: str, code: int, message: str) -> bytes:
+        if endpoint in _MLFLOW:
+            return json.dumps({"error_code": _MLFLOW_CODES.get(code, "INTERNAL_ERROR"), "message": message}).encode()
+        return json.dumps({"error": message}).encode()
+
     def _route(self, path: str):
         if path == "/v2/health/live":
             return "live", ("GET",), self._live
@@ -271,8 +322,14 @@ class Handler(BaseHTTPRequestHandler):
             return "ready", ("GET",), self._ready
         if path in ("/v2", "/v2/"):
             return "server_metadata", ("GET",), self._server_metadata
+        if path == "/v2/repository/index":
+            return "repository_index", ("POST", "GET"), self._repository_index
         if path == "/invocations":
             return "invocations", ("POST",), self._invocations
+        if path in ("/ping", "/health"):
+            return "ping", ("GET", "HEAD"), self._ping
+        if path == "/version":
+            return "version", ("GET",), self._version
         if path == "/metrics":
             return "metrics", ("GET",), self._metrics
         m = _MODEL.match(path)
@@ -296,15 +353,35 @@ class Handler(BaseHTTPRequestHandler):
             raise HTTPError(401, "missing or wrong bearer token; send 'Authorization: Bearer <token>'",
                             {"WWW-Authenticate": 'Bearer realm="modelmgmt"'})
 
+    def _content_type(self, allowed: tuple[str, ...]) -> str:
+        """The request's media type (JSON when absent); 415 naming the allowed ones otherwise."""
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if not ctype:
+            return _JSON
+        if ctype in allowed or (ctype.endswith("+json") and _JSON in allowed):
+            return ctype
+        raise HTTPError(415, f"Content-Type {ctype!r} is not supported here; send {' or '.join(allowed)}")
+
     def _read_json(self) -> Any:
         return self._parse_json(self._read_body())
 
     @staticmethod
     def _parse_json(raw: bytes) -> Any:
         try:
-            return json.loads(raw)
+            value = json.loads(raw)
+        except RecursionError:
+            raise HTTPError(400, f"request body nests JSON deeper than {MAX_JSON_DEPTH} levels") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise HTTPError(400, f"request body is not valid JSON: {exc}") from None
+        return value
+
+    def _parse_json_checked(self, raw: bytes) -> Any:
+        """JSON of a request body, refused (400) when nested deeper than MAX_JSON_DEPTH."""
+        shallow = json_depth_ok(raw)
+        value = self._parse_json(raw)
+        if not shallow and parsed_depth(value) > MAX_JSON_DEPTH:
+            raise HTTPError(400, f"request body nests JSON deeper than {MAX_JSON_DEPTH} levels")
+        return value
 
     def _read_body(self) -> bytes:
         te = self.headers.get("Transfer-Encoding")
@@ -322,15 +399,36 @@ class Handler(BaseHTTPRequestHandler):
         limit = self.server.max_body_bytes
         if n > limit:
             raise HTTPError(413, f"request body is {n} bytes; the limit is {limit} bytes (max_body_bytes)")
+        encoding = self.headers.get("Content-Encoding")
+        if encoding and encoding.strip().lower() not in ("identity", "gzip", "x-gzip", "deflate"):
+            raise HTTPError(415, f"Content-Encoding {encoding!r} is not supported; use gzip, deflate or identity")
         if self._expect_continue:
             self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             self._expect_continue = False
-        raw = self.rfile.read(n)
         self._body_read = True
+        try:
+            self.connection.settimeout(self.server.read_timeout)
+            raw = self.rfile.read(n)
+        except (TimeoutError, socket.timeout):
+            self.close_connection = True
+            raise HTTPError(408, f"request body did not arrive within {self.server.read_timeout:g} s "
+                                 f"(Content-Length {n})") from None
+        finally:
+            try:
+                self.connection.settimeout(IDLE_TIMEOUT)
+            except OSError:
+                pass
         if len(raw) != n:
             self.close_connection = True
             raise HTTPError(400, f"request body ended after {len(raw)} of {n} bytes")
-        return raw
+        try:
+            return decode_body(raw, encoding, limit)
+        except UnsupportedEncoding as exc:
+            raise HTTPError(415, str(exc)) from None
+        except BodyTooLarge as exc:
+            raise HTTPError(413, str(exc)) from None
+        except BadRequest as exc:
+            raise HTTPError(400, str(exc)) from None
 
     def _has_body(self) -> bool:
         te = self.headers.get("Transfer-Encoding")
@@ -386,130 +484,203 @@ class Handler(BaseHTTPRequestHandler):
         return self._ok({"live": True})
 
     def _ready(self, _method: str):
-        ready = self.server.deployment._current is not None
+        models = self.server.deployment.models
+        ready = bool(models) and all(m._current is not None for m in models.values())
         if not ready:
             return 503, json.dumps({"ready": False}).encode(), _JSON, {}
         return self._ok({"ready": True})
 
-    def _server_metadata(self, _method: str):
-        from modelmgmt import __version__
+    def _ping(self, _method: str):
+        models = self.server.deployment.models
+        if not models or any(m._current is None for m in models.values()):
+            raise HTTPError(503, "no model is being served")
+        return 200, b"\n", "application/json", {}
 
-        return self._ok({"name": "modelmgmt", "version": __version__, "extensions": ["invocations", "metrics"]})
+    def _version(self, _method: str):
+        return 200, modelmgmt.__version__.encode(), "text/plain; charset=utf-8", {}
+
+    def _server_metadata(self, _method: str):
+        return self._ok({"name": "modelmgmt", "version": modelmgmt.__version__,
+                         "extensions": ["binary_tensor_data", "model_repository", "invocations", "metrics"]})
+
+    def _repository_index(self, method: str):
+        only_ready = False
+        if method == "POST" and self._has_body():
+            self._content_type((_JSON,))
+            body = self._parse_json_checked(self._read_body())
+            if not isinstance(body, dict):
+                raise HTTPError(400, f"repository index request must be a JSON object; got {type(body).__name__}")
+            only_ready = body.get("ready") is True
+        out = []
+        for name, m in self.server.deployment.models.items():
+            cur = m._current
+            if cur is None and only_ready:
+                continue
+            out.append({"name": name, "version": str(cur.version.version) if cur else "",
+                        "state": "READY" if cur is not None else "UNAVAILABLE",
+                        **({"model": cur.version.name} if cur else {})})
+        return self._ok(out)
+
+    def _slot(self, name: str):
+        models = self.server.deployment.models
+        slot = models.get(name)
+        if slot is None:
+            raise HTTPError(404, f"unknown model {name!r}; this server serves {', '.join(map(repr, models))}")
+        return slot
 
     def _served_for(self, name: str, version: str | None):
-        dep = self.server.deployment
-        if name != dep.name:
-            raise HTTPError(404, f"unknown model {name!r}; this server serves {dep.name!r}")
+        slot = self._slot(name)
         try:
-            served = dep.served()
+            served = slot.served()
         except Exception as exc:
             raise HTTPError(503, str(exc)) from None
         if version is not None and version != str(served.version.version):
+            split = slot._split
+            for s in (split.served if split is not None else ()):
+                if str(s.version.version) == version:
+                    return slot, s
             raise HTTPError(404, f"version {version!r} of model {name!r} is not served; "
                                  f"serving version {served.version.version}")
-        return served
+        return slot, served
 
     def _model_metadata(self, name: str, version: str | None):
-        served = self._served_for(name, version)
+        slot, served = self._served_for(name, version)
         n = served.n_features if served.n_features is not None else -1
-        dtype = datatype_of(served.dtype) if served.dtype is not None else "FP64"
-        outputs = [{"name": "predict", "datatype": "FP64", "shape": [-1]}]
-        if served.is_classifier:
-            labels = getattr(served.model, "classes_", None)
-            outputs[0]["datatype"] = datatype_of(getattr(labels, "dtype", "int64"))
-            k = len(labels) if labels is not None else -1
-            outputs.append({"name": "predict_proba", "datatype": "FP64", "shape": [-1, k]})
-        return self._ok({
-            "name": self.server.deployment.name,
+        if served.accepts_objects:
+            dtype = "BYTES"
+        else:
+            dtype = datatype_of(served.dtype) if served.dtype is not None else "FP64"
+        meta = {
+            "name": name,
             "versions": [str(served.version.version)],
             "platform": "modelmgmt",
             "model": served.version.name,
             "model_type": type(served.model).__name__,
             "inputs": [{"name": "input-0", "datatype": dtype, "shape": [-1, n]}],
-            "outputs": outputs,
-        })
+            "outputs": served.output_specs(),
+        }
+        if served.feature_names is not None:
+            meta["parameters"] = {"feature_names": list(served.feature_names)}
+        return self._ok(meta)
 
     def _model_ready(self, name: str, version: str | None):
         self._served_for(name, version)
         return self._ok({"name": name, "ready": True})
 
-    def _predict(self, X: Any, outputs: tuple[str, ...], endpoint: str):
-        dep = self.server.deployment
+    def _predict(self, slot: Any, X: Any, outputs: tuple[str, ...] | None, endpoint: str,
+                 served: Any = None):
         try:
-            return dep.run(X, outputs, endpoint=endpoint)
-        except InputSignatureError as exc:
-            raise HTTPError(422, str(exc)) from None
-        except ValueError as exc:  # the model's own input checks
-            raise HTTPError(422, str(exc)) from None
-        except TypeError as exc:
+            if served is not None and served is not slot._current:
+                return slot.run_on(served, X, outputs, endpoint=endpoint)
+            return slot.run(X, outputs, endpoint=endpoint)
+        except (InputSignatureError, ValueError, TypeError) as exc:  # signature or the model's own checks
             raise HTTPError(422, str(exc)) from None
 
     def _infer(self, name: str, version: str | None):
-        served = self._served_for(name, version)
+        slot, served = self._served_for(name, version)
+        self._content_type((_JSON, "application/octet-stream"))
         raw = self._read_body()
         try:
             head, binary = split_binary(raw, self.headers.get(BINARY_HEADER))
-            body = self._parse_json(head)
+            body = self._parse_json_checked(head)
             X, outputs, rid = decode_infer(body, binary)
-            as_binary = binary_outputs(body, outputs)
         except BadRequest as exc:
             raise HTTPError(400, str(exc)) from None
-        if X.dtype == object:
+        if X.dtype == object and not served.accepts_objects:
             raise HTTPError(422, f"expected input datatype {datatype_of(served.dtype or 'float64')} "
                                  "(numeric); received BYTES")
-        used, result = self._predict(X, outputs, "infer")
+        used, result = self._predict(slot, X, outputs, "infer", served if version is not None else None)
         if version is not None and str(used.version.version) != version:  # swapped mid-request
             raise HTTPError(409, f"version {version} was replaced by {used.version.version} during the request")
-        headers = {"X-Model-Version": str(used.version.version)}
+        try:
+            as_binary = binary_outputs(body, tuple(result))
+        except BadRequest as exc:
+            raise HTTPError(400, str(exc)) from None
+        headers = {"X-Model-Version": used.label}
         if as_binary:
-            payload, n = encode_infer_response_binary(self.server.deployment.name, used.version.version,
-                                                      result, rid, as_binary)
+            payload, n = encode_infer_response_binary(name, used.version.version, result, rid, as_binary)
             return 200, payload, "application/octet-stream", {**headers, BINARY_HEADER: str(n)}
-        resp = encode_infer_response(self.server.deployment.name, used.version.version, result, rid)
+        resp = encode_infer_response(name, used.version.version, result, rid)
         return self._ok(resp, headers)
 
     def _invocations(self, _method: str):
-        csv = self.headers.get("Content-Type", "").split(";")[0].strip().lower() == "text/csv"
+        models = self.server.deployment.models
+        wanted = None
+        for part in (self.query or "").split("&"):
+            k, _, v = part.partition("=")
+            if unquote(k) == "model":
+                wanted = unquote(v.replace("+", " "))
+        if wanted is None:
+            if len(models) != 1:
+                raise HTTPError(400, f"this server serves {len(models)} models; name one with "
+                                     f"/invocations?model=NAME (one of {', '.join(models)})")
+            wanted = next(iter(models))
+        slot = self._slot(wanted)
+        ctype = self._content_type((_JSON, "text/csv", "application/csv"))
         try:
-            X = decode_csv(self._read_body().decode("utf-8")) if csv else decode_invocations(self._read_json())
+            served = slot.served()
+        except Exception as exc:
+            raise HTTPError(503, str(exc)) from None
+        raw = self._read_body()
+        try:
+            if ctype in ("text/csv", "application/csv"):
+                X = decode_csv(raw.decode("utf-8"), served.feature_names, served.accepts_objects)
+            else:
+                X = decode_invocations(self._parse_json_checked(raw), served.feature_names)
         except UnicodeDecodeError as exc:
             raise HTTPError(400, f"CSV body is not UTF-8: {exc}") from None
+        except ColumnError as exc:
+            raise HTTPError(422, str(exc)) from None
         except BadRequest as exc:
             raise HTTPError(400, str(exc)) from None
-        used, result = self._predict(X, ("predict",), "invocations")
-        return self._ok({"predictions": result["predict"].tolist()},
-                        {"X-Model-Version": str(used.version.version)})
+        used, result = self._predict(slot, X, ("predict",), "invocations")
+        return self._ok({"predictions": result["predict"].tolist()}, {"X-Model-Version": used.label})
 
     def _metrics(self, _method: str):
-        dep = self.server.deployment
-        text = self.server.stats.to_prometheus("modelmgmt")
-        text += dep.prometheus_extra()
-        return 200, text.encode(), "text/plain; version=0.0.4; charset=utf-8", {}
+        text = metrics_text(self.server.deployment, self.server.stats)
+        return 200, text.encode(), CONTENT_TYPE, {}
 
 
-def version_gauge(dep: Any) -> str:
-    """The served-version gauge, uptime and monitor error counter of a deployment."""
-    cur = dep._current
-    lines = [
-        "# HELP modelmgmt_model_version Version number being served (0 when stopped).",
-        "# TYPE modelmgmt_model_version gauge",
-    ]
-    if cur is not None:
-        lines.append(f'modelmgmt_model_version{{name="{escape_label(dep.name)}",model="{escape_label(cur.version.name)}"}} '
-                     f"{cur.version.version}")
-    else:
-        lines.append(f'modelmgmt_model_version{{name="{escape_label(dep.name)}",model=""}} 0')
-    st = {"uptime_s": time.perf_counter() - dep._t0, "requests": dep.stats.count,
-          "monitor_errors": dep.monitor_errors}
-    lines += [
-        "# HELP modelmgmt_uptime_seconds Seconds since the deployment started.",
-        "# TYPE modelmgmt_uptime_seconds gauge",
-        f"modelmgmt_uptime_seconds {st['uptime_s']!r}",
-        "# HELP modelmgmt_predictions_total Predict calls on the deployment (HTTP and in-process).",
-        "# TYPE modelmgmt_predictions_total counter",
-        f"modelmgmt_predictions_total {st['requests']}",
-        "# HELP modelmgmt_monitor_errors_total Monitor observe() calls that raised.",
-        "# TYPE modelmgmt_monitor_errors_total counter",
-        f"modelmgmt_monitor_errors_total {st['monitor_errors']}",
-    ]
-    return "\n".join(lines) + "\n"
+def metrics_text(dep: Any, http_stats: RequestStats | None = None) -> str:
+    """The /metrics text of a deployment: HTTP counters, then per model the served version,
+    predictions, batching and shadow figures, then each monitor's own text."""
+    exp = Exposition()
+    if http_stats is not None:
+        http_stats.write(exp)
+    models = dep.models
+    exp.family("modelmgmt_model_version", "Version number being served (0 when stopped).", "gauge",
+               [({"name": n, "model": m._current.version.name if m._current else ""},
+                 m._current.version.version if m._current else 0) for n, m in models.items()])
+    exp.family("modelmgmt_uptime_seconds", "Seconds since the deployment started.", "gauge",
+               [({}, time.perf_counter() - dep._t0)])
+    exp.family("modelmgmt_predictions_total", "Answered predict calls (HTTP and in-process; rejected "
+               "requests are not counted).", "counter", [({"name": n}, m.predictions) for n, m in models.items()])
+    exp.family("modelmgmt_monitor_errors_total", "Monitor observe() calls that raised.", "counter",
+               [({"name": n}, m.monitor_errors) for n, m in models.items()])
+    batched = [(n, m.batcher.stats()) for n, m in models.items() if m.batcher is not None]
+    if batched:
+        exp.family("modelmgmt_batches_total", "Model calls made by the batcher.", "counter",
+                   [({"name": n}, b["batches"]) for n, b in batched])
+        exp.family("modelmgmt_batched_requests_total", "Requests answered through the batcher.", "counter",
+                   [({"name": n}, b["requests"]) for n, b in batched])
+    shadows = [(n, m._shadow.snapshot()) for n, m in models.items() if m._shadow is not None]
+    if shadows:
+        exp.family("modelmgmt_shadow_requests_total", "Requests mirrored to the shadow version.", "counter",
+                   [({"name": n, "shadow": s["version"]}, s["requests"]) for n, s in shadows])
+        exp.family("modelmgmt_shadow_errors_total", "Shadow predictions that raised.", "counter",
+                   [({"name": n, "shadow": s["version"]}, s["errors"]) for n, s in shadows])
+        exp.family("modelmgmt_shadow_agreement", "Share of rows whose predict output equals the served one.",
+                   "gauge", [({"name": n, "shadow": s["version"]}, s["agreement"]) for n, s in shadows])
+    text = exp.text()
+    for m in models.values():
+        mon = m.monitor
+        if mon is None or not callable(getattr(mon, "to_prometheus", None)):
+            continue
+        try:
+            extra = mon.to_prometheus()
+            text += extra if extra.endswith("\n") else extra + "\n"
+        except Exception as exc:  # the monitor must never break /metrics
+            with m._monitor_lock:
+                m.monitor_errors += 1
+            text += f"# monitor.to_prometheus failed: {type(exc).__name__}\n"
+    return text

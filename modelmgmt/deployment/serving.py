@@ -19,15 +19,26 @@ from typing import Any, Iterable
 import attrs
 import numpy as np
 
+from modelmgmt._validation import check_int, check_real
 from modelmgmt.deployment.base import Deployment
+from modelmgmt.deployment.batching import Batcher
+from modelmgmt.deployment.served import (
+    InputSignatureError,
+    ServedVersion,
+    UnknownOutputError,
+    load_version,
+)
 from modelmgmt.deployment.stats import RequestStats
+from modelmgmt.deployment.traffic import Shadow, Split
 from modelmgmt.errors import InvalidArgumentError, ModelmgmtError, NotFoundError
 
 __all__ = [
     "ServedVersion",
     "ServingDeployment",
     "InputSignatureError",
+    "UnknownOutputError",
     "load_version",
+    "followable",
     "check_options",
     "resolve_resume_ref",
 ]
@@ -36,12 +47,8 @@ __all__ = [
 KEEP_LOADED = 2
 
 
-class InputSignatureError(ValueError):
-    """Input does not match the served version's signature (feature count or dtype)."""
-
-
 def check_options(target: str, options: dict[str, Any], known: Iterable[str]) -> None:
-    """Raise TypeError naming every option the target does not know."""
+    """Raise InvalidArgumentError naming every option the target does not know."""
     known = tuple(known)
     unknown = sorted(set(options) - set(known))
     if unknown:
@@ -51,86 +58,9 @@ def check_options(target: str, options: dict[str, Any], known: Iterable[str]) ->
         )
 
 
-@attrs.frozen(eq=False)
-class ServedVersion:
-    """A fully loaded model version plus the input signature requests are checked against."""
-
-    version: Any
-    model: Any
-    n_features: int | None
-    dtype: np.dtype | None
-    loaded_at: float = attrs.field(factory=time.time)
-
-    @property
-    def is_classifier(self) -> bool:
-        """True when the model has ``predict_proba``."""
-        return bool(getattr(self.model, "is_classifier", False)) or hasattr(self.model, "predict_proba")
-
-    @property
-    def label(self) -> str:
-        """``name/version`` of the registered version."""
-        return f"{self.version.name}/{self.version.version}"
-
-    def check_input(self, X: Any) -> np.ndarray:
-        """Return X as a 2-D numeric array matching the signature or raise InputSignatureError."""
-        try:
-            a = X if type(X) is np.ndarray else np.asarray(X)
-        except Exception as exc:
-            raise InputSignatureError(f"expected a 2-D numeric array; received {type(X).__name__} ({exc})") from None
-        kind = a.dtype.kind
-        n = self.n_features
-        if kind not in "biuf" or a.ndim != 2 or (n is not None and a.shape[1] != n) or a.shape[0] == 0:
-            self._reject(a)
-        want = self.dtype
-        if kind != "f":
-            a = a.astype(want if want is not None and want.kind == "f" else np.float64)
-        elif want is not None and want.kind == "f" and a.dtype.itemsize < want.itemsize:
-            a = a.astype(want)  # float32 request for a float64 model: widen, never narrow
-        return a  # NaN/inf are the model's to refuse (built-in models raise ValueError)
-
-    def _reject(self, a: np.ndarray) -> None:
-        """Raise the InputSignatureError that names what was expected and what came."""
-        want = "?" if self.n_features is None else self.n_features
-        dname = str(self.dtype) if self.dtype is not None else "numeric"
-        if a.dtype.kind not in "biuf":
-            raise InputSignatureError(
-                f"expected input of dtype {dname} with {want} features; received dtype {a.dtype}"
-            )
-        if a.ndim != 2:
-            raise InputSignatureError(
-                f"expected 2-D input of shape (n_samples, {want}); received {a.ndim}-D shape {a.shape}"
-            )
-        if self.n_features is not None and a.shape[1] != self.n_features:
-            raise InputSignatureError(
-                f"expected {self.n_features} features (input shape (n_samples, {self.n_features})); "
-                f"received {a.shape[1]} (shape {a.shape})"
-            )
-        raise InputSignatureError(f"expected at least one row; received shape {a.shape}")
-
-
-def _signature(model: Any, version: Any) -> tuple[int | None, np.dtype | None]:
-    sig = getattr(model, "input_signature", None)
-    if not sig:
-        sig = getattr(version, "input_signature", None) or getattr(version, "signature", None)
-    if not sig:
-        return None, None
-    n = sig.get("n_features")
-    dt = sig.get("dtype")
-    try:
-        dtype = np.dtype(dt) if dt else None
-    except TypeError:
-        dtype = None
-    return (int(n) if n is not None else None), dtype
-
-
-def load_version(registry: Any, ref: str) -> ServedVersion:
-    """Resolve ``ref`` once, then load and verify exactly that version (never a newer one)."""
-    if not isinstance(ref, str):
-        raise InvalidArgumentError(f"ref must be a str like 'name', 'name/3' or 'name@alias'; got {type(ref).__name__}")
-    version = registry.get(ref)
-    model = registry.load(f"{version.name}/{version.version}", verify=True)
-    n, dtype = _signature(model, version)
-    return ServedVersion(version=version, model=model, n_features=n, dtype=dtype)
+def followable(ref: str) -> bool:
+    """True for refs that can move: "name@alias" and "name" (latest), not "name/3"."""
+    return "@" in ref or "/" not in ref
 
 
 def resolve_resume_ref(registry: Any, name: str | None) -> str:
@@ -139,7 +69,7 @@ def resolve_resume_ref(registry: Any, name: str | None) -> str:
         raise InvalidArgumentError("ref=None resumes a named deployment; pass name=... as well")
     history = _history(registry, name)
     for event in reversed(history):
-        if event.get("event") in ("deploy", "update", "rollback", "resume") and "model" in event:
+        if event.get("event") in ("deploy", "update", "rollback", "resume", "follow") and "model" in event:
             return f"{event['model']}/{event['version']}"
     raise NotFoundError(f"deployment {name!r} has no recorded history to resume from; pass a ref")
 
@@ -155,28 +85,44 @@ def _history(registry: Any, name: str) -> list[dict[str, Any]]:
 
 
 class ServingDeployment(Deployment):
-    """A thread-safe endpoint around one served version, with swap, rollback and statistics."""
+    """A thread-safe endpoint around one served version: swap, rollback, follow, batching,
+    canary split, shadow traffic and statistics.
+
+    ``on_change(method, args)``, when set, is told of every update/rollback/split/shadow
+    (worker processes repeat them); ``record=False`` keeps events out of the registry.
+    """
 
     target = "inprocess"
 
     def __init__(self, registry: Any, served: ServedVersion, *, name: str | None = None,
-                 monitor: Any = None) -> None:
+                 monitor: Any = None, ref: str | None = None, max_batch_size: int = 1,
+                 max_batch_delay_ms: float = 0.0, record: bool = True) -> None:
         if monitor is not None and not callable(getattr(monitor, "observe", None)):
             raise InvalidArgumentError(
                 f"monitor must have an observe(X, y_pred=None, y_true=None) method; got {type(monitor).__name__}"
             )
+        max_batch_size = check_int(max_batch_size, "max_batch_size", min=1)
+        max_batch_delay_ms = check_real(max_batch_delay_ms, "max_batch_delay_ms", min=0.0, max=10_000.0)
         self._registry = registry
         self._current: ServedVersion | None = served
         self._previous: list[ServedVersion] = []
         self._swap_lock = threading.Lock()
         self.name = name if name is not None else served.version.name
+        self.ref = ref if ref is not None else served.label
         self.monitor = monitor
         self.stats = RequestStats()
+        self.predictions = 0
         self.monitor_errors = 0
         self._monitor_lock = threading.Lock()
+        self._count_lock = threading.Lock()
         self.started_at = time.time()
         self._t0 = time.perf_counter()
         self._stopped = False
+        self._record_events = record
+        self.on_change: Any = None
+        self._split: Split | None = None
+        self._shadow: Shadow | None = None
+        self.batcher = Batcher(max_batch_size, max_batch_delay_ms, self.name) if max_batch_size > 1 else None
 
     def _started(self, event: str = "deploy") -> None:
         """Record the deploy (or resume) event once the target is up."""
@@ -190,6 +136,12 @@ class ServingDeployment(Deployment):
             raise ModelmgmtError(f"deployment {self.name!r} is stopped; deploy again to serve")
         return cur
 
+    def pick(self) -> ServedVersion:
+        """The version the next request runs on: the canary split's choice, else the current one."""
+        cur = self.served()
+        split = self._split
+        return split.pick() if split is not None else cur
+
     def predict(self, X: Any) -> np.ndarray:
         """Predictions of the served version; ValueError naming expected/received on bad input."""
         return self.run(X)[1]["predict"]
@@ -198,25 +150,32 @@ class ServingDeployment(Deployment):
         """Class probabilities of the served version (classifiers only)."""
         return self.run(X, outputs=("predict_proba",))[1]["predict_proba"]
 
-    def run(self, X: Any, outputs: tuple[str, ...] = ("predict",), *, endpoint: str = "predict") -> tuple[ServedVersion, dict[str, np.ndarray]]:
-        """Run one request on one version; returns that version and the requested outputs."""
-        served = self.served()
+    def run(self, X: Any, outputs: tuple[str, ...] | None = ("predict",), *,
+            endpoint: str = "predict") -> tuple[ServedVersion, dict[str, np.ndarray]]:
+        """Run one request on one version; returns that version and the requested outputs
+        (every output the model has when ``outputs`` is None)."""
+        return self.run_on(self.pick(), X, outputs, endpoint=endpoint)
+
+    def run_on(self, served: ServedVersion, X: Any, outputs: tuple[str, ...] | None = ("predict",), *,
+               endpoint: str = "predict") -> tuple[ServedVersion, dict[str, np.ndarray]]:
+        """``run`` on a given loaded version (the current one or one of a canary split)."""
         t0 = time.perf_counter()
         try:
+            wanted = served.check_outputs(outputs)
             Xa = served.check_input(X)
-            result = {}
-            for out in outputs:
-                if out == "predict":
-                    result[out] = served.model.predict(Xa)
-                elif out == "predict_proba" and served.is_classifier:
-                    result[out] = served.model.predict_proba(Xa)
-                else:
-                    known = "predict, predict_proba" if served.is_classifier else "predict"
-                    raise InputSignatureError(f"unknown output {out!r} for {served.label}; expected one of: {known}")
+            if self.batcher is not None:
+                result = self.batcher.submit(served, Xa, wanted)
+            else:
+                result = served.compute(Xa, wanted)
         except BaseException:
             self.stats.record(endpoint, time.perf_counter() - t0, code="error", error=True)
             raise
         self.stats.record(endpoint, time.perf_counter() - t0, code="ok")
+        with self._count_lock:
+            self.predictions += 1
+        shadow = self._shadow
+        if shadow is not None:
+            shadow.offer(Xa, result.get("predict"))
         if self.monitor is not None:
             self._observe(Xa, result.get("predict"))
         return served, result
@@ -243,17 +202,47 @@ class ServingDeployment(Deployment):
         """The loaded Model being served."""
         return self.served().model
 
-    def update(self, ref: str) -> Any:
-        """Load and verify ``ref`` completely, then switch to it atomically; returns its ModelVersion."""
+    def _load(self, ref: str) -> ServedVersion:
+        """The loaded version for ``ref``, reusing one already in memory when it is the same."""
+        v = self._registry.get(ref)
+        for s in (self._current, *self._previous):
+            if s is not None and s.model is not None and s.version.name == v.name \
+                    and s.version.version == v.version and s.version.digest == v.digest:
+                return s
+        split = self._split
+        for s in (split.served if split is not None else ()):
+            if s.version.name == v.name and s.version.version == v.version:
+                return s
+        return load_version(self._registry, f"{v.name}/{v.version}")
+
+    def update(self, ref: str, *, event: str = "update") -> Any:
+        """Load and verify ``ref`` completely, then switch to it atomically (ending any
+        canary split); returns its ModelVersion."""
         self.served()
-        new = load_version(self._registry, ref)  # slow part, outside the lock: requests keep flowing
+        if not isinstance(ref, str):
+            raise InvalidArgumentError(f"ref must be a str like 'name', 'name/3' or 'name@alias'; got {type(ref).__name__}")
+        new = self._load(ref)  # slow part, outside the lock: requests keep flowing
         with self._swap_lock:
             old = self.served()
             self._current = new
-            self._previous.append(old)
+            self._split = None
+            if old is not new:
+                self._previous.append(old)
             self._trim()
-        self._record("update", new)
+        self._record(event, new)
+        self._changed("update", new.label)
         return new.version
+
+    def follow_check(self) -> Any:
+        """Re-resolve the deployment's ref; swap when it names another version. Returns the new
+        ModelVersion, or None when nothing moved (or the ref cannot move)."""
+        cur = self._current
+        if cur is None or not followable(self.ref):
+            return None
+        v = self._registry.get(self.ref)
+        if (v.name, v.version) == (cur.version.name, cur.version.version):
+            return None
+        return self.update(f"{v.name}/{v.version}", event="follow")
 
     def rollback(self) -> Any:
         """Serve the version served before the last switch; ModelmgmtError when there is none."""
@@ -267,16 +256,70 @@ class ServingDeployment(Deployment):
             prev = self._previous[-1]
         target = prev
         if prev.model is None:  # dropped from memory: reload the exact version first
-            target = load_version(self._registry, f"{prev.version.name}/{prev.version.version}")
+            target = load_version(self._registry, prev.label)
         with self._swap_lock:
             if not self._previous or self._previous[-1] is not prev:
                 raise ModelmgmtError(f"deployment {self.name!r} changed version during rollback; "
                                      f"now serving {self.served().label}, retry if still needed")
             self._previous.pop()
             self._current = target
-        prev = target
-        self._record("rollback", prev)
-        return prev.version
+            self._split = None
+        self._record("rollback", target)
+        self._changed("update", target.label)
+        return target.version
+
+    def split(self, weights: dict[str, float] | None) -> dict[str, float] | None:
+        """Route each request to one of several versions with these weights (a canary);
+        ``None`` or ``{}`` ends the split. Returns the normalised weights."""
+        self.served()
+        if not weights:
+            self._split = None
+            self._changed("split", None)
+            return None
+        if not isinstance(weights, dict):
+            raise InvalidArgumentError(f"split weights must be a dict {{ref: weight}}; got {type(weights).__name__}")
+        entries = []
+        for ref, w in weights.items():
+            if not isinstance(ref, str):
+                raise InvalidArgumentError(f"split keys must be refs (str); got {ref!r}")
+            w = check_real(w, f"split weight of {ref!r}", min=0.0)
+            served = self._load(ref)
+            if served.version.name != self.served().version.name:
+                raise InvalidArgumentError(f"split ref {ref!r} names model {served.version.name!r}; "
+                                           f"this deployment serves {self.served().version.name!r}")
+            entries.append((ref, served, w))
+        if sum(w for _, _, w in entries) <= 0:
+            raise InvalidArgumentError(f"split weights must add up to more than 0; got {weights}")
+        self._split = Split(entries)
+        self._record("split", self.served(), weights={k: float(v) for k, v in weights.items()})
+        self._changed("split", {k: float(v) for k, v in weights.items()})
+        return dict(self._split.weights)
+
+    def shadow(self, ref: str | None) -> Any:
+        """Mirror every request to ``ref`` off the response path and compare its ``predict``
+        with the served one (see ``status()["shadow"]``); ``None`` stops. Returns its version."""
+        self.served()
+        old = self._shadow
+        if ref is None:
+            self._shadow = None
+            if old is not None:
+                old.stop()
+            self._changed("shadow", None)
+            return None
+        if not isinstance(ref, str):
+            raise InvalidArgumentError(f"shadow ref must be a str like 'name/3'; got {type(ref).__name__}")
+        served = self._load(ref)
+        self._shadow = Shadow(ref, served)
+        if old is not None:
+            old.stop()
+        self._record("shadow", served, shadow_of=self.served().label)
+        self._changed("shadow", ref)
+        return served.version
+
+    def _changed(self, method: str, arg: Any) -> None:
+        fn = self.on_change
+        if fn is not None:
+            fn(method, arg)
 
     def _trim(self) -> None:
         for i in range(len(self._previous) - KEEP_LOADED):
@@ -289,22 +332,29 @@ class ServingDeployment(Deployment):
         return _history(self._registry, self.name)
 
     def status(self) -> dict[str, Any]:
-        """Name, version, uptime, request/error counts and p50/p90/p99 latency in ms."""
+        """Name, version, uptime, request/error counts, p50/p90/p99 latency in ms, and the
+        canary split (requests per ref), shadow comparison and batching statistics."""
         cur = self._current
         snap = self.stats.snapshot()
+        split, shadow = self._split, self._shadow
         return {
             "name": self.name,
             "model": cur.version.name if cur else None,
             "version": cur.version.version if cur else None,
+            "ref": self.ref,
             "target": self.target,
             "running": cur is not None,
             "uptime_s": time.perf_counter() - self._t0,
             "requests": snap["requests"],
             "errors": snap["errors"],
+            "predictions": self.predictions,
             "latency_ms": snap["latency_ms"],
             **{f"{k}_ms": v for k, v in snap["latency_ms"].items()},  # flat copies: p50_ms, ...
             "monitor_errors": self.monitor_errors,
             "previous_versions": [p.version.version for p in self._previous],
+            "split": split.counts() if split is not None else None,
+            "shadow": shadow.snapshot() if shadow is not None else None,
+            "batching": self.batcher.stats() if self.batcher is not None else None,
         }
 
     def stop(self) -> None:
@@ -314,8 +364,13 @@ class ServingDeployment(Deployment):
                 return
             self._stopped = True
             last = self._current
-            self._current = None
         self._close()
+        with self._swap_lock:
+            self._current = None
+        if self.batcher is not None:
+            self.batcher.stop()
+        if self._shadow is not None:
+            self._shadow.stop()
         if last is not None:
             self._record("stop", last)
 
@@ -329,18 +384,21 @@ class ServingDeployment(Deployment):
             "model": served.version.name,
             "version": served.version.version,
             "digest": getattr(served.version, "digest", None),
+            "ref": self.ref,
             "target": self.target,
             "time": time.time(),
             "host": socket.gethostname(),
             "pid": os.getpid(),
         }
 
-    def _record(self, event: str, served: ServedVersion) -> None:
+    def _record(self, event: str, served: ServedVersion, **extra: Any) -> None:
+        if not self._record_events:
+            return
         fn = getattr(self._registry, "record_deployment", None)
         if fn is None:
             return
         try:
-            fn(self.name, self._event(event, served))
+            fn(self.name, {**self._event(event, served), **extra})
         except Exception as exc:  # a read-only registry must not stop serving
             warnings.warn(f"deployment {self.name!r}: could not record {event!r} in the registry: "
                           f"{type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=3)

@@ -22,6 +22,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from modelmgmt._prometheus import Exposition, escape, format_value
+
 __all__ = ["DEFAULT_BUCKETS", "Histogram", "RequestStats", "escape_label"]
 
 #: upper bounds (seconds) of the latency histogram buckets; +Inf is implicit
@@ -33,11 +35,7 @@ DEFAULT_BUCKETS: tuple[float, ...] = (
 
 def escape_label(value: Any) -> str:
     """Escape a Prometheus label value (backslash, double quote, newline)."""
-    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _fmt(x: float) -> str:
-    return repr(float(x)) if x != int(x) or abs(x) >= 1e15 else str(int(x))
+    return escape(value)
 
 
 class Histogram:
@@ -73,7 +71,7 @@ class Histogram:
         out, running = [], 0
         for bound, c in zip(self.bounds, self.counts):
             running += c
-            out.append((_fmt(bound), running))
+            out.append((format_value(bound), running))
         out.append(("+Inf", running + self.counts[-1]))
         return out
 
@@ -130,31 +128,21 @@ class RequestStats:
 
     def to_prometheus(self, prefix: str = "modelmgmt") -> str:
         """Counters and histogram in the Prometheus text exposition format (0.0.4)."""
-        lines: list[str] = []
+        return self.write(Exposition(), prefix).text()
+
+    def write(self, exp: Exposition, prefix: str = "modelmgmt") -> Exposition:
+        """Add the request counters and the latency histogram to ``exp``; returns it."""
         with self._lock:
-            lines += [
-                f"# HELP {prefix}_requests_total Requests by endpoint and status code.",
-                f"# TYPE {prefix}_requests_total counter",
-            ]
-            for (ep, code), n in sorted(self.by_code.items()):
-                lines.append(f'{prefix}_requests_total{{endpoint="{escape_label(ep)}",code="{escape_label(code)}"}} {n}')
-            lines += [
-                f"# HELP {prefix}_request_errors_total Requests that ended in an error, by endpoint.",
-                f"# TYPE {prefix}_request_errors_total counter",
-            ]
-            for ep in sorted(self.hist):
-                lines.append(f'{prefix}_request_errors_total{{endpoint="{escape_label(ep)}"}} {self.errors.get(ep, 0)}')
-            lines += [
-                f"# HELP {prefix}_request_duration_seconds Request latency in seconds, by endpoint.",
-                f"# TYPE {prefix}_request_duration_seconds histogram",
-            ]
-            for ep, h in sorted(self.hist.items()):
-                lab = f'endpoint="{escape_label(ep)}"'
-                for le, n in h.cumulative():
-                    lines.append(f'{prefix}_request_duration_seconds_bucket{{{lab},le="{le}"}} {n}')
-                lines.append(f"{prefix}_request_duration_seconds_sum{{{lab}}} {h.sum!r}")
-                lines.append(f"{prefix}_request_duration_seconds_count{{{lab}}} {h.count}")
-        return "\n".join(lines) + "\n"
+            codes = sorted(self.by_code.items())
+            errors = {ep: self.errors.get(ep, 0) for ep in sorted(self.hist)}
+            hists = [(ep, list(h.bounds), list(h.counts), h.sum) for ep, h in sorted(self.hist.items())]
+        exp.family(f"{prefix}_requests_total", "Requests by endpoint and status code.", "counter",
+                   [({"endpoint": ep, "code": code}, n) for (ep, code), n in codes])
+        exp.family(f"{prefix}_request_errors_total", "Requests that ended in an error, by endpoint.", "counter",
+                   [({"endpoint": ep}, n) for ep, n in errors.items()])
+        exp.histogram(f"{prefix}_request_duration_seconds", "Request latency in seconds, by endpoint.",
+                      [({"endpoint": ep}, b, c, total) for ep, b, c, total in hists])
+        return exp
 
 
 def _percentiles(values: list[float], qs: Iterable[float] = (50, 90, 99)) -> dict[str, float | None]:

@@ -1,0 +1,139 @@
+"""Adaptive batching: concurrent requests for one model run as one predict call.
+
+Requests wait in a queue; one thread takes the first, adds every compatible request that
+arrives within ``max_batch_delay_ms`` (or is already queued) up to ``max_batch_size`` rows,
+runs the model once on the stacked rows and hands each request its own slice. The call
+pads the rows to a multiple of :data:`~modelmgmt.deployment.served.ROW_ALIGN`, and a
+request served alone goes through the same path, so a request's answer is bit-identical
+whichever requests it was batched with. When a batched call fails (one request's NaN,
+say), every request is retried alone so only the bad one gets the error.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Batcher"]
+
+
+class _Item:
+    __slots__ = ("served", "X", "outputs", "done", "result", "error")
+
+    def __init__(self, served: Any, X: np.ndarray, outputs: tuple[str, ...]) -> None:
+        self.served, self.X, self.outputs = served, X, outputs
+        self.done = threading.Event()
+        self.result: dict[str, np.ndarray] | None = None
+        self.error: BaseException | None = None
+
+    def key(self) -> tuple[Any, ...]:
+        return (id(self.served), self.X.dtype.str, self.X.shape[1:])
+
+
+class Batcher:
+    """One background thread that stacks compatible requests into one model call."""
+
+    def __init__(self, max_batch_size: int, max_batch_delay_ms: float, name: str = "model") -> None:
+        self.max_rows = int(max_batch_size)
+        self.delay = float(max_batch_delay_ms) / 1000.0
+        self._queue: collections.deque[_Item] = collections.deque()
+        self._cv = threading.Condition()
+        self._stopped = False
+        self.batches = 0
+        self.rows = 0
+        self.requests = 0
+        self._thread = threading.Thread(target=self._loop, name=f"modelmgmt-batcher-{name}", daemon=True)
+        self._thread.start()
+
+    def submit(self, served: Any, X: np.ndarray, outputs: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """Queue one request and wait for its outputs (or its own error)."""
+        item = _Item(served, X, outputs)
+        with self._cv:
+            if self._stopped:
+                raise RuntimeError("the deployment's batcher is stopped")
+            self._queue.append(item)
+            self._cv.notify()
+        item.done.wait()
+        if item.error is not None:
+            raise item.error
+        return item.result  # type: ignore[return-value]
+
+    def stats(self) -> dict[str, Any]:
+        """Batches run, rows and requests batched, mean requests per batch."""
+        return {"max_batch_size": self.max_rows, "max_batch_delay_ms": self.delay * 1000.0,
+                "batches": self.batches, "rows": self.rows, "requests": self.requests,
+                "mean_batch_requests": self.requests / self.batches if self.batches else None}
+
+    def stop(self) -> None:
+        """Finish queued requests, then end the thread."""
+        with self._cv:
+            self._stopped = True
+            self._cv.notify_all()
+        self._thread.join(timeout=10)
+
+    # --- the batching thread ---------------------------------------------------------
+    def _take(self, batch: list[_Item], rows: int) -> int:
+        """Move queued items compatible with ``batch[0]`` into ``batch`` (caller holds the lock)."""
+        key = batch[0].key()
+        keep: collections.deque[_Item] = collections.deque()
+        while self._queue:
+            it = self._queue.popleft()
+            n = it.X.shape[0]
+            if it.key() == key and rows + n <= self.max_rows:
+                batch.append(it)
+                rows += n
+            else:
+                keep.append(it)
+        keep.extend(self._queue)
+        self._queue = keep
+        return rows
+
+    def _loop(self) -> None:
+        while True:
+            with self._cv:
+                while not self._queue and not self._stopped:
+                    self._cv.wait()
+                if not self._queue:
+                    return
+                batch = [self._queue.popleft()]
+                rows = self._take(batch, batch[0].X.shape[0])
+                deadline = time.monotonic() + self.delay
+                while rows < self.max_rows and not self._stopped:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cv.wait(left)
+                    rows = self._take(batch, rows)
+            self._run(batch, rows)
+
+    def _run(self, batch: list[_Item], rows: int) -> None:
+        served = batch[0].served
+        outputs = tuple(dict.fromkeys(o for it in batch for o in it.outputs))
+        self.batches += 1
+        self.rows += rows
+        self.requests += len(batch)
+        try:
+            X = batch[0].X if len(batch) == 1 else np.concatenate([it.X for it in batch])
+            out = served.compute_aligned(X, outputs)
+        except BaseException as exc:
+            if len(batch) == 1:
+                batch[0].error = exc
+                batch[0].done.set()
+                return
+            for it in batch:  # find the culprit: every request alone
+                try:
+                    it.result = served.compute_aligned(it.X, it.outputs)
+                except BaseException as one:
+                    it.error = one
+                it.done.set()
+            return
+        start = 0
+        for it in batch:
+            n = it.X.shape[0]
+            it.result = {k: out[k][start:start + n] for k in it.outputs}
+            start += n
+            it.done.set()

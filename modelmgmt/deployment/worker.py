@@ -1,0 +1,78 @@
+"""Entry point of one serving worker process (``python -m modelmgmt.deployment.worker``).
+
+Reads its configuration (one JSON line) from stdin, serves, then answers control lines
+until stdin closes; see :mod:`modelmgmt.deployment.workers`. Stdout carries only the
+control protocol (anything else printed goes to stderr).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+from typing import Any
+
+from modelmgmt.deployment.http import serve_worker
+from modelmgmt.registry import Registry
+
+__all__ = ["main"]
+
+
+def _dispatch(dep: Any, cmd: dict[str, Any]) -> Any:
+    method = cmd.get("method")
+    if method == "status":
+        st = dep.status()
+        st["pid"] = os.getpid()
+        return st
+    slot = dep.models[cmd["model"]]
+    arg = cmd.get("arg")
+    if method == "update":
+        return slot.update(arg).version
+    if method == "split":
+        slot.split(arg)
+        return True
+    if method == "shadow":
+        slot.shadow(arg)
+        return True
+    raise ValueError(f"unknown worker command {method!r}")
+
+
+def main() -> int:
+    """Serve as told on stdin; exit when stdin closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us
+    proto = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # stray prints must not corrupt the control channel
+    sys.stdout = sys.stderr
+    lines = iter(sys.stdin.readline, "")
+    try:
+        cfg = json.loads(next(lines))
+        sock = None
+        if cfg.get("fd") is not None:
+            sock = socket.socket(fileno=cfg["fd"])
+        dep = serve_worker(Registry(cfg["registry"]), cfg["specs"], host=cfg["host"], port=cfg["port"],
+                           token=cfg["token"], max_body_bytes=cfg["max_body_bytes"],
+                           read_timeout=cfg["read_timeout"], max_batch_size=cfg["max_batch_size"],
+                           max_batch_delay_ms=cfg["max_batch_delay_ms"], reuse_port=cfg["reuse_port"], sock=sock)
+    except BaseException as exc:
+        proto.write(json.dumps({"error": f"{type(exc).__name__}: {exc}"}) + "\n")
+        return 1
+    proto.write(json.dumps({"ready": True, "pid": os.getpid(), "url": dep.url}) + "\n")
+    try:
+        for line in lines:
+            cmd = json.loads(line)
+            if cmd.get("method") == "stop":
+                break
+            try:
+                reply = {"ok": _dispatch(dep, cmd)}
+            except Exception as exc:
+                reply = {"error": f"{type(exc).__name__}: {exc}"}
+            proto.write(json.dumps(reply, default=str) + "\n")
+    finally:
+        dep.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
