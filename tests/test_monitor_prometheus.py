@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
-from modelmgmt.errors import InvalidArgumentError
 from modelmgmt._prometheus import Exposition, escape, format_value
+from modelmgmt.errors import InvalidArgumentError
 
 
 def parse(text: str) -> dict:

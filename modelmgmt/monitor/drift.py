@@ -6,7 +6,7 @@ Statistical tests drift when ``p_value < threshold``; distances when ``statistic
 threshold``. Where scipy has the test, the numbers are scipy's.
 
 Missing values (NaN, None) are not part of any statistic: they are dropped from both samples
-and their share of the current sample is reported as ``nan_share``.
+and their share of the current sample is reported as ``missing_share``.
 
 >>> import numpy as np
 >>> from modelmgmt import drift
@@ -23,14 +23,17 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 import numpy as np
+
 from modelmgmt.errors import InvalidArgumentError
 
 __all__ = [
     "DriftResult",
+    "Histogram",
+    "verdict",
     "ks",
     "chi2",
     "psi",
@@ -39,6 +42,15 @@ __all__ = [
     "z_proportion",
     "TESTS",
     "DEFAULT_THRESHOLDS",
+    "missing_mask",
+    "check_threshold",
+    "category_sort_key",
+    "ks_p_value",
+    "chi2_from_counts",
+    "z_from_counts",
+    "psi_from_counts",
+    "js_from_counts",
+    "quantile_inner_edges",
     "PSI_EPS",
     "KS_EXACT_MAX_N",
 ]
@@ -64,28 +76,106 @@ WASSERSTEIN_MIN_STD = 1e-3
 KS_EXACT_MAX_N = 10_000
 
 
-@attrs.frozen
+class Histogram(NamedTuple):
+    """What to draw for one feature: bar edges and the two samples' counts.
+
+    Numerical feature: ``edges`` are n+1 increasing numbers (equal-width bins over the
+    reference's min..max; the last bin includes its right edge, as ``numpy.histogram``) and
+    values outside that range are in no bar (see ``out_of_range_share``). Categorical
+    feature: ``edges`` are the n category values, one per bar.
+    """
+
+    edges: list
+    reference_counts: list[int]
+    current_counts: list[int]
+
+
+def _num(x: float | None) -> float | None:
+    """JSON has no NaN/inf: encode them as None."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _json_value(v: Any) -> Any:
+    v = v.item() if isinstance(v, np.generic) else v
+    return v if v is None or isinstance(v, (str, int, float, bool)) else str(v)
+
+
+@attrs.frozen(kw_only=True)
 class DriftResult:
-    """The outcome of one drift test on one feature: statistic, p-value, verdict."""
+    """Drift of one feature (or of the predictions, or of two samples given to a test).
+
+    ``statistic``, ``p_value`` (None for distances), ``threshold`` and the verdict
+    ``drifted`` (see :func:`verdict`); data quality of the current sample: ``missing_share``
+    (NaN/None among all its values), ``out_of_range_share`` (non-missing values outside the
+    reference's min..max, numerical features), ``new_categories`` (values the reference never
+    had, categorical features, most frequent first); ``histogram`` for plotting (a
+    :class:`Histogram`, set by the Monitor). ``statistic`` is NaN and ``drifted`` False while
+    no value of the feature was observed.
+    """
 
     test: str
     statistic: float
     p_value: float | None
     threshold: float
     drifted: bool
-    nan_share: float = 0.0
+    name: str = ""
+    missing_share: float = 0.0
     n_reference: int = 0
     n_current: int = 0
+    out_of_range_share: float = 0.0
+    new_categories: list = attrs.field(factory=list)
+    histogram: Histogram | None = attrs.field(default=None, repr=False)
+
+    @property
+    def nan_share(self) -> float:
+        """The earlier name of ``missing_share``."""
+        return self.missing_share
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict of the result."""
-        return attrs.asdict(self)
+        """A JSON-serialisable dict (NaN and infinities become None)."""
+        h = self.histogram
+        return {
+            "name": self.name, "test": self.test, "statistic": _num(self.statistic),
+            "p_value": _num(self.p_value), "threshold": self.threshold, "drifted": self.drifted,
+            "missing_share": self.missing_share, "n_reference": self.n_reference,
+            "n_current": self.n_current, "out_of_range_share": self.out_of_range_share,
+            "new_categories": [_json_value(v) for v in self.new_categories],
+            "histogram": None if h is None else {
+                "edges": [_json_value(v) for v in h.edges],
+                "reference_counts": [int(c) for c in h.reference_counts],
+                "current_counts": [int(c) for c in h.current_counts],
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "DriftResult":
+        """Rebuild from :meth:`to_dict` output (reports saved before 0.2 included)."""
+        d = dict(d)
+        if "nan_share" in d:
+            d["missing_share"] = d.pop("nan_share")
+        d["statistic"] = math.nan if d.get("statistic") is None else d["statistic"]
+        h = d.get("histogram")
+        if h is not None:
+            d["histogram"] = Histogram(list(h["edges"]), list(h["reference_counts"]), list(h["current_counts"]))
+        return cls(**d)
+
+
+def verdict(statistic: float, p_value: float | None, threshold: float) -> bool:
+    """The drift rule, for every test: a test with a p-value drifts when ``p_value <
+    threshold``; a distance when ``statistic >= threshold`` (an infinite one too)."""
+    if p_value is not None:
+        return bool(p_value < threshold)
+    return bool(statistic >= threshold) or math.isinf(statistic)
 
 
 # ----------------------------------------------------------------------------- input checks
 
 
-def _is_missing_mask(a: np.ndarray) -> np.ndarray:
+def missing_mask(a: np.ndarray) -> np.ndarray:
+    """True where a 1-D sample holds NaN or None."""
     if a.dtype.kind in "fc":
         return np.isnan(a)
     if a.dtype == object:
@@ -110,7 +200,7 @@ def _sample(x: Any, name: str, *, numeric: bool) -> tuple[np.ndarray, int]:
         a = a.astype(np.float64, copy=False)
         if np.isinf(a).any():
             raise InvalidArgumentError(f"{name} must not contain infinite values")
-    missing = _is_missing_mask(a)
+    missing = missing_mask(a)
     n_missing = int(missing.sum())
     if n_missing:
         a = a[~missing]
@@ -119,7 +209,8 @@ def _sample(x: Any, name: str, *, numeric: bool) -> tuple[np.ndarray, int]:
     return a, n_missing
 
 
-def _threshold(test: str, threshold: float | None) -> float:
+def check_threshold(test: str, threshold: float | None) -> float:
+    """``threshold`` as a float >= 0, or the test's default when it is None."""
     t = DEFAULT_THRESHOLDS[test] if threshold is None else threshold
     if isinstance(t, bool) or not isinstance(t, (int, float, np.floating, np.integer)):
         raise InvalidArgumentError(f"threshold must be a number; got {type(t).__name__}")
@@ -132,15 +223,12 @@ def _threshold(test: str, threshold: float | None) -> float:
 def _result(test: str, statistic: float, p_value: float | None, threshold: float,
             n_ref: int, n_cur: int, cur_missing: int) -> DriftResult:
     statistic = float(statistic)
-    if p_value is not None:
-        p_value = float(p_value)
-        drifted = p_value < threshold
-    else:
-        drifted = statistic >= threshold
+    p_value = None if p_value is None else float(p_value)
     total = n_cur + cur_missing
     return DriftResult(
         test=test, statistic=statistic, p_value=p_value, threshold=threshold,
-        drifted=bool(drifted), nan_share=cur_missing / total if total else 0.0,
+        drifted=verdict(statistic, p_value, threshold),
+        missing_share=cur_missing / total if total else 0.0,
         n_reference=int(n_ref), n_current=int(n_cur),
     )
 
@@ -255,7 +343,7 @@ def ks(ref: Any, cur: Any, threshold: float = 0.05) -> DriftResult:
     Exact p-value when both samples have at most 10,000 values, asymptotic otherwise —
     scipy's rule. Drift when ``p_value < threshold``.
     """
-    t = _threshold("ks", threshold)
+    t = check_threshold("ks", threshold)
     r, _ = _sample(ref, "ref", numeric=True)
     c, miss = _sample(cur, "cur", numeric=True)
     if max(len(r), len(c)) <= KS_EXACT_MAX_N:
@@ -278,7 +366,7 @@ def chi2(ref: Any, cur: Any, threshold: float = 0.05) -> DriftResult:
     scipy's default). A category seen in only one sample is a column like any other.
     Drift when ``p_value < threshold``.
     """
-    t = _threshold("chi2", threshold)
+    t = check_threshold("chi2", threshold)
     r, _ = _sample(ref, "ref", numeric=False)
     c, miss = _sample(cur, "cur", numeric=False)
     counts_r, counts_c, _ = _category_counts(r, c)
@@ -293,7 +381,7 @@ def z_proportion(ref: Any, cur: Any, threshold: float = 0.05) -> DriftResult:
     compared; the statistic is z and the p-value two-sided. Drift when ``p_value <
     threshold``. More than two distinct values raise ValueError (use :func:`chi2`).
     """
-    t = _threshold("z_proportion", threshold)
+    t = check_threshold("z_proportion", threshold)
     r, _ = _sample(ref, "ref", numeric=False)
     c, miss = _sample(cur, "cur", numeric=False)
     counts_r, counts_c, cats = _category_counts(r, c)
@@ -301,13 +389,14 @@ def z_proportion(ref: Any, cur: Any, threshold: float = 0.05) -> DriftResult:
         raise InvalidArgumentError(f"z_proportion needs a binary feature (at most 2 distinct values); got {len(cats)}")
     if len(cats) == 1:
         return _result("z_proportion", 0.0, 1.0, t, len(r), len(c), miss)
-    order = sorted(range(2), key=lambda i: _sort_key(cats[i]))
+    order = sorted(range(2), key=lambda i: category_sort_key(cats[i]))
     pos = order[1]
     z, p = z_from_counts(counts_r[pos], len(r), counts_c[pos], len(c))
     return _result("z_proportion", z, p, t, len(r), len(c), miss)
 
 
-def _sort_key(v: Any) -> tuple:
+def category_sort_key(v: Any) -> tuple:
+    """Orders mixed category values: numbers by value, others by type name then value."""
     return (type(v).__name__, v) if not isinstance(v, (int, float, np.number)) else ("", v)
 
 
@@ -319,7 +408,7 @@ def psi(ref: Any, cur: Any, bins: int = 10, threshold: float = 0.1) -> DriftResu
     < 0.1 no change, 0.1-0.25 moderate, >= 0.25 significant. No p-value; drift when
     ``statistic >= threshold``.
     """
-    t = _threshold("psi", threshold)
+    t = check_threshold("psi", threshold)
     bins = _check_bins(bins)
     r, _ = _sample(ref, "ref", numeric=True)
     c, miss = _sample(cur, "cur", numeric=True)
@@ -337,7 +426,7 @@ def wasserstein(ref: Any, cur: Any, threshold: float = 0.1) -> DriftResult:
     """
     from scipy.stats import wasserstein_distance
 
-    t = _threshold("wasserstein", threshold)
+    t = check_threshold("wasserstein", threshold)
     r, _ = _sample(ref, "ref", numeric=True)
     c, miss = _sample(cur, "cur", numeric=True)
     stat = wasserstein_distance(r, c) / max(float(np.std(r)), WASSERSTEIN_MIN_STD)
@@ -351,7 +440,7 @@ def jensen_shannon(ref: Any, cur: Any, bins: int | None = 10, threshold: float =
     ``bins=None`` or a non-numeric sample compares category shares instead. Ranges from 0
     to sqrt(ln 2) ~ 0.833. Drift when ``statistic >= threshold``.
     """
-    t = _threshold("jensen_shannon", threshold)
+    t = check_threshold("jensen_shannon", threshold)
     ra, ca = np.asarray(ref), np.asarray(cur)
     numeric = bins is not None and ra.dtype.kind in "biuf" and ca.dtype.kind in "biuf"
     r, _ = _sample(ra, "ref", numeric=numeric)

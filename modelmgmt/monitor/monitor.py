@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import math
 import threading
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-from modelmgmt import drift as _drift
 from modelmgmt._threads import shared_pool, threads_from_env
-from modelmgmt.monitor.alerts import OPERATORS, Alert, AlertRule
-from modelmgmt.monitor.prometheus import render
-from modelmgmt.monitor.report import DriftReport, FeatureDrift
-from modelmgmt.monitor.sketch import CategoricalSketch, NumericSketch
+from modelmgmt._validation import check_int, check_real
 from modelmgmt.errors import InvalidArgumentError
+from modelmgmt.monitor import drift as _drift
+from modelmgmt.monitor import persist
+from modelmgmt.monitor.alerts import OPERATORS, Alert, AlertRule, check_metric
+from modelmgmt.monitor.drift import DriftResult
+from modelmgmt.monitor.performance import CBPEState, LabelState, calibration_check
+from modelmgmt.monitor.prometheus import render
+from modelmgmt.monitor.report import DriftReport
+from modelmgmt.monitor.sketch import CategoricalFeature, NumericFeature
+from modelmgmt.monitor.window import Batch, Block, Cumulative, Sliding, group
 
 __all__ = ["Monitor", "choose_test", "SMALL_REFERENCE"]
 
@@ -23,9 +29,10 @@ __all__ = ["Monitor", "choose_test", "SMALL_REFERENCE"]
 SMALL_REFERENCE = 1000
 _NUMERIC_TESTS = frozenset({"ks", "wasserstein", "psi"})
 _TASKS = (None, "classification", "regression")
+_AVERAGES = (None, "binary", "micro", "macro", "weighted")
 #: small batches wait in a queue until this many rows, then go to the sketches together
 FLUSH_ROWS = 2048
-#: a flush of at least this many rows sorts its features on several threads
+#: a batch of at least this many rows is binned on several threads, one feature per task
 PARALLEL_ROWS = 50_000
 
 
@@ -33,7 +40,7 @@ def num_threads() -> int:
     """Threads that bin large batches, one feature per task (numpy's sort releases the GIL).
 
     ``MODELMGMT_MONITOR_THREADS`` if set (1 turns threads off), else the CPUs this process
-    may use, at most 8. Results never depend on it: each feature's sketch is updated by one
+    may use, at most 8. Results never depend on it: each feature's state is computed by one
     thread with the same arithmetic.
     """
     return threads_from_env("MODELMGMT_MONITOR_THREADS")
@@ -50,13 +57,9 @@ def choose_test(n_reference: int, *, categorical: bool, binary: bool) -> str:
     return "jensen_shannon" if (binary or categorical) else "wasserstein"
 
 
-def _describe(x: Any) -> str:
-    a = np.asarray(x) if not hasattr(x, "shape") else x
-    return f"shape {getattr(a, 'shape', '?')}"
-
-
-def _to_columns(X: Any, name: str) -> tuple[list[str] | None, list[np.ndarray], int]:
-    """(column names if X is a DataFrame, list of 1-D columns, number of rows)."""
+def _to_columns(X: Any, name: str) -> tuple[list[str] | None, Any, int]:
+    """(column names if X is a DataFrame, the columns, number of rows): a (features, rows)
+    float array when X is all numbers, else a list of 1-D columns."""
     if hasattr(X, "columns") and hasattr(X, "to_numpy"):  # a pandas-like frame
         names = [str(c) for c in X.columns]
         cols = [np.asarray(X[c].to_numpy()) for c in X.columns]
@@ -69,7 +72,7 @@ def _to_columns(X: Any, name: str) -> tuple[list[str] | None, list[np.ndarray], 
         hint = " (reshape one feature with X.reshape(-1, 1))" if a.ndim == 1 else ""
         raise InvalidArgumentError(f"{name} must be 2-D (n_samples, n_features); got {a.ndim}-D shape {a.shape}{hint}")
     if a.dtype.kind in "biuf":
-        return None, _transpose(a), a.shape[0]  # a 2-D (features, rows) float array
+        return None, _transpose(a), a.shape[0]
     if a.dtype.kind not in "OUS":
         raise InvalidArgumentError(f"{name} must hold numbers or categories; got dtype {a.dtype}")
     return None, [a[:, j] for j in range(a.shape[1])], a.shape[0]
@@ -86,7 +89,7 @@ def _transpose(a: np.ndarray, block: int = 1024) -> np.ndarray:
 
 
 def _as_float(col: np.ndarray, what: str) -> np.ndarray:
-    """A column as float64 (None -> NaN); TypeError if it holds non-numbers."""
+    """A column as float64 (None -> NaN); InvalidArgumentError if it holds non-numbers."""
     if col.dtype.kind in "biuf":
         out = col.astype(np.float64, copy=False)
     else:
@@ -94,7 +97,7 @@ def _as_float(col: np.ndarray, what: str) -> np.ndarray:
             out = np.array([math.nan if v is None else v for v in col.tolist()], dtype=np.float64)
         except (TypeError, ValueError):
             raise InvalidArgumentError(f"{what} must be numeric (it is numerical in the reference); "
-                            f"got values such as {col[:3].tolist()!r}") from None
+                                       f"got values such as {col[:3].tolist()!r}") from None
     if np.isinf(out).any():
         raise InvalidArgumentError(f"{what} must not contain infinite values")
     return out
@@ -110,71 +113,84 @@ def _is_numeric(col: np.ndarray) -> bool:
 
 
 class _Feature:
-    """One monitored column: its test, threshold and sketch."""
+    """One monitored column: its reference side, test and threshold."""
 
     def __init__(self, name: str, col: np.ndarray, *, categorical: bool, test: str | None,
-                 threshold: float | None, window: int, max_bins: int):
+                 threshold: float | None, max_bins: int):
         numeric = not categorical and _is_numeric(col)
         values = _as_float(col, f"reference feature {name!r}") if numeric else col
-        missing = _drift._is_missing_mask(values)
-        present = values[~missing]
+        present = values[~_drift.missing_mask(values)]
         if present.size == 0:
             raise InvalidArgumentError(f"reference feature {name!r} has only missing values; nothing to compare with")
         binary = len(np.unique(present) if present.dtype != object else set(present.tolist())) <= 2
         self.name = name
         self.numeric = numeric
+        self.reference = values  # as given (missing included), for save/load
         if test is None:
             test = choose_test(len(col), categorical=not numeric, binary=binary)
         elif test not in _drift.TESTS:
             raise InvalidArgumentError(f"test for feature {name!r} must be one of {sorted(_drift.TESTS)}; got {test!r}")
-        self.test = test
-        self.threshold = _drift._threshold(test, threshold)
         if test in _NUMERIC_TESTS and not numeric:
             raise InvalidArgumentError(f"test {test!r} needs a numerical feature; {name!r} is categorical")
-        if test in _NUMERIC_TESTS or (test == "jensen_shannon" and numeric and not binary):
-            self.sketch: NumericSketch | CategoricalSketch = NumericSketch(
-                present, window=window, max_bins=max_bins, offsets=test == "wasserstein")
+        self.test = test
+        self.threshold = _drift.check_threshold(test, threshold)
+        self.hist_numeric = test in _NUMERIC_TESTS or (test == "jensen_shannon" and numeric and not binary)
+        if self.hist_numeric:
+            self.side: NumericFeature | CategoricalFeature = NumericFeature(
+                present, max_bins=max_bins, offsets=test == "wasserstein")
         else:
-            self.sketch = CategoricalSketch(present)
-
-        self._version = 0
-        self._cached: tuple[int, FeatureDrift] | None = None
-
-    def update(self, col: np.ndarray) -> None:
-        self._version += 1
-        self.sketch.update(col)
-
-    def reset(self) -> None:
-        self._version += 1
-        self.sketch.reset()
+            self.side = CategoricalFeature(present)
 
     def prepare(self, col: np.ndarray) -> np.ndarray:
         """Check and convert one batch column before any state changes."""
-        if self.numeric:
-            return _as_float(col, f"feature {self.name!r}")
-        return col
+        return _as_float(col, f"feature {self.name!r}") if self.numeric else col
 
-    def result(self) -> FeatureDrift:
-        """The feature's drift; reused while no new data arrived (exact p-values are costly)."""
-        if self._cached is not None and self._cached[0] == self._version:
-            return self._cached[1]
-        r = self.sketch.test(self.test, self.threshold)
-        if r is None:
-            out = FeatureDrift(self.name, self.test, math.nan, None, self.threshold, False,
-                               self.sketch.nan_share(), 0)
+    def summarize(self, col: np.ndarray) -> Any:
+        if self.hist_numeric and col.dtype.kind != "f":
+            col = col.astype(np.float64)
+        return self.side.summarize(col)
+
+    def result(self, state: Any, rows: np.ndarray | None) -> DriftResult:
+        if rows is not None and self.hist_numeric:
+            rows = rows.astype(np.float64, copy=False)
+            rows = rows[~np.isnan(rows)]
+        return self.side.result(state, self.test, self.threshold, self.name, rows)
+
+    def fingerprint(self, h: Any) -> None:
+        h.update(f"{self.name}|{self.test}|{self.threshold!r}|{self.numeric}|{self.hist_numeric}|".encode())
+        if self.numeric:
+            h.update(np.ascontiguousarray(self.reference, dtype=np.float64).tobytes())
         else:
-            out = FeatureDrift(self.name, r.test, r.statistic, r.p_value, r.threshold, r.drifted,
-                               r.nan_share, r.n_current)
-        self._cached = (self._version, out)
-        return out
+            h.update(repr(self.reference.tolist()).encode())
+
+
+def _check_labels(v: Any, name: str, n_rows: int) -> np.ndarray | None:
+    if v is None:
+        return None
+    a = np.asarray(v)
+    if a.ndim == 2 and a.shape[1] == 1:
+        a = a.ravel()
+    if a.ndim != 1 and not (name == "y_score" and a.ndim == 2):
+        raise InvalidArgumentError(f"{name} must be 1-D (n_samples,); got shape {a.shape}")
+    if len(a) != n_rows:
+        raise InvalidArgumentError(f"{name} has {len(a)} rows; X has {n_rows}")
+    if name == "y_score":
+        if a.dtype.kind not in "biuf":
+            raise InvalidArgumentError(f"y_score must hold probabilities; got dtype {a.dtype}")
+        a = a.astype(np.float64, copy=False)
+        if a.size and not (np.isfinite(a).all() and a.min() >= 0.0 and a.max() <= 1.0):
+            raise InvalidArgumentError("y_score must be probabilities in [0, 1] (positive-class scores, or (n, k) "
+                                       f"class probabilities); got values in [{np.nanmin(a)}, {np.nanmax(a)}]")
+    return a
 
 
 class Monitor:
-    """Watches a model in production: input drift per feature, prediction drift, performance.
+    """Watches a model in production: input drift and data quality per feature, prediction
+    drift, live performance from labels, estimated performance from scores (CBPE), alerts.
 
     Built from the reference data (typically the training or validation set). ``observe``
-    takes batches; memory stays bounded (see ``modelmgmt.monitor.sketch``); ``report``
-    runs the drift tests on everything observed since creation or the last ``reset``.
+    takes batches; ``report`` runs the drift tests on everything observed since creation or
+    the last ``reset`` — or, with ``window=N``, on the last N rows. Memory stays bounded.
     """
 
     def __init__(
@@ -185,8 +201,11 @@ class Monitor:
         categorical: Iterable[str | int] = (),
         threshold: float | Mapping[str, float] | None = None,
         tests: Mapping[str | int, str] | None = None,
-        window: int = 10_000,
+        window: int | None = None,
+        exact_rows: int = 10_000,
         reference_predictions: Any = None,
+        reference_labels: Any = None,
+        reference_scores: Any = None,
         task: str | None = None,
         drift_share: float = 0.5,
         max_bins: int = 1000,
@@ -203,14 +222,15 @@ class Monitor:
         names = names or [f"x{j}" for j in range(len(cols))]
         if len(set(names)) != len(names):
             raise InvalidArgumentError(f"feature names must be unique; got {names}")
-        if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 0:
-            raise InvalidArgumentError(f"window must be an int >= 0; got {window!r}")
-        if isinstance(drift_share, bool) or not isinstance(drift_share, (int, float)) or not 0 < drift_share <= 1:
-            raise InvalidArgumentError(f"drift_share must be a number in (0, 1]; got {drift_share!r}")
+        if window is not None:
+            window = check_int(window, "window", min=1)
+        exact_rows = check_int(exact_rows, "exact_rows", min=0)
+        max_bins = check_int(max_bins, "max_bins", min=2)
+        drift_share = check_real(drift_share, "drift_share", min=0, max=1, min_open=True)
         if task not in _TASKS:
             raise InvalidArgumentError(f"task must be one of {_TASKS}; got {task!r}")
-        if average not in (None, "binary", "micro", "macro", "weighted"):
-            raise InvalidArgumentError(f"average must be None, 'binary', 'micro', 'macro' or 'weighted'; got {average!r}")
+        if average not in _AVERAGES:
+            raise InvalidArgumentError(f"average must be one of {_AVERAGES}; got {average!r}")
         index = {n: j for j, n in enumerate(names)}
 
         def resolve(key: str | int, what: str) -> int:
@@ -225,30 +245,57 @@ class Monitor:
         cat_idx = {resolve(k, "categorical") for k in categorical}
         test_of = {resolve(k, "tests"): v for k, v in (tests or {}).items()}
         if isinstance(threshold, Mapping):
-            thr_of = {resolve(k, "threshold"): v for k, v in threshold.items()}
+            thr_of = {resolve(k, "threshold"): v for k, v in threshold.items() if k != "prediction"}
         else:
             thr_of = {j: threshold for j in range(len(names))}
         self.feature_names = names
         self._features = [
             _Feature(n, cols[j], categorical=j in cat_idx, test=test_of.get(j), threshold=thr_of.get(j),
-                     window=window, max_bins=max_bins)
+                     max_bins=max_bins)
             for j, n in enumerate(names)
         ]
-        self.window = int(window)
-        self.drift_share_threshold = float(drift_share)
+        self.window = window
+        self.exact_rows = exact_rows
+        self.max_bins = max_bins
+        self.drift_share_threshold = drift_share
         self.task = task
         self.average = average
+        if isinstance(threshold, Mapping):
+            thr_cfg: Any = {names[j]: v for j, v in thr_of.items()}
+            if "prediction" in threshold:
+                thr_cfg["prediction"] = threshold["prediction"]
+        else:
+            thr_cfg = threshold
+        self._config = dict(feature_names=names, categorical=sorted(cat_idx), threshold=thr_cfg,
+                            tests={names[j]: t for j, t in test_of.items()}, window=window,
+                            exact_rows=exact_rows, task=task, drift_share=drift_share,
+                            max_bins=max_bins, average=average)
         self._pred: _Feature | None = None
         if reference_predictions is not None:
             rp = np.asarray(reference_predictions)
             if rp.ndim != 1 or rp.size == 0:
                 raise InvalidArgumentError(f"reference_predictions must be a non-empty 1-D array; got shape {rp.shape}")
             cat = task == "classification" or (task is None and rp.dtype.kind not in "f")
-            thr = threshold if not isinstance(threshold, Mapping) else threshold.get("prediction")
-            self._pred = _Feature("prediction", rp, categorical=cat, test=None, threshold=thr,
-                                  window=window, max_bins=max_bins)
+            thr = threshold.get("prediction") if isinstance(threshold, Mapping) else threshold
+            self._pred = _Feature("prediction", rp, categorical=cat, test=None, threshold=thr, max_bins=max_bins)
+        self._reference_predictions = reference_predictions
+        self.calibration: dict[str, Any] | None = None
+        self._reference_labels = reference_labels
+        self._reference_scores = reference_scores
+        if (reference_labels is None) != (reference_scores is None):
+            raise InvalidArgumentError("reference_labels and reference_scores go together (the calibration check "
+                                       "needs both); got only one")
+        if reference_scores is not None:
+            scores = _check_labels(reference_scores, "y_score", len(np.asarray(reference_scores)))
+            self.calibration = calibration_check(reference_labels, scores)
+        h = hashlib.sha256(repr(sorted((k, repr(v)) for k, v in self._config.items())).encode())
+        for f in self._features + ([self._pred] if self._pred is not None else []):
+            f.fingerprint(h)
+        self._fingerprint = h.hexdigest()
         self._rules: list[AlertRule] = []
         self._lock = threading.RLock()
+        self._timer: threading.Thread | None = None
+        self._stop_timer = threading.Event()
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -260,51 +307,64 @@ class Monitor:
 
     @property
     def n_observed(self) -> int:
-        """Rows observed since creation or the last reset."""
+        """Rows observed since creation or the last reset (all of them, also with a window)."""
         return self._n
 
     def reset(self) -> None:
-        """Clear the current window: drift, prediction and performance state (rules stay)."""
+        """Start over: forget the current data, performance, and the alert rules' streaks
+        (the rules themselves stay)."""
         with self._lock:
-            for f in self._features:
-                f.reset()
-            if self._pred is not None:
-                self._pred.reset()
+            if self.window is None:
+                self._store: Cumulative | Sliding = Cumulative(self._empty_block, self.exact_rows)
+            else:
+                self._store = Sliding(self._empty_block, self.window, self.exact_rows)
             self._n = 0
-            self._pending: list[tuple[Any, np.ndarray | None]] = []
+            self._pending: list[Batch] = []
             self._pending_rows = 0
-            self._metrics: dict[str, Any] | None = None
-            self._task_seen: str | None = None
+            self._label_task: str | None = None
+            self._score_cols: int | None = None
+            self._version = getattr(self, "_version", 0) + 1
+            self._cache: tuple[int, list[DriftResult], DriftResult | None] | None = None
+            for rule in getattr(self, "_rules", []):
+                rule.clear()
+
+    def _empty_block(self) -> Block:
+        return Block([f.side.empty() for f in self._features],
+                     None if self._pred is None else self._pred.side.empty(), LabelState(), CBPEState())
 
     def state_nbytes(self) -> int:
-        """Bytes of current-data state (histograms, kept rows): flat once past the window."""
+        """Bytes of current-data state (histograms, kept rows): flat in the stream length."""
         with self._lock:
             self._flush()
-            n = sum(f.sketch.nbytes() for f in self._features)
-            return n + (self._pred.sketch.nbytes() if self._pred is not None else 0)
+            blocks = [self._store.block] if isinstance(self._store, Cumulative) else [*self._store.blocks, self._store.head]
+            n = 0
+            for b in blocks:
+                n += sum(s.nbytes() for s in b.features)
+                for batch in b.batches or []:
+                    cols = batch.cols if isinstance(batch.cols, np.ndarray) else np.asarray([])
+                    n += cols.nbytes if isinstance(batch.cols, np.ndarray) else sum(c.nbytes for c in batch.cols)
+            return n
 
     # ------------------------------------------------------------------ observe
 
     def observe(self, X: Any, y_pred: Any = None, y_true: Any = None, *, y_score: Any = None) -> None:
         """Add a batch of inputs, and optionally the model's predictions, scores and true labels.
 
-        The batch must have the reference's features; an empty batch is a no-op. ``y_score``
-        (positive-class scores, or (n, k) probabilities) enables roc_auc.
+        The batch must have the reference's features; an empty batch is a no-op. ``y_true``
+        needs ``y_pred``. ``y_score`` (positive-class probabilities, or (n, k) class
+        probabilities) gives roc_auc with labels, and the label-free estimate
+        (``report.estimated_performance``) without.
         """
         _, cols, n_rows = _to_columns(X, "X")
         if len(cols) != len(self._features):
             raise InvalidArgumentError(f"X has {len(cols)} features; the reference has {len(self._features)} "
-                             f"({', '.join(self.feature_names[:10])}{', ...' if len(self._features) > 10 else ''})")
-        ys = {k: None if v is None else np.asarray(v) for k, v in
-              (("y_pred", y_pred), ("y_true", y_true), ("y_score", y_score))}
-        for k, v in ys.items():
-            if v is not None:
-                if v.ndim == 2 and v.shape[1] == 1:
-                    ys[k] = v = v.ravel()
-                if v.ndim != 1 and not (k == "y_score" and v.ndim == 2):
-                    raise InvalidArgumentError(f"{k} must be 1-D (n_samples,); got shape {v.shape}")
-                if len(v) != n_rows:
-                    raise InvalidArgumentError(f"{k} has {len(v)} rows; X has {n_rows}")
+                                       f"({', '.join(self.feature_names[:10])}{', ...' if len(self._features) > 10 else ''})")
+        yp = _check_labels(y_pred, "y_pred", n_rows)
+        yt = _check_labels(y_true, "y_true", n_rows)
+        ys = _check_labels(y_score, "y_score", n_rows)
+        if yt is not None and yp is None:
+            raise InvalidArgumentError("y_true needs y_pred: pass the model's predictions with the labels "
+                                       "(observe(X, y_pred=..., y_true=...))")
         if n_rows == 0:
             return
         if isinstance(cols, np.ndarray):  # numbers only: one check for the whole batch
@@ -315,109 +375,113 @@ class Monitor:
         else:
             prepared = [f.prepare(c) for f, c in zip(self._features, cols)]
         pred_col = None
-        if self._pred is not None and ys["y_pred"] is not None:
-            pred_col = self._pred.prepare(ys["y_pred"])
+        if self._pred is not None and yp is not None:
+            pred_col = self._pred.prepare(yp)
         with self._lock:
-            if ys["y_true"] is not None and (ys["y_pred"] is not None or ys["y_score"] is not None):
-                self._update_performance(ys["y_true"], ys["y_pred"], ys["y_score"])
-            self._pending.append((prepared, pred_col))
+            task = self._label_task
+            if yt is not None and task is None:
+                task = self.task or ("regression" if yt.dtype.kind in "fc" else "classification")
+            if ys is not None:
+                if (task or self.task) == "regression":
+                    raise InvalidArgumentError("y_score is for classifiers; this monitor's labels are regression targets")
+                k = 2 if ys.ndim == 1 else ys.shape[1]
+                if self._score_cols is not None and k != self._score_cols:
+                    raise InvalidArgumentError(f"y_score has {k} classes; earlier batches had {self._score_cols}")
+                self._score_cols = k
+            self._label_task = task
+            self._pending.append(Batch(prepared, n_rows, pred_col, yt, yp, ys))
             self._pending_rows += n_rows
             self._n += n_rows
+            self._version += 1
             if self._pending_rows >= FLUSH_ROWS:
                 self._flush()
 
     def _flush(self) -> None:
-        """Feed the pending small batches to the sketches in one go (amortises per-call cost)."""
+        """Feed the pending small batches to the state in one go (amortises per-call cost)."""
         pending, self._pending, self._pending_rows = self._pending, [], 0
-        if not pending:
+        for batch in group(pending):
+            self._ingest(batch)
+
+    def _ingest(self, batch: Batch) -> None:
+        store = self._store
+        if isinstance(store, Cumulative):
+            store.add(self._summarize([batch], store.n + batch.n <= self.exact_rows))
             return
-        blocks = [p[0] for p in pending]
-        if len(blocks) > 1 and all(isinstance(b, np.ndarray) for b in blocks):
-            blocks = [np.concatenate(blocks, axis=1)]
+        if batch.n > store.size:  # rows before the window's start never count
+            batch = batch.slice(batch.n - store.size, batch.n)
+        a = 0
+        while a < batch.n:  # cut at block boundaries, so that blocks stay ~size/16 rows
+            b = min(batch.n, a + max(1, store.block_rows - store.head.n))
+            store.add(self._summarize([batch if (a, b) == (0, batch.n) else batch.slice(a, b)], True))
+            a = b
+
+    def _summarize(self, batches: list[Batch], keep: bool) -> Block:
+        """The state of ``batches`` (kept in it when ``keep``)."""
+        block = self._empty_block()
+        block.n = sum(b.n for b in batches)
+        block.batches = list(batches) if keep else None
+        if not batches:
+            return block
+        nf = len(self._features)
+
+        def column(j: int) -> np.ndarray:
+            parts = [b.column(j) for b in batches]
+            return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
         def update(j: int) -> None:
-            f = self._features[j]
-            f.update(blocks[0][j] if len(blocks) == 1 else np.concatenate([b[j] for b in blocks]))
+            block.features[j] = self._features[j].summarize(column(j))
 
-        n_rows = sum(len(b[0]) for b in blocks)
-        threads = min(num_threads(), len(self._features))
-        if threads > 1 and n_rows >= PARALLEL_ROWS:
+        threads = min(num_threads(), nf)
+        if threads > 1 and block.n >= PARALLEL_ROWS:
             # each task takes every threads-th feature; list() re-raises the first error
             pool = shared_pool("monitor", 8)
-            list(pool.map(lambda k: [update(j) for j in range(k, len(self._features), threads)], range(threads)))
+            list(pool.map(lambda k: [update(j) for j in range(k, nf, threads)], range(threads)))
         else:
-            for j in range(len(self._features)):
+            for j in range(nf):
                 update(j)
-        preds = [p[1] for p in pending if p[1] is not None]
-        if preds:
-            self._pred.update(preds[0] if len(preds) == 1 else np.concatenate(preds))
-
-    # ------------------------------------------------------------------ performance
-
-    def _infer_task(self, y_true: np.ndarray) -> str:
-        if self.task is not None:
-            return self.task
-        return "regression" if y_true.dtype.kind in "fc" else "classification"
-
-    def _update_performance(self, y_true: np.ndarray, y_pred: np.ndarray | None, y_score: np.ndarray | None) -> None:
-        from modelmgmt import metrics as M
-
-        if self._metrics is None:
-            task = self._infer_task(y_true)
-            self._task_seen = task
-            if task == "classification":
-                labels = np.unique(y_true if y_pred is None else np.concatenate([y_true, y_pred]))
-                average = self.average or ("binary" if set(labels.tolist()) <= {0, 1} else "macro")
-                self._metrics = {
-                    "accuracy": M.Accuracy(), "precision": M.Precision(average=average),
-                    "recall": M.Recall(average=average), "f1": M.F1(average=average),
-                }
-                self._auc = M.ROCAUC()
-            else:
-                self._metrics = {"mse": M.MSE(), "rmse": M.RMSE(), "mae": M.MAE(), "r2": M.R2()}
-                self._auc = None
-            self._has_pred = self._has_score = False
-        if y_pred is not None:
-            for m in self._metrics.values():
-                m.update(y_true, y_pred)
-            self._has_pred = True
-        if y_score is not None and self._auc is not None:
-            self._auc.update(y_true, y_score)
-            self._has_score = True
-
-    def _performance(self) -> dict[str, float]:
-        if self._metrics is None:
-            return {}
-        out: dict[str, float] = {}
-        if self._has_pred:
-            for name, m in self._metrics.items():
-                try:
-                    out[name] = float(m.compute())
-                except ValueError:
-                    out[name] = math.nan
-        if self._auc is not None and self._has_score:
-            try:
-                out["roc_auc"] = float(self._auc.compute())
-            except ValueError:  # e.g. one class only so far
-                out["roc_auc"] = math.nan
-        return out
+        preds = [b.pred for b in batches if b.pred is not None]
+        if self._pred is not None and preds:
+            block.pred = self._pred.summarize(preds[0] if len(preds) == 1 else np.concatenate(preds))
+        for b in group(batches):
+            if b.y_true is not None:
+                block.labels.merge(LabelState.of_batch(self._label_task, b.y_true, b.y_pred, b.y_score, keep),
+                                   self.exact_rows if keep else 0)
+            if b.y_score is not None:
+                block.cbpe.merge(CBPEState.of_batch(b.y_score, b.y_pred))
+        return block
 
     # ------------------------------------------------------------------ report
 
     def _build_report(self) -> DriftReport:
         with self._lock:
             self._flush()
-            features = [f.result() for f in self._features]
+            st = self._store.state(self._summarize)
+            if self._cache is not None and self._cache[0] == self._version:
+                features, pred = self._cache[1], self._cache[2]
+            else:
+                batches = st.batches
+
+                def rows(get: Callable[[Batch], Any]) -> np.ndarray | None:
+                    if batches is None:
+                        return None
+                    parts = [p for p in (get(b) for b in batches) if p is not None]
+                    return np.concatenate(parts) if parts else np.zeros(0)
+
+                features = [f.result(s, rows(lambda b, j=j: b.column(j)))
+                            for j, (f, s) in enumerate(zip(self._features, st.features))]
+                pred = None if self._pred is None else self._pred.result(st.pred, rows(lambda b: b.pred))
+                self._cache = (self._version, features, pred)
             share = sum(f.drifted for f in features) / len(features)
             return DriftReport(
                 features=features,
                 drift_share=share,
                 dataset_drift=share >= self.drift_share_threshold,
                 drift_share_threshold=self.drift_share_threshold,
-                prediction_drift=None if self._pred is None else self._pred.result(),
-                performance=self._performance(),
-                n_observed=self._n,
+                prediction_drift=pred,
+                performance=st.labels.performance(self.average),
+                n_observed=self._store.n,
                 created_at=_dt.datetime.now(_dt.timezone.utc).isoformat(),
+                estimated_performance=st.cbpe.estimate(self.average),
             )
 
     def report(self) -> DriftReport:
@@ -429,18 +493,24 @@ class Monitor:
             return rep
 
     def to_prometheus(self, labels: Mapping[str, str] | None = None) -> str:
-        """The current report as Prometheus text exposition (``labels`` added to every sample)."""
-        return render(self.report(), labels)
+        """The current report (and each alert rule's firing state) as Prometheus text
+        exposition; ``labels`` are added to every sample."""
+        with self._lock:
+            rep = self.report()
+            return render(rep, labels, self._rules, self._n)
 
     # ------------------------------------------------------------------ alerts
 
-    def alert_when(self, metric: str, op: str, value: float,
-                   callback: Callable[[Alert], Any] | None = None) -> AlertRule:
-        """Add a rule, e.g. ``alert_when("accuracy", "<", 0.9)``; checked at every report.
+    def alert_when(self, metric: str, op: str, value: float, callback: Callable[[Alert], Any] | None = None,
+                   *, for_: int = 1, cooldown_s: float | None = None) -> AlertRule:
+        """Add a rule, e.g. ``alert_when("accuracy", "<", 0.9, for_=3)``; checked at every report.
 
-        ``callback(alert)`` runs once each time the rule goes from quiet to firing; without
-        one, an ``AlertWarning`` is warned and logged. Metrics: drift_share, dataset_drift,
-        n_observed, prediction_drift, any performance name, or ``feature:<name>``.
+        It fires (``callback(alert)``, or an ``AlertWarning`` warned and logged) when the
+        condition held on ``for_`` consecutive reports; it does not fire again while the
+        condition holds unless ``cooldown_s`` seconds passed; once it clears, the count
+        starts over. Metrics: drift_share, dataset_drift, n_observed, prediction_drift,
+        performance names, ``estimated_<name>``, ``feature:<name>`` (its statistic) or
+        ``feature:<name>:<field>``. An unknown metric raises NotFoundError listing them.
         """
         if not isinstance(metric, str) or not metric:
             raise InvalidArgumentError(f"metric must be a non-empty str; got {metric!r}")
@@ -450,9 +520,11 @@ class Monitor:
             raise InvalidArgumentError(f"value must be a number; got {type(value).__name__}")
         if callback is not None and not callable(callback):
             raise InvalidArgumentError(f"callback must be callable; got {type(callback).__name__}")
-        if metric.startswith("feature:") and metric[8:] not in self.feature_names:
-            raise InvalidArgumentError(f"unknown feature {metric[8:]!r}; features are {self.feature_names}")
-        rule = AlertRule(metric, op, float(value), callback)
+        for_ = check_int(for_, "for_", min=1)
+        if cooldown_s is not None:
+            cooldown_s = check_real(cooldown_s, "cooldown_s", min=0)
+        check_metric(metric, self.feature_names)
+        rule = AlertRule(metric, op, float(value), callback, for_=for_, cooldown_s=cooldown_s)
         with self._lock:
             self._rules.append(rule)
         return rule
@@ -462,18 +534,83 @@ class Monitor:
         """The alert rules, in the order they were added."""
         return list(self._rules)
 
-    # ------------------------------------------------------------------ registry
+    def evaluate_every(self, interval_s: float) -> None:
+        """Also evaluate the alert rules every ``interval_s`` seconds on a daemon thread (a
+        served model's monitor: rules fire without anyone asking for a report);
+        :meth:`stop_evaluating` ends it."""
+        interval_s = check_real(interval_s, "interval_s", min=0, min_open=True)
+        self.stop_evaluating()
+        self._stop_timer = stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(interval_s):
+                self.report()
+
+        self._timer = threading.Thread(target=loop, name="modelmgmt-monitor-alerts", daemon=True)
+        self._timer.start()
+
+    def stop_evaluating(self) -> None:
+        """Stop the schedule started by :meth:`evaluate_every` (no-op without one)."""
+        if self._timer is not None:
+            self._stop_timer.set()
+            if self._timer is not threading.current_thread():
+                self._timer.join()
+            self._timer = None
+
+    # ------------------------------------------------------------------ merge, save, load
+
+    def merge(self, other: "Monitor") -> "Monitor":
+        """Add what ``other`` observed to this monitor, in place; returns self.
+
+        Both must have been built from the same reference and settings. Two monitors that
+        saw two streams then equal one monitor that saw both (with ``window=N``: one that saw
+        this stream, then the rows in ``other``'s window).
+        """
+        if not isinstance(other, Monitor):
+            raise InvalidArgumentError(f"can only merge another Monitor; got {type(other).__name__}")
+        if other is self:
+            raise InvalidArgumentError("cannot merge a monitor into itself")
+        if other._fingerprint != self._fingerprint:
+            raise InvalidArgumentError("monitors built from different references or settings cannot be merged")
+        with other._lock:
+            other._flush()
+            task, cols = other._label_task, other._score_cols
+            theirs = other._store.block if isinstance(other._store, Cumulative) else other._store.batches()
+            n_other = other._n
+        with self._lock:
+            for mine, theirs in ((self._label_task, task), (self._score_cols, cols)):
+                if mine is not None and theirs is not None and mine != theirs:
+                    raise InvalidArgumentError(f"cannot merge monitors whose labels or scores differ ({mine} vs {theirs})")
+            self._label_task = self._label_task or task
+            self._score_cols = self._score_cols or cols
+            self._flush()
+            if isinstance(self._store, Cumulative):
+                self._store.add(theirs)
+            else:
+                for b in theirs:
+                    self._ingest(b)
+            self._n += n_other
+            self._version += 1
+        return self
 
     def save(self, registry: Any, ref: Any) -> str:
-        """Store the current report's JSON beside a registered version; return its name.
+        """Store the current report and this monitor's state beside a registered version.
 
-        The name is ``monitor/report-<UTC timestamp>.json`` (via ``registry.attach``).
+        One JSON attachment (no pickle) named ``monitor/report-<UTC timestamp>.json``:
+        the report's fields (what the UI draws) plus ``monitor_state``, from which
+        :meth:`load` rebuilds the monitor. Alert rules are not saved (callbacks are code).
         """
         rep = self.report()
         stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         name = f"monitor/report-{stamp}.json"
-        registry.attach(ref, name, rep.to_json().encode("utf-8"))
+        registry.attach(ref, name, persist.dump(self, rep))
         return name
 
+    @classmethod
+    def load(cls, registry: Any, ref: Any, name: str | None = None) -> "Monitor":
+        """The monitor saved last (or as ``name``) with :meth:`save` beside version ``ref``."""
+        return persist.load(cls, registry, ref, name)
+
     def __repr__(self) -> str:
-        return f"Monitor({len(self._features)} features, n_observed={self._n}, window={self.window})"
+        return (f"Monitor({len(self._features)} features, n_observed={self._n}, window={self.window}, "
+                f"exact_rows={self.exact_rows})")

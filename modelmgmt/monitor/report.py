@@ -1,4 +1,6 @@
-"""The value objects a Monitor hands out: per-feature drift and the whole report."""
+"""The report a Monitor hands out: per-feature drift and data quality, dataset drift,
+prediction drift, live and estimated performance. Feature results are
+:class:`~modelmgmt.monitor.drift.DriftResult` (also named ``FeatureDrift``)."""
 
 from __future__ import annotations
 
@@ -8,76 +10,61 @@ from typing import Any
 
 import attrs
 
+from modelmgmt import plot
+from modelmgmt.errors import NotFoundError
+from modelmgmt.monitor.drift import DriftResult
+from modelmgmt.viz import drift_report_html, drift_report_repr
+
 __all__ = ["FeatureDrift", "DriftReport"]
+
+#: a feature's drift result is the drift tests' result value object
+FeatureDrift = DriftResult
 
 
 def _num(x: float | None) -> float | None:
-    """JSON has no NaN/inf: encode them as None."""
     if x is None:
         return None
     x = float(x)
     return x if math.isfinite(x) else None
 
 
-@attrs.frozen
-class FeatureDrift:
-    """Drift of one feature (or of the predictions): test, statistic, p-value, verdict.
-
-    ``statistic``/``p_value`` are NaN/None and ``drifted`` False when no value of the feature
-    was observed (everything missing, or nothing observed yet).
-    """
-
-    name: str
-    test: str
-    statistic: float
-    p_value: float | None
-    threshold: float
-    drifted: bool
-    nan_share: float = 0.0
-    n_current: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict (NaN and infinities become None)."""
-        d = attrs.asdict(self)
-        d["statistic"] = _num(self.statistic)
-        d["p_value"] = _num(self.p_value)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "FeatureDrift":
-        """Rebuild from :meth:`to_dict` output."""
-        d = dict(d)
-        d["statistic"] = math.nan if d["statistic"] is None else d["statistic"]
-        return cls(**d)
+def _nums(d: dict[str, Any]) -> dict[str, float]:
+    return {k: (math.nan if v is None else v) for k, v in d.items()}
 
 
 @attrs.frozen
 class DriftReport:
-    """What a Monitor saw: feature drift, dataset drift, prediction drift, live performance."""
+    """What a Monitor saw: feature drift, dataset drift, prediction drift, performance.
 
-    features: list[FeatureDrift]
+    ``performance`` comes from observed labels; ``estimated_performance`` ("accuracy",
+    "f1", "roc_auc") from scores alone (CBPE). ``n_observed`` is the number of rows the
+    report covers (the window's rows with ``window=N``).
+    """
+
+    features: list[DriftResult]
     drift_share: float
     dataset_drift: bool
     drift_share_threshold: float
-    prediction_drift: FeatureDrift | None
+    prediction_drift: DriftResult | None
     performance: dict[str, float]
     n_observed: int
     created_at: str = ""
+    estimated_performance: dict[str, float] = attrs.field(factory=dict)
 
     @property
     def drifted_features(self) -> list[str]:
         """Names of the features whose test says drift."""
         return [f.name for f in self.features if f.drifted]
 
-    def feature(self, name: str) -> FeatureDrift:
-        """The result of the feature called ``name`` (KeyError if there is none)."""
+    def feature(self, name: str) -> DriftResult:
+        """The result of the feature called ``name`` (NotFoundError listing the features)."""
         for f in self.features:
             if f.name == name:
                 return f
-        raise KeyError(f"no feature named {name!r}; features are {[f.name for f in self.features]}")
+        raise NotFoundError(f"no feature named {name!r}; features are {[f.name for f in self.features]}")
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict of the whole report."""
+        """A JSON-serialisable dict of the whole report (histograms included)."""
         return {
             "features": [f.to_dict() for f in self.features],
             "drift_share": self.drift_share,
@@ -85,9 +72,21 @@ class DriftReport:
             "drift_share_threshold": self.drift_share_threshold,
             "prediction_drift": None if self.prediction_drift is None else self.prediction_drift.to_dict(),
             "performance": {k: _num(v) for k, v in self.performance.items()},
+            "estimated_performance": {k: _num(v) for k, v in self.estimated_performance.items()},
             "n_observed": self.n_observed,
             "created_at": self.created_at,
         }
+
+    def to_html(self) -> str:
+        """A self-contained HTML page: verdicts, data quality, histograms; no raw rows."""
+        return drift_report_html(self)
+
+    def _repr_html_(self) -> str:
+        return drift_report_repr(self)
+
+    def plot(self, feature: str, ax: Any = None) -> Any:
+        """Reference vs current histogram of ``feature`` on a matplotlib Axes (``plot`` extra)."""
+        return plot.drift_feature(self, feature, ax)
 
     def to_json(self, **kwargs: Any) -> str:
         """The report as JSON text (keyword arguments go to ``json.dumps``)."""
@@ -98,14 +97,15 @@ class DriftReport:
         """Rebuild a report from :meth:`to_dict` output (e.g. a saved JSON file)."""
         pred = d.get("prediction_drift")
         return cls(
-            features=[FeatureDrift.from_dict(f) for f in d["features"]],
+            features=[DriftResult.from_dict(f) for f in d["features"]],
             drift_share=d["drift_share"],
             dataset_drift=d["dataset_drift"],
             drift_share_threshold=d["drift_share_threshold"],
-            prediction_drift=None if pred is None else FeatureDrift.from_dict(pred),
-            performance={k: (math.nan if v is None else v) for k, v in d["performance"].items()},
+            prediction_drift=None if pred is None else DriftResult.from_dict(pred),
+            performance=_nums(d["performance"]),
             n_observed=d["n_observed"],
             created_at=d.get("created_at", ""),
+            estimated_performance=_nums(d.get("estimated_performance", {})),
         )
 
     @classmethod

@@ -1,0 +1,208 @@
+"""What a Monitor remembers of the current data: blocks of mergeable state, in a ring.
+
+A :class:`Batch` is observed rows already checked and converted. A :class:`Block` is the
+summed state of some batches (feature sketches, prediction sketch, label and CBPE
+statistics) and, while the monitor keeps rows, the batches themselves.
+
+- Cumulative (``window=None``): one block; its rows are kept while it holds at most
+  ``exact_rows`` rows (tests then run on the rows, exactly as ``mm.drift``).
+- Sliding (``window=N``): a ring of blocks of about N/16 rows, each keeping its rows. The
+  window's state is the sum of the blocks after the oldest one, plus the state of the
+  oldest block's rows that are still inside the window — computed from its kept rows — so
+  the result equals a monitor that saw only the last N rows. Per batch the work is
+  binning the batch once (as cumulative); a report sums at most ~17 blocks' histograms and
+  bins at most one block's rows. Memory: the window's rows plus 17 histograms, flat in
+  the stream length.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import attrs
+import numpy as np
+
+__all__ = ["Batch", "Block", "Cumulative", "Sliding", "BLOCKS_PER_WINDOW"]
+
+#: a sliding window is cut into about this many blocks
+BLOCKS_PER_WINDOW = 16
+
+
+@attrs.define(eq=False)
+class Batch:
+    """Checked rows: feature columns (a (features, rows) float array or a list of 1-D
+    columns), the prediction column for prediction drift, and the optional label arrays."""
+
+    cols: Any
+    n: int
+    pred: np.ndarray | None = None
+    y_true: np.ndarray | None = None
+    y_pred: np.ndarray | None = None
+    y_score: np.ndarray | None = None
+
+    def column(self, j: int) -> np.ndarray:
+        """Feature ``j``'s values."""
+        return self.cols[j]
+
+    def pattern(self) -> tuple[bool, ...]:
+        """Which optional parts are present (batches concatenate only with the same pattern)."""
+        return (isinstance(self.cols, np.ndarray), self.pred is not None, self.y_true is not None,
+                self.y_pred is not None, self.y_score is not None,
+                None if self.y_score is None else self.y_score.ndim)
+
+    def slice(self, a: int, b: int) -> "Batch":
+        """Rows a..b-1."""
+        cut = (lambda v: None if v is None else v[a:b])
+        cols = self.cols[:, a:b] if isinstance(self.cols, np.ndarray) else [c[a:b] for c in self.cols]
+        return Batch(cols, b - a, cut(self.pred), cut(self.y_true), cut(self.y_pred), cut(self.y_score))
+
+    @staticmethod
+    def concat(batches: list["Batch"]) -> "Batch":
+        """One batch of the rows of ``batches`` (all of one :meth:`pattern`)."""
+        if len(batches) == 1:
+            return batches[0]
+        first = batches[0]
+        if isinstance(first.cols, np.ndarray):
+            cols: Any = np.concatenate([b.cols for b in batches], axis=1)
+        else:
+            cols = [np.concatenate([b.cols[j] for b in batches]) for j in range(len(first.cols))]
+
+        def cat(name: str) -> np.ndarray | None:
+            parts = [getattr(b, name) for b in batches]
+            return None if parts[0] is None else np.concatenate(parts)
+
+        return Batch(cols, sum(b.n for b in batches), cat("pred"), cat("y_true"), cat("y_pred"), cat("y_score"))
+
+
+def group(batches: list[Batch]) -> list[Batch]:
+    """Consecutive batches of one pattern concatenated (fewer, larger batches to bin)."""
+    out: list[Batch] = []
+    run: list[Batch] = []
+    for b in batches:
+        if run and b.pattern() != run[0].pattern():
+            out.append(Batch.concat(run))
+            run = []
+        run.append(b)
+    if run:
+        out.append(Batch.concat(run))
+    return out
+
+
+@attrs.define(eq=False)
+class Block:
+    """Summed state of some rows: per-feature states, prediction state, labels, CBPE; plus
+    the rows themselves while kept (``batches`` is None once they were dropped)."""
+
+    features: list
+    pred: Any
+    labels: Any
+    cbpe: Any
+    n: int = 0
+    batches: list[Batch] | None = attrs.field(factory=list)
+
+    def merge(self, other: "Block", keep_rows: int | None) -> "Block":
+        """Add ``other`` in place; rows stay kept while the total is at most ``keep_rows``
+        (None: always)."""
+        for a, b in zip(self.features, other.features):
+            a.merge(b)
+        if self.pred is not None:
+            self.pred.merge(other.pred)
+        self.labels.merge(other.labels, 0 if keep_rows is None else keep_rows)
+        self.cbpe.merge(other.cbpe)
+        total = self.n + other.n
+        if self.batches is not None and other.batches is not None and (keep_rows is None or total <= keep_rows):
+            self.batches = self.batches + other.batches
+        else:
+            self.batches = None
+        self.n = total
+        return self
+
+
+class Cumulative:
+    """Everything since the last reset: one block, rows kept up to ``exact_rows``."""
+
+    def __init__(self, empty: Callable[[], Block], exact_rows: int):
+        self._empty = empty
+        self.exact_rows = exact_rows
+        self.block = empty()
+
+    @property
+    def n(self) -> int:
+        return self.block.n
+
+    def add(self, block: Block) -> None:
+        """Add the summarised state of new rows."""
+        self.block.merge(block, self.exact_rows)
+
+    def state(self, summarize: Callable[[list[Batch], bool], Block]) -> Block:
+        """The state of the rows to report on (shared, do not modify)."""
+        return self.block
+
+    def batches(self) -> list[Batch] | None:
+        """The rows of the window, oldest first, when kept."""
+        return self.block.batches
+
+
+class Sliding:
+    """The last ``size`` rows, as a ring of blocks (see the module docstring)."""
+
+    def __init__(self, empty: Callable[[], Block], size: int, exact_rows: int):
+        self._empty = empty
+        self.size = size
+        self.exact_rows = exact_rows
+        self.block_rows = max(1, -(-size // BLOCKS_PER_WINDOW))
+        self.blocks: list[Block] = []  # closed blocks, oldest first
+        self.head = empty()
+        self.seen = 0  # rows ever added (since reset)
+
+    @property
+    def n(self) -> int:
+        return min(self.seen, self.size)
+
+    def add(self, block: Block) -> None:
+        """Add the summarised state (with its rows) of new rows."""
+        self.head.merge(block, None)
+        self.seen += block.n
+        if self.head.n >= self.block_rows:
+            self.blocks.append(self.head)
+            self.head = self._empty()
+        # drop blocks that lie wholly before the window
+        start = self.seen - self.size
+        first = self.seen - self.head.n - sum(b.n for b in self.blocks)
+        while self.blocks and first + self.blocks[0].n <= start:
+            first += self.blocks.pop(0).n
+
+    def _window_batches(self) -> tuple[list[Batch], list[Block]]:
+        """(rows of the oldest block still inside the window, the blocks after it)."""
+        blocks = [*self.blocks, self.head] if self.head.n else list(self.blocks)
+        if not blocks:
+            return [], []
+        start = self.seen - self.size
+        first = self.seen - sum(b.n for b in blocks)
+        skip = max(0, start - first)
+        if skip == 0:
+            return [], blocks
+        tail: list[Batch] = []
+        pos = 0
+        for b in blocks[0].batches:
+            a = max(skip - pos, 0)
+            if a < b.n:
+                tail.append(b if a == 0 else b.slice(a, b.n))
+            pos += b.n
+        return tail, blocks[1:]
+
+    def batches(self) -> list[Batch]:
+        """The rows of the window, oldest first."""
+        tail, blocks = self._window_batches()
+        return tail + [b for blk in blocks for b in blk.batches]
+
+    def state(self, summarize: Callable[[list[Batch], bool], Block]) -> Block:
+        """The window's state: from its rows when at most ``exact_rows`` (kept, exact tests),
+        else the oldest block's remaining rows binned plus the other blocks' states."""
+        if self.n <= self.exact_rows:
+            return summarize(self.batches(), True)
+        tail, blocks = self._window_batches()
+        out = summarize(tail, False)
+        for b in blocks:
+            out.merge(b, 0)
+        return out
