@@ -168,7 +168,8 @@ def model_page(reg: Any, query: Query, name: str) -> Page:
     if metric:
         pts = sorted((r["version"], r["metrics"][metric]) for r in rows if metric in r["metrics"])
         charts["metric"] = line_chart([(metric, [p[0] for p in pts], [p[1] for p in pts])],
-                                      xlabel="version", ylabel=metric, markers=True, height=220)
+                                      xlabel="version", ylabel=metric, markers=True, height=220,
+                                      integer_x=True)
     if histories:
         charts["aliases"] = timeline_chart(
             [(alias, [_alias_event(e) for e in events[-TIMELINE_EVENTS:]]) for alias, events in histories.items()])
@@ -332,7 +333,8 @@ def runs_compare_page(reg: Any, query: Query) -> Page:
     charts = {}
     for k in metric_keys:
         series = [(label, *_curves(r)[k]) for label, r in zip(labels, runs) if k in r.metrics]
-        charts[k] = line_chart(series, ylabel=k, height=240, **opts)
+        if any(len(s[1]) > 1 for s in series):  # single values are in the table below
+            charts[k] = line_chart(series, ylabel=k, height=240, **opts)
     return Page("runs_compare.html", "Compare runs", data, charts,
                 crumbs=[("Experiments", "/experiments"), ("compare runs", "")])
 

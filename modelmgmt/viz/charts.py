@@ -147,12 +147,12 @@ def _legend(labels: Sequence[tuple[str, str]], width: int) -> tuple[list[dict[st
 
 def line_chart(series: Any, *, xlabel: str = "step", ylabel: str = "", logy: bool = False,
                smooth: float = 0.0, width: int = 720, height: int = 260, markers: bool = False,
-               method: str = "lttb", title: str = "") -> Any:
+               method: str = "lttb", title: str = "", integer_x: bool = False) -> Any:
     """Curves as an SVG line chart (Markup); each downsampled to about two points per pixel.
 
     ``series``: {label: y values | (x, y)} or [(label, x, y), ...]. ``logy`` draws log10(y)
     (points <= 0 are left out); ``smooth`` in [0, 1) draws TensorBoard's moving average over
-    a faint raw line.
+    a faint raw line. ``integer_x`` keeps only whole-number x ticks (versions, epochs).
     """
     logy = check_bool(logy, "logy")
     markers = check_bool(markers, "markers")
@@ -185,13 +185,14 @@ def line_chart(series: Any, *, xlabel: str = "step", ylabel: str = "", logy: boo
     if allx:
         xa, xb = float(min(a.min() for a in allx)), float(max(a.max() for a in allx))
         ya, yb = float(min(a.min() for a in ally)), float(max(a.max() for a in ally))
-        pad = (yb - ya) * 0.05
+        pad = (yb - ya) * 0.05 if yb > ya else (abs(ya) * 0.1 or 1.0)
         ya, yb = ya - pad, yb + pad
     else:
         xa, xb, ya, yb = 0.0, 1.0, 0.0, 1.0
     frame = _Frame(width, height + legend_h, (xa, xb), (ya, yb), top=_TOP + legend_h)
     ytick_values = _log_ticks(ya, yb) if logy else nice_ticks(ya, yb)
-    ctx = frame.context([(v, _tick_label(v, False)) for v in nice_ticks(xa, xb, 6)],
+    xtick_values = [v for v in nice_ticks(xa, xb, 6) if not integer_x or float(v).is_integer()]
+    ctx = frame.context([(v, _tick_label(v, False)) for v in xtick_values],
                         [(v, _tick_label(v, logy)) for v in ytick_values],
                         xlabel, ylabel + (" (log scale)" if logy else ""))
     paths, dots = [], []
@@ -202,7 +203,7 @@ def line_chart(series: Any, *, xlabel: str = "step", ylabel: str = "", logy: boo
                           "opacity": 0.25, "title": note, "label": label, "kind": "raw"})
         paths.append({"d": _path(frame.px(xs), frame.py(ys)), "color": color, "width": 1.8,
                       "opacity": 1, "title": note, "label": label, "kind": "line"})
-        if markers and xs.size <= 200:
+        if (markers and xs.size <= 200) or xs.size == 1:
             for cx, cy, vx, vy in zip(frame.px(xs).tolist(), frame.py(ys).tolist(), xs.tolist(), ys.tolist()):
                 shown = 10.0 ** vy if logy else vy
                 dots.append({"cx": round(cx, 1), "cy": round(cy, 1), "color": color,

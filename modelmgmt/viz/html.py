@@ -102,7 +102,7 @@ def _group_curves(curves: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 def history_html(history: Any, *, width: int = 560) -> str:
     """A History as HTML: final values and its curves (loss and val_loss overlaid)."""
     curves = {k: list(v) for k, v in history.history.items()}
-    charts = [(title, line_chart(group, xlabel="epoch", width=width, height=200,
+    charts = [(title, line_chart(group, xlabel="epoch", width=width, height=200, integer_x=True,
                                  logy=(title == "lr" and min(group["lr"], default=0) > 0)))
               for title, group in _group_curves(curves)[:6]]
     final = {k: v[-1] for k, v in curves.items() if v}
