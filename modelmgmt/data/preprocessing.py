@@ -22,59 +22,22 @@ from typing import Any
 import numpy as np
 
 from modelmgmt._validation import as_float_2d
-from modelmgmt.errors import InvalidArgumentError, NotFittedError
+from modelmgmt import base
+from modelmgmt.base import ArrayEstimator
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["Transformer", "StandardScaler", "SimpleImputer"]
 
 
-class Transformer:
-    """A fitted data transformation: ``fit(X) -> self``, ``transform(X)``, params and config."""
+class Transformer(base.Transformer, ArrayEstimator):
+    """A fitted numeric data transformation: ``fit(X) -> self``, ``transform(X)``, params and config.
+
+    The shared implementation of modelmgmt's own preprocessing steps (params in ``_params``,
+    config = hyperparameters + ``n_features_``); see :class:`modelmgmt.base.Transformer`.
+    """
 
     #: whether X may contain NaN (missing values) when given to fit/transform
-    accepts_nan: bool = True
-    is_classifier = False
-
-    def __init__(self) -> None:
-        self._params: dict[str, np.ndarray] = {}
-        self.n_features_: int | None = None
-
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        """Learned arrays by name; ``{}`` before fit."""
-        return self._params
-
-    @property
-    def is_fitted(self) -> bool:
-        """True once fit has run."""
-        return bool(self._params)
-
-    def check_fitted(self) -> None:
-        """Raise NotFittedError unless fitted."""
-        if not self.is_fitted:
-            raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit(X) before transform")
-
-    def _hyper(self) -> dict[str, Any]:
-        return {}
-
-    @property
-    def config(self) -> dict[str, Any]:
-        """Hyperparameters and the feature count (JSON-serialisable)."""
-        return {**self._hyper(), "n_features_": self.n_features_}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any], params: dict[str, np.ndarray]) -> "Transformer":
-        """Rebuild a fitted step from its config and params."""
-        if not isinstance(config, dict):
-            raise InvalidArgumentError(f"config must be a dict; got {type(config).__name__}")
-        hyper = {k: v for k, v in config.items() if not k.endswith("_")}
-        try:
-            step = cls(**hyper)
-        except TypeError as exc:
-            raise InvalidArgumentError(f"config does not fit {cls.__name__}: {exc}") from None
-        n = config.get("n_features_")
-        step.n_features_ = None if n is None else int(n)
-        step._params = {k: np.array(v, dtype=np.float64) for k, v in (params or {}).items()}
-        return step
+    accepts_nan = True
 
     def _check(self, X: Any) -> np.ndarray:
         X = as_float_2d(X, "X", allow_nan=True, dtype=np.float64)
@@ -94,21 +57,6 @@ class Transformer:
                 f"{self.n_features_} features"
             )
         return X
-
-    def fit(self, X: Any, y: Any = None) -> "Transformer":
-        """Learn the statistics from X; returns self."""
-        raise NotImplementedError
-
-    def transform(self, X: Any) -> np.ndarray:
-        """Apply the learned transformation to X."""
-        raise NotImplementedError
-
-    def fit_transform(self, X: Any, y: Any = None) -> np.ndarray:
-        """``fit(X).transform(X)``."""
-        return self.fit(X, y).transform(X)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self._hyper().items())})"
 
 
 def _is_constant(var: np.ndarray, mean: np.ndarray, n: np.ndarray) -> np.ndarray:
@@ -198,6 +146,8 @@ class SimpleImputer(Transformer):
     scikit-learn does by default. ``missing_values`` is NaN or a number.
     Params: ``"statistics"`` (n_features,), NaN for dropped columns.
     """
+
+    removes_nan = True
 
     def __init__(self, strategy: str = "mean", missing_values: Any = math.nan, fill_value: Any = None) -> None:
         super().__init__()

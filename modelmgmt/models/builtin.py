@@ -12,6 +12,10 @@ BUILTIN_MODEL_TYPES = {
     "Pipeline": "modelmgmt.models.pipeline:Pipeline",
     "StandardScaler": "modelmgmt.data.preprocessing:StandardScaler",
     "SimpleImputer": "modelmgmt.data.preprocessing:SimpleImputer",
+    "OneHotEncoder": "modelmgmt.data.encoders:OneHotEncoder",
+    "MinMaxScaler": "modelmgmt.data.encoders:MinMaxScaler",
+    "Clipper": "modelmgmt.data.encoders:Clipper",
+    "ColumnTransformer": "modelmgmt.data.compose:ColumnTransformer",
     "QuantizedModel": "modelmgmt.compress.quantize:QuantizedModel",
 }
 

@@ -16,7 +16,7 @@ import threading
 from typing import Any
 
 from modelmgmt import plugin_manager
-from modelmgmt.data.preprocessing import Transformer
+from modelmgmt.base import Transformer
 from modelmgmt.errors import ConflictError, InvalidArgumentError, ModelmgmtError, ModelTypeError
 from modelmgmt.models.base import Model
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from modelmgmt._validation import as_float_2d
+from modelmgmt.base import Transformer
 from modelmgmt.models.base import Model
 from modelmgmt.models.model_types import STEP, model_type_name, resolve_model_type
 from modelmgmt.errors import InvalidArgumentError
@@ -28,10 +29,6 @@ def type_name(obj: Any) -> str:
 def resolve_type(name: str) -> type:
     """The registered Model or Transformer class a step type names (nothing is imported)."""
     return resolve_model_type(name, STEP, "config.steps[].type")
-
-
-def _is_transformer(step: Any) -> bool:
-    return callable(getattr(step, "transform", None)) and callable(getattr(step, "fit", None))
 
 
 class Pipeline(Model):
@@ -54,10 +51,10 @@ class Pipeline(Model):
         if not isinstance(model, Model):
             raise InvalidArgumentError(f"the last pipeline step must be a Model; got {type(model).__name__}")
         for i, step in enumerate(steps[:-1]):
-            if not _is_transformer(step) or not hasattr(step, "params") or not hasattr(step, "config"):
+            if not isinstance(step, Transformer):
                 raise InvalidArgumentError(
-                    f"pipeline step {i} must be a transformer with fit/transform/params/config "
-                    f"(e.g. StandardScaler); got {type(step).__name__}"
+                    f"pipeline step {i} must be a transformer (a modelmgmt.base.Transformer with fit/transform/params/config, "
+                    f"e.g. StandardScaler); got {type(step).__name__}"
                 )
         self.steps = steps
 
@@ -70,24 +67,41 @@ class Pipeline(Model):
     @property
     def is_classifier(self) -> bool:  # type: ignore[override]
         """True when the final model is a classifier."""
-        return bool(getattr(self.model, "is_classifier", False))
+        return self.model.is_classifier
 
     @property
-    def classes_(self) -> np.ndarray | None:
+    def classes_(self) -> np.ndarray | None:  # type: ignore[override]
         """The final classifier's class labels."""
-        return getattr(self.model, "classes_", None)
+        return self.model.classes_
 
     @property
-    def accepts_nan(self) -> bool:
-        """True when a step imputes missing values, so X may contain NaN."""
-        from modelmgmt.data.preprocessing import SimpleImputer
+    def accepts_nan(self) -> bool:  # type: ignore[override]
+        """True when NaN in X reaches a step that removes it (an imputer) through steps that accept it."""
+        for step in self.steps:
+            if not step.accepts_nan:
+                return False
+            if step.removes_nan:
+                return True
+        return False
 
-        return any(isinstance(s, SimpleImputer) for s in self.steps[:-1])
+    @property
+    def accepts_strings(self) -> bool:  # type: ignore[override]
+        """True when the first step encodes string columns (OneHotEncoder, ColumnTransformer)."""
+        return self.steps[0].accepts_strings
 
     @property
     def loss(self) -> Any:
         """The final model's loss."""
         return getattr(self.model, "loss", None)
+
+    @property
+    def allowed_losses(self) -> tuple[str, ...]:  # type: ignore[override]
+        """The losses the final model accepts in ``fit(loss=...)``."""
+        return self.model.allowed_losses
+
+    def set_loss(self, loss: Any) -> Any:
+        """Train the final model with ``loss``; returns its previous loss."""
+        return self.model.set_loss(loss)
 
     # --- Model contract --------------------------------------------------------------
     @property
@@ -98,7 +112,7 @@ class Pipeline(Model):
     @property
     def is_fitted(self) -> bool:
         """True when every step is fitted."""
-        return all(bool(step.params) for step in self.steps)
+        return all(step.is_fitted for step in self.steps)
 
     @property
     def config(self) -> dict[str, Any]:
@@ -125,13 +139,9 @@ class Pipeline(Model):
     @property
     def input_signature(self) -> dict[str, Any] | None:
         """The first step's expected input, or None before fit."""
-        first = self.steps[0]
         if not self.is_fitted:
             return None
-        if isinstance(first, Model):
-            return first.input_signature
-        n = getattr(first, "n_features_", None)
-        return None if n is None else {"n_features": int(n), "dtype": "float64"}
+        return self.steps[0].input_signature
 
     def transform(self, X: Any) -> np.ndarray:
         """X passed through every preprocessing step (not the model)."""
@@ -146,8 +156,8 @@ class Pipeline(Model):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """The final classifier's probabilities on the transformed X."""
-        if not hasattr(self.model, "predict_proba"):
-            raise AttributeError(f"{type(self.model).__name__} has no predict_proba")
+        if not self.is_classifier:
+            raise AttributeError(f"{type(self.model).__name__} is not a classifier; it has no predict_proba")
         return self.model.predict_proba(self.transform(X))
 
     # --- training --------------------------------------------------------------------
@@ -174,15 +184,50 @@ class Pipeline(Model):
 
     def loss_and_grad(self, X: Any, y: Any) -> tuple[float, dict[str, np.ndarray]]:
         """The model's training loss on the transformed X; only the model's params get gradients."""
-        value, grads = self.model.loss_and_grad(self.transform(X), y)
+        value, grads = self.model.loss_and_grad(self._model_input(X), y)
+        return value, self._prefixed(grads)
+
+    def prepare_targets(self, X: Any, y: Any) -> tuple[Any, Any]:
+        """X through the fitted steps (once per fit: they do not change while the model trains)."""
+        return self.model.prepare_targets(self._model_input(X), y)
+
+    def loss_and_grad_prepared(self, X: Any, t: Any) -> tuple[float, dict[str, np.ndarray]]:
+        """The model's loss and gradients on prepared rows, keyed like :attr:`params`."""
+        value, grads = self.model.loss_and_grad_prepared(X, t)
         return value, self._prefixed(grads)
 
     def compute_loss(self, X: Any, y: Any) -> float:
         """The training loss without gradients (validation)."""
-        Xt = self.transform(X)
-        if hasattr(self.model, "compute_loss"):
-            return float(self.model.compute_loss(Xt, y))
-        return float(self.model.loss_and_grad(Xt, y)[0])
+        return float(self.model.compute_loss(self._model_input(X), y))
+
+    def penalty(self) -> tuple[float, dict[str, np.ndarray]]:
+        """The final model's regularisation term, gradients keyed like :attr:`params`."""
+        value, grads = self.model.penalty()
+        return value, self._prefixed(grads)
+
+    @property
+    def masks(self) -> dict[str, np.ndarray]:
+        """The final model's pruning masks, keyed like :attr:`params`."""
+        return self._prefixed(self.model.masks)
+
+    def set_masks(self, masks: dict[str, np.ndarray]) -> None:
+        """Pruning masks for the final model's params (keys ``"{last index}.{name}"``)."""
+        prefix = f"{len(self.steps) - 1}."
+        other = [k for k in masks if not k.startswith(prefix)]
+        if other:
+            raise InvalidArgumentError(f"only the final model's params can be masked; got {other[:5]}")
+        self.model.set_masks({k[len(prefix):]: m for k, m in masks.items()})
+
+    @property
+    def direct_solver(self) -> str | None:
+        """The final model's direct solver (see :attr:`modelmgmt.Model.direct_solver`)."""
+        return self.model.direct_solver
+
+    def solve(self, X: Any, y: Any) -> dict[str, Any]:
+        """Fit every step on X, then solve the final model on the transformed X."""
+        for step in self.steps[:-1]:
+            X = step.fit_transform(X)
+        return self.model.solve(X, y)
 
     def __repr__(self) -> str:
         return f"Pipeline([{', '.join(repr(s) for s in self.steps)}])"
