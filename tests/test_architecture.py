@@ -47,7 +47,6 @@ SKIP: frozenset[str] = frozenset({
     'function-level import of modelmgmt.stores in modelmgmt.registry.artifact',
     'function-level import of modelmgmt.stores.fsspec_store in modelmgmt.registry.blobs',
     'function-level import of modelmgmt.training in modelmgmt.tuning.search',
-    'function-level import of modelmgmt.training.progress in modelmgmt.tuning._progress',
     'function-level import of shutil in modelmgmt.demo',
     'function-level import of tempfile in modelmgmt.registry.blobs',
     'function-level import of types in modelmgmt.optim._fused',
