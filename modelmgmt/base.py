@@ -122,7 +122,9 @@ class ArrayEstimator(Estimator):
             raise InvalidArgumentError(f"config does not fit {cls.__name__}: {exc}") from None
         obj._set_learned(config)
         obj._params = {
-            k: np.array(v, dtype=np.float64) if np.asarray(v).dtype.kind in "fb" else np.array(v)
+            # a copy-on-write map of a verified registry blob is kept: processes share its pages
+            k: v if isinstance(v, np.memmap) and v.mode == "c" and v.dtype == np.float64
+            else np.array(v, dtype=np.float64) if np.asarray(v).dtype.kind in "fb" else np.array(v)
             for k, v in (params or {}).items()
         }
         obj._check_params()
