@@ -32,7 +32,7 @@ def test_register_and_get(reg):
     assert (v.name, v.version, v.params, v.metrics, v.tags, v.description) == (
         "churn", 1, {"lr": 0.1, "n": 3}, {"acc": 0.5}, {"team": "x"}, "first")
     assert len(v.digest) == 64 and v.created_at.endswith("+00:00") and v.run_id is None
-    assert v.model_type == "_toy_models:ToyLinear" and v.ref == "churn/1"
+    assert v.model_type == "ToyLinear" and v.ref == "churn/1"
     assert v.input_signature == {"n_features": 3, "dtype": "float64"}
     assert reg.get("churn") == v == reg.get("churn/1")
     assert len({v, reg.get("churn/1")}) == 1  # hashable value object

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import tempfile
 import threading
 import uuid
 import weakref
@@ -22,10 +23,13 @@ import numpy as np
 from modelmgmt.errors import IntegrityError, InvalidArgumentError, NotFoundError
 from modelmgmt.registry import layout
 from modelmgmt.stores.base import Store
+from modelmgmt.stores.fsspec_store import LocalStore
 
 __all__ = [
     "BLOB_PREFIX",
     "ALLOWED_KINDS",
+    "DTYPES",
+    "check_dtype",
     "blob_key",
     "prepare_tensors",
     "digest_of",
@@ -34,10 +38,14 @@ __all__ = [
     "write_blobs",
     "hash_and_write",
     "read_tensors",
+    "verify_blobs",
 ]
 
 BLOB_PREFIX = layout.BLOB_PREFIX
 ALLOWED_KINDS = "biufc"  # bool, signed/unsigned int, float, complex: plain bytes only
+#: the only dtypes a manifest may name: little-endian (or single-byte) plain numbers
+DTYPES = frozenset({"|b1", "|i1", "|u1", "<i2", "<i4", "<i8", "<u2", "<u4", "<u8",
+                    "<f2", "<f4", "<f8", "<c8", "<c16"})
 _HEX = frozenset("0123456789abcdef")
 _WORKERS = max(1, min(4, os.cpu_count() or 1))
 _CHUNK = 1 << 20  # bytes hashed and written at a time when streaming a blob
@@ -99,8 +107,6 @@ def _pagemap_works() -> bool:
     if not _PAGEMAP_OK:
         ok = False
         try:
-            import tempfile
-
             page = os.sysconf("SC_PAGE_SIZE")
             with tempfile.TemporaryFile() as f:
                 f.write(b"\0" * 4 * page)
@@ -130,6 +136,17 @@ def _known_digest(arr: np.ndarray) -> str | None:
     return digest if _pages_untouched(address, nbytes) else None
 
 
+def check_dtype(dtype: Any, where: str) -> np.dtype:
+    """The numpy dtype a manifest's dtype string names; IntegrityError unless it is on the
+    allow-list (little-endian bool, int, uint, float16/32/64, complex64/128: never object)."""
+    if not isinstance(dtype, str) or dtype not in DTYPES:
+        raise IntegrityError(
+            f"{where} is {dtype!r}; only plain little-endian numbers are loadable (never object): "
+            f"{', '.join(sorted(DTYPES))}"
+        )
+    return np.dtype(dtype)
+
+
 def _as_le_contiguous(name: str, value: Any) -> np.ndarray:
     if not isinstance(value, np.ndarray):
         raise InvalidArgumentError(f"model parameter {name!r} must be a numpy array; got {type(value).__name__}")
@@ -140,6 +157,11 @@ def _as_le_contiguous(name: str, value: Any) -> np.ndarray:
         )
     if value.dtype.byteorder == ">" or (value.dtype.byteorder == "=" and sys.byteorder == "big"):
         value = value.astype(value.dtype.newbyteorder("<"))  # the format is little-endian
+    if value.dtype.str not in DTYPES:
+        raise InvalidArgumentError(
+            f"model parameter {name!r} has dtype {value.dtype}; the artifact format stores "
+            f"{', '.join(sorted(DTYPES))} (extended precision is platform-dependent)"
+        )
     return value if value.flags.c_contiguous else value.copy(order="C")
 
 
@@ -212,8 +234,6 @@ def write_blobs(store: Store, table: dict[str, dict[str, Any]], arrays: dict[str
 
 def _local_blob_dir(store: Store) -> str | None:
     """The blob folder of a local-disk store, where blobs can be streamed in one pass."""
-    from modelmgmt.stores.fsspec_store import LocalStore
-
     if not isinstance(store, LocalStore):
         return None
     path = store.local_path(BLOB_PREFIX + "0" * 64)
@@ -240,6 +260,7 @@ def _stream_to_blob(folder: str, arr: np.ndarray, announce: Any, skipped: set[st
         hashing = Future()
         threading.Thread(target=_run_into, args=(hashing, _sha256_hex, view), daemon=True).start()
     try:
+        # the file stays open until it is linked: gc never removes a temp file that is open
         with open(tmp, "wb", buffering=0) as f:
             for start in range(0, len(view), _CHUNK):
                 chunk = view[start:start + _CHUNK]
@@ -247,13 +268,13 @@ def _stream_to_blob(folder: str, arr: np.ndarray, announce: Any, skipped: set[st
                     h.update(chunk)
                 while chunk:
                     chunk = chunk[f.write(chunk):]
-        digest = hashing.result() if hashing is not None else h.hexdigest()
-        announce(digest)  # before the blob becomes visible under its name
-        try:
-            os.link(tmp, os.path.join(folder, digest))
-        except FileExistsError:
-            if skipped is not None:
-                skipped.add(digest)
+            digest = hashing.result() if hashing is not None else h.hexdigest()
+            announce(digest)  # before the blob becomes visible under its name
+            try:
+                os.link(tmp, os.path.join(folder, digest))
+            except FileExistsError:
+                if skipped is not None:
+                    skipped.add(digest)
     finally:
         if hashing is not None:
             hashing.exception()  # never leave the hashing thread reading freed memory
@@ -316,6 +337,44 @@ def hash_and_write(store: Store, arrays: dict[str, np.ndarray], announce: Any,
 
 
 # --- reading ----------------------------------------------------------------------------
+def _missing(key: str, name: str, store: Store) -> IntegrityError:
+    return IntegrityError(f"blob {key} of tensor {name!r} is missing from {store.url!r}")
+
+
+def _check_size(key: str, name: str, size: int, extra: bool, nbytes: int) -> None:
+    if size != nbytes or extra:
+        raise IntegrityError(
+            f"blob {key} of tensor {name!r} holds {'more than ' if extra else ''}{size} bytes; "
+            f"the manifest says {nbytes}"
+        )
+
+
+def _check_digest(key: str, name: str, actual: str, expected: str) -> None:
+    """The one digest comparison (load and verify both end here)."""
+    if actual != expected:
+        raise IntegrityError(f"blob {key} of tensor {name!r} is damaged: its sha256 is {actual}, expected {expected}")
+
+
+def _blob_size(f: Any) -> int | None:
+    """The size of an open blob without reading it (None when the file cannot seek)."""
+    try:
+        size = f.seek(0, os.SEEK_END)
+        f.seek(0)
+    except (OSError, AttributeError, ValueError):
+        return None
+    return size if isinstance(size, int) else None
+
+
+def _read_into(f: Any, view: memoryview) -> int:
+    got = 0
+    while got < len(view):
+        n = f.readinto(view[got:])
+        if not n:
+            break
+        got += n
+    return got
+
+
 def _read_one(store: Store, name: str, info: dict[str, Any], verify: bool, mmap: bool) -> np.ndarray:
     dtype, shape, nbytes, digest = np.dtype(info["dtype"]), tuple(info["shape"]), info["nbytes"], info["sha256"]
     key = blob_key(digest)
@@ -324,38 +383,32 @@ def _read_one(store: Store, name: str, info: dict[str, Any], verify: bool, mmap:
         try:
             size = os.path.getsize(path)
         except FileNotFoundError:
-            raise NotFoundError(f"blob {key} of tensor {name!r} is missing from {store.url!r}") from None
-        if size != nbytes:
-            raise IntegrityError(
-                f"blob {key} of tensor {name!r} holds {size} bytes; the manifest says {nbytes}"
-            )
+            raise _missing(key, name, store) from None
+        _check_size(key, name, size, False, nbytes)
         arr = np.memmap(path, dtype=dtype, mode="c", shape=shape)
     else:
-        arr = np.empty(shape, dtype=dtype)
-        view = _bytes_of(arr)
         try:
             f = store.open(key)
         except NotFoundError:
-            raise NotFoundError(f"blob {key} of tensor {name!r} is missing from {store.url!r}") from None
+            raise _missing(key, name, store) from None
         with f:
-            got = 0
-            while got < nbytes:
-                n = f.readinto(view[got:])
-                if not n:
-                    break
-                got += n
-            extra = f.read(1)
-        if got != nbytes or extra:
-            raise IntegrityError(
-                f"blob {key} of tensor {name!r} holds {'more than ' if extra else ''}{got} bytes; "
-                f"the manifest says {nbytes}"
-            )
+            size = _blob_size(f)
+            if size is not None:
+                _check_size(key, name, size, False, nbytes)  # before allocating what the manifest says
+                arr = np.empty(shape, dtype=dtype)
+                got = _read_into(f, _bytes_of(arr))
+                _check_size(key, name, got, bool(f.read(1)), nbytes)
+            else:  # cannot ask the size: read what is there, never more than the manifest says + 1
+                buf = bytearray()
+                while len(buf) <= nbytes:
+                    chunk = f.read(min(_CHUNK, nbytes + 1 - len(buf)))
+                    if not chunk:
+                        break
+                    buf += chunk
+                _check_size(key, name, min(len(buf), nbytes), len(buf) > nbytes, nbytes)
+                arr = np.frombuffer(buf, dtype=dtype).reshape(shape) if nbytes else np.empty(shape, dtype=dtype)
     if verify:
-        actual = hashlib.sha256(_bytes_of(arr)).hexdigest()
-        if actual != digest:
-            raise IntegrityError(
-                f"blob {key} of tensor {name!r} is damaged: its sha256 is {actual}, expected {digest}"
-            )
+        _check_digest(key, name, hashlib.sha256(_bytes_of(arr)).hexdigest(), digest)
         if isinstance(arr, np.memmap):
             _remember_mapping(arr, digest)
     return arr
@@ -363,7 +416,11 @@ def _read_one(store: Store, name: str, info: dict[str, Any], verify: bool, mmap:
 
 def read_tensors(store: Store, manifest: dict[str, Any], *, verify: bool = True,
                  mmap: bool = True) -> dict[str, np.ndarray]:
-    """The manifest's tensors from ``store``; memory-mapped (copy-on-write) on local disk."""
+    """The manifest's tensors from ``store``; memory-mapped (copy-on-write) on local disk.
+
+    A missing, short, long or (with ``verify``) damaged blob raises IntegrityError naming it;
+    sizes are checked before anything the size of a tensor is allocated.
+    """
     items = list(manifest["tensors"].items())
     total = sum(info["nbytes"] for _, info in items)
 
@@ -376,3 +433,40 @@ def read_tensors(store: Store, manifest: dict[str, Any], *, verify: bool = True,
     else:
         arrays = [one(item) for item in items]
     return {name: arr for (name, _), arr in zip(items, arrays)}
+
+
+def _check_one(store: Store, name: str, info: dict[str, Any]) -> str:
+    key = blob_key(info["sha256"])
+    try:
+        f = store.open(key)
+    except NotFoundError:
+        raise _missing(key, name, store) from None
+    h, size = hashlib.sha256(), 0
+    with f:
+        known = _blob_size(f)
+        if known is not None:
+            _check_size(key, name, known, False, info["nbytes"])
+        for chunk in iter(lambda: f.read(8 << 20), b""):
+            h.update(chunk)
+            size += len(chunk)
+            if size > info["nbytes"]:
+                break
+    _check_size(key, name, min(size, info["nbytes"]), size > info["nbytes"], info["nbytes"])
+    _check_digest(key, name, h.hexdigest(), info["sha256"])
+    return info["sha256"]
+
+
+def verify_blobs(store: Store, manifest: dict[str, Any]) -> int:
+    """Stream every distinct blob a manifest names and check its size and sha256 (nothing the
+    size of a tensor is held in memory); returns how many blobs were checked."""
+    todo: dict[str, tuple[str, dict[str, Any]]] = {}
+    for name, info in manifest["tensors"].items():
+        todo.setdefault(info["sha256"], (name, info))
+    items = list(todo.values())
+    if len(items) > 1 and sum(i["nbytes"] for _, i in items) > (8 << 20):
+        with ThreadPoolExecutor(_WORKERS) as pool:
+            list(pool.map(lambda item: _check_one(store, *item), items))
+    else:
+        for item in items:
+            _check_one(store, *item)
+    return len(items)

@@ -17,7 +17,6 @@ import attrs
 from modelmgmt._validation import check_int, validate_name
 from modelmgmt.errors import (
     ConflictError,
-    IntegrityError,
     InvalidArgumentError,
     NotFittedError,
     NotFoundError,
@@ -32,7 +31,9 @@ from modelmgmt.registry.layout import ABORTED, CLAIM, DELETED, MANIFEST, TAGS, v
 from modelmgmt.registry.log import writer_id
 from modelmgmt.registry.refs import check_version, parse_ref
 from modelmgmt.registry.search import compile_filter, compile_order, select
+from modelmgmt.registry.signing import SIGNATURE, Trust
 from modelmgmt.registry.tracking import Run, find_run, list_experiments, list_runs
+from modelmgmt.registry.trust import VerifyResult, export_version, read_version, verify_version
 from modelmgmt.registry.version import ModelVersion
 from modelmgmt.stores import open_store
 from modelmgmt.stores.base import Store, validate_key
@@ -69,7 +70,10 @@ class Registry:
     []
     """
 
-    def __init__(self, url_or_store: Any, **storage_options: Any) -> None:
+    def __init__(self, url_or_store: Any, *, signing_key: Any = None, trusted_keys: Any = None,
+                 require_signature: bool = False, **storage_options: Any) -> None:
+        #: signing and signature checking (docs/security.md): keys are read once, here
+        self.trust = Trust(signing_key, trusted_keys, require_signature)
         self.store: Store = open_store(url_or_store, **storage_options)
         self.url: str = self.store.url
         self.alias_book = AliasBook(self.store, self._has_version)
@@ -176,6 +180,8 @@ class Registry:
             manifest["tensors"] = table
             manifest["metadata"]["version"] = version
             data = artifact.dump_manifest(manifest)
+            if self.trust.signs:  # before the manifest: a visible signed version is never unsigned
+                self.store.put(version_key(name, version, SIGNATURE), self.trust.sign(data))
             self.store.put(version_key(name, version, MANIFEST), data)
         except BaseException:
             try:
@@ -251,10 +257,19 @@ class Registry:
         extra = self._extra_tags(mv.name, mv.version)
         return attrs.evolve(mv, tags={**mv.tags, **extra}) if extra else mv
 
+    def _read_trusted(self, name: str, version: int) -> tuple[dict[str, Any], str, str | None]:
+        """(manifest, digest, signer or None) with the signature checked before anything is read."""
+        try:
+            return read_version(self.store, self.trust, name, version)
+        except NotFoundError:
+            self._read_manifest(name, version)  # raises the NotFoundError naming what is missing
+            raise
+
     def load(self, ref: str, verify: bool = True) -> Any:
-        """The model a reference names, rebuilt without pickle; ``verify`` checks every blob."""
+        """The model a reference names, rebuilt without pickle; ``verify`` checks every blob
+        (and the registry's ``trusted_keys`` the manifest's signature)."""
         name, version = self._resolve(ref)
-        manifest, _ = self._read_manifest(name, version)
+        manifest, _, _ = self._read_trusted(name, version)
         artifact.resolve_model_type(manifest.get("model_type"))
         return artifact.build_model(manifest, artifact.read_tensors(self.store, manifest, verify=verify))
 
@@ -414,27 +429,21 @@ class Registry:
             },
         }
 
-    def verify(self, ref: str) -> ModelVersion:
-        """Check every blob of a version against its sha256; IntegrityError names a bad one."""
+    def verify(self, ref: str) -> VerifyResult:
+        """Check a version's signature (with trusted keys), model type and every blob's size and
+        sha256; IntegrityError names what is wrong. Returns ``.ok``, ``.signed_by``, ``.blobs_checked``."""
         name, version = self._resolve(ref)
-        manifest, digest = self._read_manifest(name, version)
-        for tensor, info in manifest["tensors"].items():
-            key = artifact.blob_key(info["sha256"])
-            try:
-                with self.store.open(key) as f:
-                    h, size = hashlib.sha256(), 0
-                    for chunk in iter(lambda: f.read(8 << 20), b""):
-                        h.update(chunk)
-                        size += len(chunk)
-            except NotFoundError:
-                raise IntegrityError(f"{name}/{version}: blob {key} of tensor {tensor!r} is missing") from None
-            if size != info["nbytes"] or h.hexdigest() != info["sha256"]:
-                raise IntegrityError(
-                    f"{name}/{version}: blob {key} of tensor {tensor!r} is damaged "
-                    f"({size} bytes with sha256 {h.hexdigest()}; expected {info['nbytes']} bytes "
-                    f"with sha256 {info['sha256']})"
-                )
-        return self._model_version(manifest, digest)
+        manifest, digest, signed_by = self._read_trusted(name, version)
+        return verify_version(self.store, manifest, digest, signed_by, self._model_version(manifest, digest))
+
+    def export(self, ref: str, destination: Any, **storage_options: Any) -> str:
+        """Write a verified version as a plain folder (manifest, signature, blobs, attachments)
+        that ``mm.load(folder)`` reads back verified; returns the folder's URL."""
+        name, version = self._resolve(ref)
+        manifest, digest, signed_by = self._read_trusted(name, version)
+        verify_version(self.store, manifest, digest, signed_by, self._model_version(manifest, digest))
+        return export_version(self.store, name, version, manifest, digest, self.attachments(f"{name}/{version}"),
+                              destination, **storage_options)
 
     def gc(self, *, grace_period: float = 3600.0, dry_run: bool = False) -> list[str]:
         """Delete blobs no version references; returns their keys. See ``registry.gc``."""
