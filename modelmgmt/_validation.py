@@ -22,7 +22,10 @@ __all__ = [
 ]
 
 MAX_NAME_LENGTH = 200
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1 (U+0085 is a line break)
+# bidi controls, zero-width characters and line/paragraph separators: a listing could show one
+# name and mean another (U+202E reverses the text after it; U+200B is invisible)
+_DECEPTIVE = re.compile("[\u061c\u200b-\u200f\u2028-\u202e\u2060\u2066-\u2069\ufeff]")
 
 
 def _describe(x: Any) -> str:
@@ -87,7 +90,8 @@ def check_same_length(**arrays: Any) -> int:
 
 
 def validate_name(name: Any, what: str = "name") -> str:
-    """Check a model/alias/experiment name: 1-200 chars, no '/', '\\', NUL or control chars, not '.'/'..'."""
+    """Check a model/alias/experiment name: 1-200 chars, no '/', '\\', NUL, control, bidi or
+    zero-width chars, not '.'/'..'."""
     if not isinstance(name, str):
         raise InvalidArgumentError(f"{what} must be a str; got {type(name).__name__}")
     if not 1 <= len(name) <= MAX_NAME_LENGTH:
@@ -98,6 +102,12 @@ def validate_name(name: Any, what: str = "name") -> str:
         raise InvalidArgumentError(f"{what} must not contain '/' or '\\'; got {name!r}")
     if _CONTROL.search(name):
         raise InvalidArgumentError(f"{what} must not contain NUL or control characters; got {name!r}")
+    found = _DECEPTIVE.search(name)
+    if found:
+        raise InvalidArgumentError(
+            f"{what} must not contain bidirectional controls, zero-width characters or line separators "
+            f"(they make a name display as another); got {name!r} with U+{ord(found.group()):04X}"
+        )
     if name != name.strip():
         raise InvalidArgumentError(f"{what} must not start or end with whitespace; got {name!r}")
     return name
