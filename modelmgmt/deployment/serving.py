@@ -217,7 +217,8 @@ class ServingDeployment(Deployment):
 
     def update(self, ref: str, *, event: str = "update") -> Any:
         """Load and verify ``ref`` completely, then switch to it atomically (ending any
-        canary split); returns its ModelVersion."""
+        canary split); returns its ModelVersion. The deployment then follows ``ref``
+        (so ``update("m/3")`` on a following deployment pins it; ``update("m@prod")`` follows again)."""
         self.served()
         if not isinstance(ref, str):
             raise InvalidArgumentError(f"ref must be a str like 'name', 'name/3' or 'name@alias'; got {type(ref).__name__}")
@@ -226,6 +227,8 @@ class ServingDeployment(Deployment):
             old = self.served()
             self._current = new
             self._split = None
+            if event != "follow":  # an operator's choice: follow that ref from now on (if it moves)
+                self.ref = ref
             if old is not new:
                 self._previous.append(old)
             self._trim()
@@ -264,6 +267,7 @@ class ServingDeployment(Deployment):
             self._previous.pop()
             self._current = target
             self._split = None
+            self.ref = target.label  # pinned: following stops until update() names an alias again
         self._record("rollback", target)
         self._changed("update", target.label)
         return target.version
