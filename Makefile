@@ -28,6 +28,11 @@ test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
 	for p in plugins/*/; do if [ -d $$p/tests ]; then (cd $$p && ../../$(BIN)/python -m pytest -q) || exit 1; fi; done
 
+# the linter and the type checker (configured in pyproject.toml); tests/test_lint.py runs both too
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check modelmgmt
+	$(BIN)/mypy modelmgmt
+
 bench: $(VENV)/.installed-test
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
