@@ -8,6 +8,10 @@ be dead (same host, process gone), or it is older than ``grace_period`` seconds 
 other machines). Claims are re-read just before deleting, and a registration re-checks its
 blobs before writing its manifest (re-writing any that vanished), which closes the window
 of a registration that starts while gc runs.
+
+On local disk gc also removes temp files (``.tmp-*``) that failed or killed writers left in
+any folder (blobs, versions, aliases, runs), except those a process on this machine still
+has open, and reports their paths under the root with the removed blobs.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from modelmgmt.errors import InvalidArgumentError, NotFoundError
 from modelmgmt.registry import layout
 
 __all__ = ["collect"]
+
+TEMP_PREFIX = ".tmp-"  # how LocalStore and blob streaming name a file before it is renamed into place
 
 
 def _pid_alive(pid: int) -> bool:
@@ -71,31 +77,59 @@ def _referenced(registry: Any, grace_period: float) -> tuple[set[str], int]:
     return keep, in_flight
 
 
-def _stale_temp_files(registry: Any, grace_period: float, writers: int) -> list[str]:
-    """Half-written temp files a killed writer left in a local store's blob folder."""
-    path = registry.store.local_path(layout.BLOB_PREFIX + "0" * 64)
-    if path is None:
-        return []
-    folder = os.path.dirname(path)
-    try:
-        names = os.listdir(folder)
-    except FileNotFoundError:
-        return []
-    now, out = time.time(), []
-    for name in names:
-        if name.startswith(".tmp-"):
-            full = os.path.join(folder, name)
+def _open_files() -> set[str] | None:
+    """Paths of the files any process on this machine has open (None where /proc cannot tell)."""
+    if not os.path.isdir("/proc/self/fd"):
+        return None
+    found: set[str] = set()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:  # gone, or not ours to see
+            continue
+        for fd in fds:
             try:
-                # with no registration in flight every temp file is a dead writer's leftover
-                if not writers or now - os.path.getmtime(full) >= grace_period:
-                    out.append(full)
-            except FileNotFoundError:
+                found.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+            except OSError:
                 continue
+    return found
+
+
+def _stale_temp_files(registry: Any, grace_period: float, writers: int) -> list[tuple[str, str]]:
+    """(key, path) of temp files failed or killed writers left anywhere under a local registry.
+
+    A temp file is never removed while a process on this machine has it open (it is being
+    written); otherwise it is stale once older than ``grace_period``, or at once when no
+    registration is in flight (writers on other machines are covered by their claims).
+    """
+    probe = registry.store.local_path("probe")
+    if probe is None:
+        return []
+    root = os.path.dirname(probe)
+    temps = []
+    for folder, _, files in os.walk(root):
+        temps.extend(os.path.join(folder, f) for f in files if f.startswith(TEMP_PREFIX))
+    if not temps:
+        return []
+    busy = _open_files()
+    now, out = time.time(), []
+    for path in temps:
+        try:
+            age = now - os.path.getmtime(path)
+        except FileNotFoundError:  # renamed into place meanwhile
+            continue
+        if busy is not None and os.path.realpath(path) in busy:
+            continue
+        if not writers or age >= grace_period:
+            out.append((os.path.relpath(path, root).replace(os.sep, "/"), path))
     return out
 
 
 def collect(registry: Any, *, grace_period: float = 3600.0, dry_run: bool = False) -> list[str]:
-    """Delete unreferenced blobs (and stale local temp files); return the removed keys."""
+    """Delete unreferenced blobs and stale temp files (anywhere under a local registry); return
+    the removed keys (a temp file's key is its path under the registry root)."""
     if isinstance(grace_period, bool) or not isinstance(grace_period, (int, float)) or grace_period < 0:
         raise InvalidArgumentError(f"grace_period must be a number of seconds >= 0; got {grace_period!r}")
     store = registry.store
@@ -111,7 +145,7 @@ def collect(registry: Any, *, grace_period: float = 3600.0, dry_run: bool = Fals
         garbage = [k for k in candidates if k[len(layout.BLOB_PREFIX):] not in keep]
     temps = _stale_temp_files(registry, grace_period, writers)
     if dry_run:
-        return garbage + [layout.BLOB_PREFIX + os.path.basename(t) for t in temps]
+        return garbage + [key for key, _ in temps]
     removed = []
     for key in garbage:
         try:
@@ -119,10 +153,10 @@ def collect(registry: Any, *, grace_period: float = 3600.0, dry_run: bool = Fals
             removed.append(key)
         except NotFoundError:
             continue
-    for path in temps:
+    for key, path in temps:
         try:
             os.unlink(path)
-            removed.append(layout.BLOB_PREFIX + os.path.basename(path))
+            removed.append(key)
         except FileNotFoundError:
             continue
     return removed

@@ -115,8 +115,12 @@ class LocalStore(FsspecStore):
         directory = os.path.dirname(path)
         os.makedirs(directory, exist_ok=True)
         tmp = os.path.join(directory, f".tmp-{uuid.uuid4().hex}")
-        with open(tmp, "wb") as f:
-            f.write(data)
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+        except BaseException:  # a full disk (ENOSPC) must not leave the temp file behind
+            _unlink_quietly(tmp)
+            raise
         return tmp
 
     def put(self, key: str, data: bytes | bytearray | memoryview) -> None:
