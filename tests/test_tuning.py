@@ -336,8 +336,9 @@ def test_every_trial_is_a_run_and_the_best_registers_in_one_call(iris):
     reg = mm.Registry("memory://tuning")
     s = GridSearch(ToySoftmax, {"l2": [0.0, 1.0], "lr": [0.5]}, cv=3, scoring=toy_accuracy, fit_params={"epochs": 10},
                    registry=reg, experiment="iris-grid").fit(X, y)
-    runs = reg.runs("iris-grid")
+    runs = [r for r in reg.runs("iris-grid") if r.parent_id is not None]
     assert len(runs) == 2 and {r.status for r in runs} == {"finished"}
+    assert {r.parent_id for r in runs} == {s.run.id}
     by_id = {r.id: r for r in runs}
     for row in s.results:
         run = by_id[row["run_id"]]
@@ -346,7 +347,8 @@ def test_every_trial_is_a_run_and_the_best_registers_in_one_call(iris):
         assert run.metrics["split2_score"][-1][1] == pytest.approx(row["split2_score"])
     mv = s.register_best(name="iris-best")
     assert mv.version == 1 and mv.params == s.best_params
-    assert mv.run_id == s.results[s.best_index]["run_id"]
+    assert mv.run_id == s.run.id  # the parent run, which records the refit
+    assert reg.get_run(mv.run_id).tags["best_run_id"] == s.results[s.best_index]["run_id"]
     assert mv.metrics["cv_toy_accuracy"] == pytest.approx(s.best_score)
     loaded = reg.load("iris-best")
     np.testing.assert_array_equal(loaded.predict(X), s.best_model.predict(X))

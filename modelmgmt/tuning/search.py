@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import time
 import warnings
 from typing import Any, Callable, Iterable
 
@@ -114,16 +115,43 @@ def _plain(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
 
 
+_SCALAR = (str, int, float, bool, type(None))
+
+
 def _loggable(params: dict[str, Any]) -> dict[str, Any]:
-    """Params as JSON-able values for tracking: objects (an optimizer) become their repr."""
-    scalar = (str, int, float, bool, type(None))
+    """Params as JSON-able values: scalars and lists of scalars as they are, objects as their repr."""
     out: dict[str, Any] = {}
     for k, v in params.items():
         v = _plain(v)
-        if isinstance(v, (list, tuple)) and all(isinstance(_plain(x), scalar) for x in v):
+        if isinstance(v, (list, tuple)) and all(isinstance(_plain(x), _SCALAR) for x in v):
             out[k] = [_plain(x) for x in v]  # e.g. MLP hidden=(32, 16)
         else:
-            out[k] = v if isinstance(v, scalar) else repr(v)
+            out[k] = v if isinstance(v, _SCALAR) else repr(v)
+    return out
+
+
+def _hyperparams_of(value: Any) -> dict[str, Any] | None:
+    """An object's own hyperparameters (an optimizer's ``hyperparams``, a model's ``config``)."""
+    for attr in ("hyperparams", "config"):
+        found = getattr(value, attr, None)
+        if isinstance(found, dict):
+            return found
+    return None
+
+
+def flatten_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Every hyperparameter as its own JSON-able param: an object (an optimizer) gives its class
+    name under its own key and each of its hyperparameters under ``key.name``, so that
+    ``fit__optimizer=Adam(lr=0.01)`` logs ``fit__optimizer="Adam"`` and ``fit__optimizer.lr=0.01``."""
+    out: dict[str, Any] = {}
+    for k, v in params.items():
+        v = _plain(v)
+        inner = None if isinstance(v, _SCALAR + (list, tuple, dict)) else _hyperparams_of(v)
+        if inner is None:
+            out.update(_loggable({k: v}))
+            continue
+        out[k] = type(v).__name__
+        out.update(flatten_params({f"{k}.{name}": value for name, value in inner.items()}))
     return out
 
 
@@ -138,7 +166,7 @@ class _BaseSearch:
         scoring: Any = "accuracy",
         fit_params: dict | None = None,
         executor: Any = None,
-        refit: bool = True,
+        refit: bool | str = True,
         progress: bool | None = None,
         registry: Any = None,
         experiment: str | None = None,
@@ -146,8 +174,23 @@ class _BaseSearch:
     ) -> None:
         if not callable(factory):
             raise InvalidArgumentError(f"factory must be a callable returning an unfitted Model; got {type(factory).__name__}")
-        if not (isinstance(scoring, str) or callable(scoring)):
-            raise InvalidArgumentError(f"scoring must be one metric name or a callable(model, X, y); got {type(scoring).__name__}")
+        if not (isinstance(scoring, (str, list, tuple, dict)) or callable(scoring)):
+            raise InvalidArgumentError(
+                "scoring must be a metric name, a callable(model, X, y), or a tuple/list/dict of them; "
+                f"got {type(scoring).__name__}")
+        if not isinstance(refit, (bool, str)):
+            raise InvalidArgumentError(f"refit must be True, False or the name of a scoring metric; got {type(refit).__name__}")
+        if isinstance(scoring, (list, tuple, dict)):
+            names = list(scoring) if isinstance(scoring, dict) else [
+                s if isinstance(s, str) else getattr(s, "__name__", f"score{i}") for i, s in enumerate(scoring)]
+            if refit is True and len(names) > 1:
+                raise InvalidArgumentError(
+                    f"with several scoring metrics ({', '.join(map(str, names))}) refit must name the one "
+                    "that picks the best candidate (refit='r2'), or be False")
+            if isinstance(refit, str) and refit not in names:
+                raise InvalidArgumentError(f"refit={refit!r} is not one of the scoring metrics: {', '.join(map(str, names))}")
+        elif isinstance(refit, str) and refit != (scoring if isinstance(scoring, str) else getattr(scoring, "__name__", "score")):
+            raise InvalidArgumentError(f"refit={refit!r} is not the scoring metric {scoring!r}")
         if fit_params is not None and not isinstance(fit_params, dict):
             raise InvalidArgumentError(f"fit_params must be a dict of keyword arguments for fit; got {type(fit_params).__name__}")
         if isinstance(cv, int) and not isinstance(cv, bool) and cv < 2:
@@ -168,6 +211,8 @@ class _BaseSearch:
         self.best_index: int | None = None
         self.best_model: Any = None
         self._runs: list[Any] = []
+        self.run: Any = None  #: the parent tracking run, when a registry was given
+        self.refit_time: float | None = None
 
     # --- what subclasses provide ----------------------------------------------------
     def _candidates(self) -> list[dict[str, Any]]:
@@ -176,14 +221,28 @@ class _BaseSearch:
     # --- running ----------------------------------------------------------------------
     @property
     def _scoring_name(self) -> str:
+        """The metric that ranks candidates: the only one, or the one ``refit`` names."""
+        if isinstance(self.refit, str):
+            return self.refit
+        if isinstance(self.scoring, (list, tuple, dict)):
+            return self._metric_names[0]
         return self.scoring if isinstance(self.scoring, str) else getattr(self.scoring, "__name__", "score")
+
+    @property
+    def _metric_names(self) -> list[str]:
+        if isinstance(self.scoring, dict):
+            return list(self.scoring)
+        if isinstance(self.scoring, (list, tuple)):
+            return [s if isinstance(s, str) else getattr(s, "__name__", f"score{i}") for i, s in enumerate(self.scoring)]
+        return [self._scoring_name]
 
     def _evaluate(
         self, candidates: list[dict], splits: list, X: np.ndarray, y: np.ndarray, fit_params_for: Callable[[int], dict | None], bar: Any
     ) -> list[dict[str, Any]]:
         """Score every candidate on every split; one result row per candidate."""
         scorers = check_scoring(self.scoring)
-        (key,) = scorers
+        names = list(scorers)
+        primary = self._scoring_name if len(names) > 1 else names[0]
         tasks = []
         for c, params in enumerate(candidates):
             fp = fit_params_for(c)
@@ -195,8 +254,15 @@ class _BaseSearch:
         k = len(splits)
         for c, params in enumerate(candidates):
             chunk = raw[c * k : (c + 1) * k]
-            scores = np.array([r["scores"][key] for r in chunk])
             row: dict[str, Any] = {"params": {n: _plain(v) for n, v in params.items()}}
+            for name in names:  # every metric's mean and std (greater is better, as scikit-learn)
+                per_split = np.array([r["scores"][name] for r in chunk])
+                row[f"mean_{name}"] = float(np.mean(per_split))
+                row[f"std_{name}"] = float(np.std(per_split))
+                if len(names) > 1:
+                    for i, s in enumerate(per_split):
+                        row[f"split{i}_{name}"] = float(s)
+            scores = np.array([r["scores"][primary] for r in chunk])
             for i, s in enumerate(scores):
                 row[f"split{i}_score"] = float(s)
             row["split_scores"] = scores.tolist()
@@ -208,12 +274,15 @@ class _BaseSearch:
         return rows
 
     @staticmethod
-    def _rank(rows: list[dict]) -> None:
-        """rank 1 = best mean score; ties share the smallest rank (scipy's "min", as sklearn)."""
-        means = np.array([r["mean_score"] for r in rows], dtype=float)
-        means = np.where(np.isnan(means), -np.inf, means)
-        for r, m in zip(rows, means):
-            r["rank"] = int(1 + np.sum(means > m))
+    def _rank(rows: list[dict], names: list[str] = ()) -> None:  # type: ignore[assignment]
+        """rank 1 = best mean score; ties share the smallest rank (scipy's "min", as sklearn);
+        with several metrics ``names``, ``rank_<metric>`` for each as well."""
+        keys = [("rank", "mean_score")] + ([(f"rank_{n}", f"mean_{n}") for n in names] if len(names) > 1 else [])
+        for rank_key, mean_key in keys:
+            means = np.array([r[mean_key] for r in rows], dtype=float)
+            means = np.where(np.isnan(means), -np.inf, means)
+            for r, m in zip(rows, means):
+                r[rank_key] = int(1 + np.sum(means > m))
 
     def _probe(self, candidates: list[dict]) -> tuple[bool, bool]:
         """Build the first candidate and check fit__ names; return (is classifier, accepts NaN)."""
@@ -235,7 +304,7 @@ class _BaseSearch:
         finally:
             if bar is not None:
                 bar.close()
-        self._rank(rows)
+        self._rank(rows, self._metric_names)
         self.results = rows
         self.best_index = int(np.argmin([r["rank"] for r in rows]))  # first of tied bests
         self._finish(X, y, self.fit_params)
@@ -243,8 +312,10 @@ class _BaseSearch:
 
     def _finish(self, X: np.ndarray, y: np.ndarray, refit_params: dict | None) -> None:
         self.best_model = None
-        if self.refit:
+        if self.refit is not False:
+            start = time.perf_counter()
             self.best_model = fit_model(self.factory, self.results[self.best_index]["params"], X, y, refit_params)
+            self.refit_time = time.perf_counter() - start
         if self.registry is not None:
             self._log_runs()
 
@@ -269,23 +340,39 @@ class _BaseSearch:
 
     # --- tracking and registry --------------------------------------------------------
     def _log_runs(self) -> None:
-        """One tracking run per candidate in ``experiment`` with its params and fold scores."""
+        """One parent run for the search (best params, best scores, the refit) and one child
+        run per candidate with every hyperparameter as its own param and every metric."""
         experiment = self.experiment or type(self).__name__
+        names = self._metric_names
         self._runs = []
-        for row in self.results:
-            with self.registry.start_run(experiment, params=_loggable(row["params"]), tags={"search": type(self).__name__}) as run:
-                metrics = {f"mean_{self._scoring_name}": row["mean_score"], f"std_{self._scoring_name}": row["std_score"],
-                           "fit_time": row["fit_time"], "rank": row["rank"]}
-                metrics.update({k: v for k, v in row.items() if k.startswith("split") and k.endswith("_score")})
-                run.log_metrics(metrics)
-                row["run_id"] = run.id
-            self._runs.append(run)
+        search_tags = {"search": type(self).__name__}
+        with self.registry.start_run(experiment, tags={**search_tags, "role": "parent"}) as parent:
+            self.run = parent
+            for i, row in enumerate(self.results):
+                with self.registry.start_run(experiment, params=flatten_params(row["params"]),
+                                             tags={**search_tags, "role": "candidate", "candidate": i},
+                                             parent=parent) as run:
+                    metrics = {f"mean_{n}": row[f"mean_{n}"] for n in names}
+                    metrics.update({f"std_{n}": row[f"std_{n}"] for n in names})
+                    metrics.update({"fit_time": row["fit_time"], "rank": row["rank"]})
+                    metrics.update({k: v for k, v in row.items()
+                                    if k.startswith("split") and k != "split_scores" and isinstance(v, float)})
+                    run.log_metrics(metrics)
+                    row["run_id"] = run.id
+                self._runs.append(run)
+            best = self.results[self.best_index]
+            parent.log_params(flatten_params(best["params"]))
+            parent.log_metrics({**{f"best_mean_{n}": best[f"mean_{n}"] for n in names},
+                                **{f"best_std_{n}": best[f"std_{n}"] for n in names},
+                                **({"refit_time": self.refit_time} if self.best_model is not None else {})})
+            parent.set_tag("best_run_id", best["run_id"])
+            parent.set_tag("refit", "yes" if self.best_model is not None else "no")
 
     def register_best(self, registry: Any = None, name: str = "best") -> Any:
         """Register ``best_model`` with its params and CV score in ``registry``; the ModelVersion.
 
-        When the trials were logged to that registry, the version's ``run_id`` is the best
-        trial's run.
+        When the trials were logged to that registry, the version's ``run_id`` is the search's
+        parent run (which records the refit); its tag ``best_run_id`` names the best trial's run.
         """
         self._check_done()
         registry = registry if registry is not None else self.registry
@@ -295,12 +382,12 @@ class _BaseSearch:
             raise InvalidArgumentError("register_best needs the refitted best model; run the search with refit=True")
         row = self.results[self.best_index]
         kwargs: dict[str, Any] = {
-            "params": _loggable(row["params"]),
-            "metrics": {f"cv_{self._scoring_name}": row["mean_score"], f"cv_{self._scoring_name}_std": row["std_score"]},
+            "params": flatten_params(row["params"]),
+            "metrics": {k: v for n in self._metric_names
+                        for k, v in ((f"cv_{n}", row[f"mean_{n}"]), (f"cv_{n}_std", row[f"std_{n}"]))},
         }
-        runs = getattr(self, "_runs", None)
-        if runs and registry is self.registry:
-            kwargs["run"] = runs[self.best_index]  # lineage: the version points at its trial
+        if self.run is not None and registry is self.registry:
+            kwargs["run"] = self.run  # lineage: the version points at the search that refit it
         return registry.register(name, self.best_model, **kwargs)
 
     def __repr__(self) -> str:
