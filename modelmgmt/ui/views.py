@@ -281,6 +281,7 @@ def experiment_page(reg: Any, query: Query, name: str) -> Page:
         [f"params.{p}" for p in params][:10] + [f"metrics.{m}" for m in metrics][:10]
     data = {"experiment": name, "filter": text, "order_by": order, "error": error, "runs": rows,
             "params": params, "metrics": metrics, "columns": columns, "all_columns": all_columns,
+            "nested": any(r.get("parent_id") for r in rows),
             "page": _page_links(f"/experiments/{name}", query, offset, limit, len(rows), len(runs))}
     return Page("experiment.html", name, data, status=status,
                 crumbs=[("Experiments", "/experiments"), (name, "")])
@@ -301,7 +302,7 @@ def run_page(reg: Any, query: Query, run_id: str) -> Page:
     artifacts = run.artifacts() if hasattr(run, "artifacts") else []
     data = {**_run_row(run), "error": run.error, "artifacts": artifacts, "options": opts,
             "points": {k: len(pts) for k, pts in run.metrics.items()}}
-    charts = {k: line_chart({k: (steps, values)}, ylabel=k, height=220, **opts)
+    charts = {k: line_chart({k: (steps, values)}, ylabel=k, width=560, height=220, **opts)
               for k, (steps, values) in _curves(run).items() if len(steps) > 1}
     return Page("run.html", f"run {run.id[:8]}", data, charts,
                 crumbs=[("Experiments", "/experiments"), (run.experiment, f"/experiments/{run.experiment}"),
@@ -334,7 +335,7 @@ def runs_compare_page(reg: Any, query: Query) -> Page:
     for k in metric_keys:
         series = [(label, *_curves(r)[k]) for label, r in zip(labels, runs) if k in r.metrics]
         if any(len(s[1]) > 1 for s in series):  # single values are in the table below
-            charts[k] = line_chart(series, ylabel=k, height=240, **opts)
+            charts[k] = line_chart(series, ylabel=k, width=560, height=240, **opts)
     return Page("runs_compare.html", "Compare runs", data, charts,
                 crumbs=[("Experiments", "/experiments"), ("compare runs", "")])
 

@@ -61,6 +61,8 @@ def _tick_label(v: float, log: bool) -> str:
 
 def _time_label(t: float, span: float) -> str:
     d = _dt.datetime.fromtimestamp(t, _dt.timezone.utc)
+    if span < 10:  # events seconds apart (scripts, tests): show milliseconds
+        return d.strftime("%H:%M:%S.%f")[:-3]
     return d.strftime("%H:%M:%S" if span < 2 * 86400 else "%Y-%m-%d")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelmgmt import __version__
 from modelmgmt.viz.charts import histogram_chart, line_chart
 from modelmgmt.viz.templating import environment, fmt_time, render, stylesheet
 
@@ -69,8 +70,6 @@ def drift_body(report: Any, *, chart_width: int = 360) -> Any:
 
 def drift_report_html(report: Any, *, title: str = "Drift report") -> str:
     """A self-contained HTML page (inline CSS and SVG, no script, no raw rows)."""
-    from modelmgmt import __version__
-
     env = environment()
     return env.get_template("drift_report.html.j2").render(
         title=title, body=drift_body(report), css=stylesheet(), version=__version__)
