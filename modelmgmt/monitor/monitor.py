@@ -578,9 +578,9 @@ class Monitor:
             theirs = other._store.block if isinstance(other._store, Cumulative) else other._store.batches()
             n_other = other._n
         with self._lock:
-            for mine, theirs in ((self._label_task, task), (self._score_cols, cols)):
-                if mine is not None and theirs is not None and mine != theirs:
-                    raise InvalidArgumentError(f"cannot merge monitors whose labels or scores differ ({mine} vs {theirs})")
+            for a, b in ((self._label_task, task), (self._score_cols, cols)):
+                if a is not None and b is not None and a != b:
+                    raise InvalidArgumentError(f"cannot merge monitors whose labels or scores differ ({a} vs {b})")
             self._label_task = self._label_task or task
             self._score_cols = self._score_cols or cols
             self._flush()

@@ -1,0 +1,117 @@
+"""Sliding windows: a monitor with window=N reports exactly what a monitor that saw only the
+last N rows reports, whatever the batching; memory stays flat as the stream grows."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hs
+
+import modelmgmt as mm
+
+
+def _stream(seed: int, n: int):
+    rng = np.random.default_rng(seed)
+    ref = np.column_stack([rng.normal(size=1500), rng.integers(0, 5, 1500), rng.normal(size=1500)])
+    X = np.column_stack([rng.normal(0.3, 1, n), rng.integers(0, 6, n), rng.normal(size=n)])
+    X[rng.random(n) < 0.05, 2] = np.nan
+    score = 1 / (1 + np.exp(-X[:, 0]))
+    y_pred = (score > 0.5).astype(int)
+    y_true = (rng.random(n) < score).astype(int)
+    return ref, X, y_pred, y_true, score
+
+
+def assert_same_report(a, b, tol=1e-12):
+    assert a.n_observed == b.n_observed
+    for fa, fb in zip([*a.features, a.prediction_drift], [*b.features, b.prediction_drift]):
+        if fa is None:
+            assert fb is None
+            continue
+        assert fa.test == fb.test and fa.drifted == fb.drifted and fa.n_current == fb.n_current
+        assert fa.statistic == pytest.approx(fb.statistic, rel=tol, abs=tol) or (
+            math.isnan(fa.statistic) and math.isnan(fb.statistic))
+        assert (fa.p_value is None) == (fb.p_value is None)
+        if fa.p_value is not None:
+            assert fa.p_value == pytest.approx(fb.p_value, rel=1e-9, abs=tol)
+        assert fa.missing_share == pytest.approx(fb.missing_share, abs=tol)
+        assert fa.out_of_range_share == pytest.approx(fb.out_of_range_share, abs=tol)
+        assert fa.histogram == fb.histogram and fa.new_categories == fb.new_categories
+    for da, db in ((a.performance, b.performance), (a.estimated_performance, b.estimated_performance)):
+        assert da.keys() == db.keys()
+        for k in da:
+            assert da[k] == pytest.approx(db[k], rel=tol, abs=tol) or (math.isnan(da[k]) and math.isnan(db[k]))
+
+
+def _monitor(ref, y_pred, **kw):
+    return mm.Monitor(ref, categorical=[1], reference_predictions=y_pred[:500], task="classification", **kw)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=hs.integers(0, 2**32 - 1), window=hs.integers(1, 1500),
+       exact_rows=hs.sampled_from([0, 300, 10_000]), cuts=hs.lists(hs.integers(0, 2500), max_size=10))
+def test_window_equals_a_monitor_that_saw_only_the_last_n_rows(seed, window, exact_rows, cuts):
+    ref, X, y_pred, y_true, score = _stream(seed, 2500)
+    mon = _monitor(ref, y_pred, window=window, exact_rows=exact_rows)
+    cuts = sorted(cuts)
+    for a, b in zip([0, *cuts], [*cuts, 2500]):
+        if b > a:
+            mon.observe(X[a:b], y_pred=y_pred[a:b], y_true=y_true[a:b], y_score=score[a:b])
+    fresh = _monitor(ref, y_pred, exact_rows=exact_rows)
+    last = slice(2500 - window, 2500)
+    fresh.observe(X[last], y_pred=y_pred[last], y_true=y_true[last], y_score=score[last])
+    assert_same_report(mon.report(), fresh.report())
+    assert mon.n_observed == 2500
+
+
+def test_window_reaches_the_new_distribution_after_n_rows():
+    """The issue's user: after drift starts, the drift share reaches 1 once N drifted rows came."""
+    rng = np.random.default_rng(1)
+    ref = rng.normal(size=(2000, 4))
+    grows, slides = mm.Monitor(ref), mm.Monitor(ref, window=1000)
+    for _ in range(10):
+        clean = rng.normal(size=(1000, 4))
+        grows.observe(clean)
+        slides.observe(clean)
+    shifted = rng.normal(1.0, 1, size=(1000, 4))
+    grows.observe(shifted)
+    slides.observe(shifted)
+    assert slides.report().drift_share == 1.0 and slides.report().n_observed == 1000
+    assert grows.report().drift_share < slides.report().drift_share
+
+
+def test_window_memory_is_flat_in_stream_length():
+    rng = np.random.default_rng(2)
+    mon = mm.Monitor(rng.normal(size=(3000, 5)), window=5000, exact_rows=1000)
+    sizes = []
+    for i in range(40):
+        mon.observe(rng.normal(size=(1000, 5)))
+        if i in (9, 39):
+            sizes.append(mon.state_nbytes())
+    assert sizes[1] <= sizes[0] * 1.1
+    assert mon.report().n_observed == 5000 and mon.n_observed == 40_000
+
+
+def test_window_with_big_batch_keeps_only_its_tail_and_reset_clears():
+    rng = np.random.default_rng(3)
+    ref = rng.normal(size=(800, 2))
+    mon = mm.Monitor(ref, window=300)
+    X = rng.normal(size=(5000, 2))
+    mon.observe(X)
+    fresh = mm.Monitor(ref)
+    fresh.observe(X[-300:])
+    assert_same_report(mon.report(), fresh.report())
+    mon.reset()
+    assert mon.report().n_observed == 0 and mon.n_observed == 0
+
+
+@pytest.mark.parametrize("bad", [0, -5, 2.5, "100", True])
+def test_bad_window_and_exact_rows(bad):
+    ref = np.zeros((10, 1))
+    with pytest.raises(mm.InvalidArgumentError, match="window"):
+        mm.Monitor(ref, window=bad)
+    if bad != 0:
+        with pytest.raises(mm.InvalidArgumentError, match="exact_rows"):
+            mm.Monitor(ref, exact_rows=bad)
