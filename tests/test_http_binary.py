@@ -83,7 +83,7 @@ def test_bad_binary_requests_are_400_and_wrong_width_is_422(served):
         (body, {**headers, HEADER: "-3"}, "must be a non-negative integer; got '-3'"),
         (body[:n], {"Content-Type": "application/json"}, "needs a binary body"),
         (body.replace(b'"binary_data_size": 48', b'"binary_data_size": 40'), headers, "binary_data_size must be 48"),
-        (body.replace(b'"FP64"', b'"BYTES"'), {**headers, HEADER: str(n + 1)}, "BYTES tensors cannot be sent as binary"),
+        (body.replace(b'"FP64"', b'"BYTES"'), {**headers, HEADER: str(n + 1)}, "binary BYTES element 1 needs 1072693248 bytes; only 40 are left"),
         (b"{" + b"x" * (n - 1) + body[n:], headers, "not valid JSON"),
     ]
     for payload, hdrs, message in cases:

@@ -107,13 +107,38 @@ def _binary_tensor(spec: dict, where: str, shape: list, datatype: str, binary: _
     if "data" in spec:
         raise BadRequest(f"{where} has both data and parameters.binary_data_size; send one")
     if datatype == "BYTES":
-        raise BadRequest(f"{where}: BYTES tensors cannot be sent as binary data here; use a numeric datatype")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise BadRequest(f"{where}.parameters.binary_data_size must be a non-negative integer; got {size!r}")
+        return _binary_bytes(binary.take(size, where), shape, where)
     dtype = np.dtype(DATATYPES[datatype]).newbyteorder("<")
     need = math.prod(shape) * dtype.itemsize
     if isinstance(size, bool) or not isinstance(size, int) or size != need:
         raise BadRequest(f"{where}.parameters.binary_data_size must be {need} "
                          f"({math.prod(shape)} x {dtype.itemsize}-byte {datatype}) for shape {shape}; got {size!r}")
     return np.frombuffer(binary.take(size, where), dtype=dtype).astype(dtype.newbyteorder("="), copy=True).reshape(shape)
+
+
+def _binary_bytes(raw: memoryview, shape: list, where: str) -> np.ndarray:
+    """A BYTES tensor in binary form: each element a 4-byte little-endian length, then its bytes
+    (decoded as UTF-8 strings where they are text)."""
+    n = math.prod(shape)
+    out = np.empty(n, dtype=object)
+    pos = 0
+    for i in range(n):
+        if pos + 4 > len(raw):
+            raise BadRequest(f"{where}: binary BYTES data ends after {i} of {n} elements")
+        k = int.from_bytes(raw[pos:pos + 4], "little")
+        item = bytes(raw[pos + 4:pos + 4 + k])
+        if len(item) != k:
+            raise BadRequest(f"{where}: binary BYTES element {i} needs {k} bytes; only {len(item)} are left")
+        try:
+            out[i] = item.decode("utf-8")
+        except UnicodeDecodeError:
+            out[i] = item
+        pos += 4 + k
+    if pos != len(raw):
+        raise BadRequest(f"{where}: {len(raw) - pos} bytes of binary BYTES data are left over")
+    return out.reshape(shape)
 
 
 def _tensor(spec: Any, where: str, binary: _BinaryPart | None = None) -> np.ndarray:
