@@ -181,3 +181,17 @@ def test_models_versions_and_search_on_s3(s3_endpoint):
     reg.delete_alias("a", "prod")
     reg.delete_model("a")
     assert reg.models() == ["b"]
+
+
+def test_cli_refuses_an_empty_s3_registry_and_creates_nothing(s3_endpoint):
+    url = _url()
+    env = {**os.environ, "AWS_ENDPOINT_URL": s3_endpoint}
+    out = subprocess.run([sys.executable, "-m", "modelmgmt", "--registry", url, "models"], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "no registry" in out.stderr and out.stdout == ""
+    store = open_store(url, client_kwargs={"endpoint_url": s3_endpoint})
+    assert store.list("") == []
+    mm.Registry(store).register("m", ToyLinear.random())
+    out = subprocess.run([sys.executable, "-m", "modelmgmt", "--registry", url, "models"],
+                         env={**env, "PYTHONPATH": TESTS}, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.split() == ["NAME", "m"]

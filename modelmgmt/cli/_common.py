@@ -7,6 +7,8 @@ import json
 import os
 from typing import Any, Iterable, Sequence
 
+from modelmgmt.registry import Registry
+
 __all__ = ["REGISTRY_ENV", "CLIError", "open_registry", "add_json_flag", "print_table", "print_json"]
 
 REGISTRY_ENV = "MODELMGMT_REGISTRY"
@@ -32,9 +34,12 @@ def open_registry(args: argparse.Namespace, *, must_exist: bool = True, **option
         if not os.path.isdir(path):
             raise CLIError(f"no registry at {url!r}: the folder does not exist "
                            "(register a model there first, or check the path)")
-    from modelmgmt.registry import Registry
-
-    return Registry(url, **options)
+    reg = Registry(url, **options)
+    if must_exist and not local and not reg.store.list_dirs(""):
+        # object stores create nothing until a write: an empty root is no registry
+        raise CLIError(f"no registry at {url!r}: nothing is stored there "
+                       "(register a model there first, or check the URL)")
+    return reg
 
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
