@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import tempfile
 import urllib.request
 from typing import TextIO
 
 import numpy as np
+
+import modelmgmt as mm
+from modelmgmt.data import SimpleImputer, StandardScaler, train_test_split
+from modelmgmt.models import MLP, LogisticRegression, Pipeline
 
 
 def make_data(n: int = 2000, n_features: int = 20, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -24,9 +29,6 @@ def make_data(n: int = 2000, n_features: int = 20, seed: int = 0) -> tuple[np.nd
 def main(keep: bool = False, out: TextIO | None = None) -> None:
     """Run train → evaluate → tune → compress → register → deploy → monitor → roll back."""
     out = out if out is not None else sys.stdout
-    import modelmgmt as mm
-    from modelmgmt.data import SimpleImputer, StandardScaler, train_test_split
-    from modelmgmt.models import LogisticRegression, MLP, Pipeline
 
     def say(msg: str) -> None:
         print(msg, file=out, flush=True)
@@ -104,7 +106,5 @@ def main(keep: bool = False, out: TextIO | None = None) -> None:
     if keep:
         say(f"kept: {root}")
     else:
-        import shutil
-
         shutil.rmtree(root, ignore_errors=True)
     say("demo finished")

@@ -29,24 +29,6 @@ OPTIONAL = frozenset({
 
 #: known violations being fixed; each entry must still be found (the list only shrinks)
 SKIP: frozenset[str] = frozenset({
-    'function-level import of modelmgmt in modelmgmt.demo',
-    'function-level import of modelmgmt in modelmgmt.viz.html',
-    'function-level import of modelmgmt.compress.quantize in modelmgmt.compress.report',
-    'function-level import of modelmgmt.data in modelmgmt.demo',
-    'function-level import of modelmgmt.data in modelmgmt.tuning.cv',
-    'function-level import of modelmgmt.demo in modelmgmt.cli.misc_cmds',
-    'function-level import of modelmgmt.errors in modelmgmt.tuning.search',
-    'function-level import of modelmgmt.metrics in modelmgmt.tuning._scoring',
-    'function-level import of modelmgmt.metrics.evaluate in modelmgmt.compress.report',
-    'function-level import of modelmgmt.metrics.evaluate in modelmgmt.tuning._scoring',
-    'function-level import of modelmgmt.models in modelmgmt.demo',
-    'function-level import of modelmgmt.models.base in modelmgmt.tuning.search',
-    'function-level import of modelmgmt.plugin_manager in modelmgmt.cli.misc_cmds',
-    'function-level import of modelmgmt.registry in modelmgmt.cli._common',
-    'function-level import of modelmgmt.training in modelmgmt.tuning.search',
-    'function-level import of shutil in modelmgmt.demo',
-    'function-level import of types in modelmgmt.optim._fused',
-    'function-level import of warnings in modelmgmt.tuning._tasks',
 })
 
 

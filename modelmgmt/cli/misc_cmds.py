@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from modelmgmt import plugin_manager as pm
+from modelmgmt.demo import main as demo
+
 __all__ = ["add_commands"]
 
 
@@ -16,16 +19,13 @@ def add_commands(sub) -> None:
 
 
 def _plugins(args: argparse.Namespace, out) -> int:
-    from modelmgmt import plugin_manager as pm
-
     print("plugins:   " + ", ".join(pm.plugins()), file=out)
     print("deployers: " + ", ".join(pm.deployers()), file=out)
     print("stores:    " + ", ".join(pm.store_schemes()) + " (+ any fsspec protocol)", file=out)
+    print("exporters: " + ", ".join(pm.exporters()), file=out)
     return 0
 
 
 def _demo(args: argparse.Namespace, out) -> int:
-    from modelmgmt.demo import main as demo
-
     demo(keep=args.keep, out=out)
     return 0

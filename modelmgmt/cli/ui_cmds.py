@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
+import threading
 
 from modelmgmt.cli._common import open_registry
+from modelmgmt.ui import serve
 
 __all__ = ["add_commands"]
 
@@ -20,11 +23,6 @@ def add_commands(sub) -> None:
 
 
 def _ui(args: argparse.Namespace, out) -> int:
-    import signal
-    import threading
-
-    from modelmgmt.ui import serve
-
     reg = open_registry(args)
     ui = serve(reg, host=args.host, port=args.port, token=args.token or None)
     stop = threading.Event()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import threading
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -66,8 +67,6 @@ def _build() -> Any:
         import numba
     except ImportError:
         return None
-    from types import SimpleNamespace
-
     jit = numba.njit(parallel=True, cache=True, fastmath=False, nogil=True)
 
     @jit

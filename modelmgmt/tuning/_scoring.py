@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import numpy as np
+
 from modelmgmt.errors import InvalidArgumentError
+from modelmgmt.metrics import evaluate, get
 
 __all__ = ["Scorer", "check_scoring"]
 
@@ -27,8 +29,6 @@ class Scorer:
     def __init__(self, name: str) -> None:
         if not isinstance(name, str) or not name:
             raise InvalidArgumentError(f"scoring must be a metric name or a callable(model, X, y); got {name!r}")
-        from modelmgmt.metrics import get
-
         try:
             metric = get(name)
         except KeyError as exc:  # NotFoundError is a KeyError; say it as a bad argument
@@ -38,8 +38,6 @@ class Scorer:
 
     def value(self, model: Any, X: np.ndarray, y: np.ndarray) -> float:
         """The metric itself (not negated)."""
-        from modelmgmt.metrics import evaluate
-
         return float(evaluate(model, X, y, (self.name,))[self.name])
 
     def __call__(self, model: Any, X: np.ndarray, y: np.ndarray) -> float:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import inspect
 import time
+import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -95,8 +96,6 @@ def warn_failures(results: list[dict], what: str) -> None:
     """One warning naming how many fits failed and the first error."""
     failed = [r["error"] for r in results if "error" in r]
     if failed:
-        import warnings
-
         warnings.warn(
             f"{len(failed)} of {len(results)} {what} fits failed and got error_score; first error: {failed[0]}",
             RuntimeWarning,

@@ -8,6 +8,7 @@ from typing import Any, Callable
 import numpy as np
 
 from modelmgmt._validation import as_1d, as_float_2d, check_same_length
+from modelmgmt.data import KFold, StratifiedKFold
 from modelmgmt.tuning._progress import make_progress
 from modelmgmt.tuning._scoring import check_scoring
 from modelmgmt.tuning._tasks import check_error_score, run_tasks, warn_failures
@@ -18,8 +19,6 @@ __all__ = ["cross_validate", "check_cv"]
 
 def _int_splitter(k: int, classifier: bool) -> Any:
     """StratifiedKFold(k) for classifiers, KFold(k) otherwise (unshuffled, scikit-learn's folds)."""
-    from modelmgmt.data import KFold, StratifiedKFold
-
     return StratifiedKFold(n_splits=k) if classifier else KFold(n_splits=k)
 
 

@@ -18,7 +18,9 @@ from modelmgmt.tuning._progress import make_progress
 from modelmgmt.tuning._scoring import check_scoring
 from modelmgmt.tuning._tasks import FIT_PREFIX, check_error_score, fit_model, run_tasks, split_params, warn_failures
 from modelmgmt.tuning.cv import check_cv, prepare_xy
-from modelmgmt.errors import InvalidArgumentError
+from modelmgmt.errors import InvalidArgumentError, NotFittedError
+from modelmgmt.models.base import Model
+from modelmgmt.training import fit as training_fit
 
 __all__ = ["GridSearch", "RandomSearch", "parameter_grid"]
 
@@ -53,11 +55,9 @@ def check_fit_names(model: Any, names: Iterable[str]) -> None:
     wanted = [n[len(FIT_PREFIX) :] for n in names if n.startswith(FIT_PREFIX)]
     if not wanted:
         return
-    from modelmgmt.models.base import Model
-
     fit = getattr(type(model), "fit", None)
     if fit is Model.fit:  # the shorthand for modelmgmt.fit: check against that
-        from modelmgmt.training import fit
+        fit = training_fit
     try:
         sig = inspect.signature(fit)
     except (TypeError, ValueError):
@@ -322,8 +322,6 @@ class _BaseSearch:
     # --- results ------------------------------------------------------------------------
     def _check_done(self) -> None:
         if self.best_index is None:
-            from modelmgmt.errors import NotFittedError
-
             raise NotFittedError(f"{type(self).__name__} has not been run yet; call fit(X, y) first")
 
     @property
