@@ -1,4 +1,5 @@
-"""The import graph of modelmgmt/: no cycles, no private names across packages, no lazy imports.
+"""The import graph of modelmgmt/: layers point down, no cycles, no private names across
+packages, no lazy imports.
 
 Every ``import`` in every module is read with ``ast`` (function-level ones included). A
 "unit" is a subpackage (``modelmgmt.registry``) or a top-level module (``modelmgmt.drift``):
@@ -26,6 +27,19 @@ OPTIONAL = frozenset({
     # platform-specific standard modules
     "resource", "fcntl", "msvcrt", "winreg",
 })
+
+#: the layers, top first (docs/architecture.md); a unit may import its own layer or lower ones
+LAYERS = (
+    ("cli", "ui", "demo", "testing", "__main__"),
+    ("deployment",),
+    ("registry",),
+    ("tuning", "compress", "explain", "exporting"),
+    ("models", "training", "monitor", "callbacks", "drift"),
+    ("optim", "metrics", "losses", "data", "stores", "viz", "plot"),
+    ("base", "errors", "plugin_manager", "hookspecs", "_validation", "_importing", "_prometheus",
+     "_progress", "_threads", "_resources"),
+)
+RANK = {f"modelmgmt.{name}": len(LAYERS) - i for i, names in enumerate(LAYERS) for name in names}
 
 #: known violations being fixed; each entry must still be found (the list only shrinks)
 SKIP: frozenset[str] = frozenset({
@@ -194,6 +208,20 @@ def lazy_import_violations() -> set[str]:
     return found
 
 
+def layer_violations() -> set[str]:
+    found = set()
+    for unit in sorted({_unit(m) for m in MODULES} - {"modelmgmt"}):
+        if unit not in RANK:
+            found.add(f"unit {unit} has no layer: add it to LAYERS here and to docs/architecture.md")
+    for imp in IMPORTS:
+        here = _unit(imp.importer)
+        for target in _targets(imp):
+            there = _unit(target)
+            if here != "modelmgmt" and there != "modelmgmt" and RANK.get(here, 0) < RANK.get(there, 0):
+                found.add(f"upward import: {here} imports {there} (a higher layer) at {_where(imp)}")
+    return found
+
+
 def _check(found: set[str]) -> None:
     new = sorted(v for v in found if not any(v.startswith(s) for s in SKIP))
     assert not new, "import-graph violations:\n" + "\n".join(new)
@@ -211,8 +239,12 @@ def test_no_function_level_imports_except_optional_dependencies():
     _check(lazy_import_violations())
 
 
+def test_imports_point_down_the_layers():
+    _check(layer_violations())
+
+
 def test_skip_list_only_names_live_violations():
-    live = cycle_violations() | private_violations() | lazy_import_violations()
+    live = cycle_violations() | private_violations() | lazy_import_violations() | layer_violations()
     stale = [s for s in SKIP if not any(v.startswith(s) for v in live)]
     assert not stale, f"fixed; remove from SKIP: {stale}"
 
@@ -246,6 +278,8 @@ def test_checker_sees_cycles_private_names_and_lazy_imports(tmp_path, monkeypatc
         "function-level import of modelmgmt.a.x in modelmgmt.b.y:2",
         "function-level import of json in modelmgmt.b.y:3",
     }
+    monkeypatch.setattr(sys.modules[__name__], "RANK", {"modelmgmt.a": 2, "modelmgmt.b": 1})
+    assert layer_violations() == {"upward import: modelmgmt.b imports modelmgmt.a (a higher layer) at modelmgmt.b.y:2"}
 
 
 # ---- the public surface --------------------------------------------------------------
