@@ -95,10 +95,10 @@ class AlertRule:
         if self.streak < self.for_:
             return None
         now = time.monotonic() if now is None else now
-        if self.firing and (self.cooldown_s is None or now - self.fired_at < self.cooldown_s):
+        if self.firing and (self.cooldown_s is None or self.fired_at is None or now - self.fired_at < self.cooldown_s):
             return None
         self.firing, self.fired_at = True, now
-        fired = Alert(rule=self, value=float(current), report=report)
+        fired = Alert(rule=self, value=float(current or 0.0), report=report)
         (self.callback or _default_callback)(fired)
         return fired
 

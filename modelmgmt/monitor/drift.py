@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import attrs
 import numpy as np
@@ -329,9 +329,9 @@ def _category_counts(ref: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.n
         counts_c = np.bincount(inv[len(ref):], minlength=len(cats))
         return counts_r, counts_c, cats.tolist()
     cr, cc = Counter(ref.tolist()), Counter(cur.tolist())
-    cats = list(dict.fromkeys([*cr, *cc]))
-    return (np.array([cr[k] for k in cats], dtype=np.int64),
-            np.array([cc[k] for k in cats], dtype=np.int64), cats)
+    keys = list(dict.fromkeys([*cr, *cc]))
+    return (np.array([cr[k] for k in keys], dtype=np.int64),
+            np.array([cc[k] for k in keys], dtype=np.int64), keys)
 
 
 # ----------------------------------------------------------------------------- public tests
@@ -454,7 +454,7 @@ def jensen_shannon(ref: Any, cur: Any, bins: int | None = 10, threshold: float =
 
 
 #: test name -> function
-TESTS = {
+TESTS: dict[str, Callable[..., DriftResult]] = {
     "ks": ks,
     "chi2": chi2,
     "z_proportion": z_proportion,

@@ -244,6 +244,7 @@ class Monitor:
 
         cat_idx = {resolve(k, "categorical") for k in categorical}
         test_of = {resolve(k, "tests"): v for k, v in (tests or {}).items()}
+        thr_of: dict[int, Any]
         if isinstance(threshold, Mapping):
             thr_of = {resolve(k, "threshold"): v for k, v in threshold.items() if k != "prediction"}
         else:
@@ -324,7 +325,7 @@ class Monitor:
             self._label_task: str | None = None
             self._score_cols: int | None = None
             self._version = getattr(self, "_version", 0) + 1
-            self._cache: tuple[int, list[DriftResult], DriftResult | None] | None = None
+            self._cache: tuple[Any, ...] | None = None
             for rule in getattr(self, "_rules", []):
                 rule.clear()
 
@@ -428,23 +429,23 @@ class Monitor:
             parts = [b.column(j) for b in batches]
             return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
-        def update(j: int) -> None:
-            block.features[j] = self._features[j].summarize(column(j))
+        def update(first: int, step: int) -> None:
+            for j in range(first, nf, step):
+                block.features[j] = self._features[j].summarize(column(j))
 
         threads = min(num_threads(), nf)
         if threads > 1 and block.n >= PARALLEL_ROWS:
             # each task takes every threads-th feature; list() re-raises the first error
             pool = shared_pool("monitor", 8)
-            list(pool.map(lambda k: [update(j) for j in range(k, nf, threads)], range(threads)))
+            list(pool.map(update, range(threads), [threads] * threads))
         else:
-            for j in range(nf):
-                update(j)
+            update(0, 1)
         preds = [b.pred for b in batches if b.pred is not None]
         if self._pred is not None and preds:
             block.pred = self._pred.summarize(preds[0] if len(preds) == 1 else np.concatenate(preds))
         for b in group(batches):
             if b.y_true is not None:
-                block.labels.merge(LabelState.of_batch(self._label_task, b.y_true, b.y_pred, b.y_score, keep),
+                block.labels.merge(LabelState.of_batch(self._label_task or "classification", b.y_true, b.y_pred, b.y_score, keep),
                                    self.exact_rows if keep else 0)
             if b.y_score is not None:
                 block.cbpe.merge(CBPEState.of_batch(b.y_score, b.y_pred))
@@ -455,22 +456,9 @@ class Monitor:
     def _build_report(self) -> DriftReport:
         with self._lock:
             self._flush()
-            st = self._store.state(self._summarize)
-            if self._cache is not None and self._cache[0] == self._version:
-                features, pred = self._cache[1], self._cache[2]
-            else:
-                batches = st.batches
-
-                def rows(get: Callable[[Batch], Any]) -> np.ndarray | None:
-                    if batches is None:
-                        return None
-                    parts = [p for p in (get(b) for b in batches) if p is not None]
-                    return np.concatenate(parts) if parts else np.zeros(0)
-
-                features = [f.result(s, rows(lambda b, j=j: b.column(j)))
-                            for j, (f, s) in enumerate(zip(self._features, st.features))]
-                pred = None if self._pred is None else self._pred.result(st.pred, rows(lambda b: b.pred))
-                self._cache = (self._version, features, pred)
+            if self._cache is None or self._cache[0] != self._version:
+                self._cache = (self._version, *self._results())
+            _, features, pred, performance, estimated = self._cache
             share = sum(f.drifted for f in features) / len(features)
             return DriftReport(
                 features=features,
@@ -478,11 +466,29 @@ class Monitor:
                 dataset_drift=share >= self.drift_share_threshold,
                 drift_share_threshold=self.drift_share_threshold,
                 prediction_drift=pred,
-                performance=st.labels.performance(self.average),
+                performance=dict(performance),
                 n_observed=self._store.n,
                 created_at=_dt.datetime.now(_dt.timezone.utc).isoformat(),
-                estimated_performance=st.cbpe.estimate(self.average),
+                estimated_performance=dict(estimated),
             )
+
+    def _results(self) -> tuple[list[DriftResult], DriftResult | None, dict[str, float], dict[str, float]]:
+        """Feature and prediction drift, performance and its estimate, from the current state
+        (reused by reports while nothing new arrived: exact p-values are costly)."""
+        st = self._store.state(self._summarize)
+        batches = st.batches
+
+        def rows(j: int | None) -> np.ndarray | None:
+            """Feature j's kept rows (the predictions' when None), if kept."""
+            if batches is None:
+                return None
+            parts = [b.column(j) if j is not None else b.pred for b in batches]
+            kept = [p for p in parts if p is not None]
+            return np.concatenate(kept) if kept else np.zeros(0)
+
+        features = [f.result(s, rows(j)) for j, (f, s) in enumerate(zip(self._features, st.features))]
+        pred = None if self._pred is None else self._pred.result(st.pred, rows(None))
+        return features, pred, st.labels.performance(self.average), st.cbpe.estimate(self.average)
 
     def report(self) -> DriftReport:
         """Run the drift tests on what was observed, evaluate the alert rules, return the report."""
@@ -575,7 +581,8 @@ class Monitor:
         with other._lock:
             other._flush()
             task, cols = other._label_task, other._score_cols
-            theirs = other._store.block if isinstance(other._store, Cumulative) else other._store.batches()
+            their_block = other._store.block if isinstance(other._store, Cumulative) else None
+            their_rows = other._store.batches() if isinstance(other._store, Sliding) else []
             n_other = other._n
         with self._lock:
             for a, b in ((self._label_task, task), (self._score_cols, cols)):
@@ -584,11 +591,11 @@ class Monitor:
             self._label_task = self._label_task or task
             self._score_cols = self._score_cols or cols
             self._flush()
-            if isinstance(self._store, Cumulative):
-                self._store.add(theirs)
+            if isinstance(self._store, Cumulative) and their_block is not None:
+                self._store.add(their_block)
             else:
-                for b in theirs:
-                    self._ingest(b)
+                for batch in their_rows:
+                    self._ingest(batch)
             self._n += n_other
             self._version += 1
         return self

@@ -51,14 +51,9 @@ def predicted_columns(y_pred: np.ndarray | None, p: np.ndarray) -> np.ndarray:
     indices (0/1 for a binary score), else the most probable column."""
     k = p.shape[1]
     if y_pred is not None and y_pred.dtype.kind in "biuf":
-        col = y_pred.astype(np.int64) if y_pred.dtype.kind != "f" else y_pred
-        if y_pred.dtype.kind == "f" and not np.array_equal(col, np.round(col)):
-            col = None
-        else:
-            col = np.asarray(col, dtype=np.int64)
-            if col.size and (col.min() < 0 or col.max() >= k):
-                col = None
-        if col is not None:
+        whole = y_pred.dtype.kind != "f" or bool(np.array_equal(y_pred, np.round(y_pred)))
+        col = y_pred.astype(np.int64)
+        if whole and (col.size == 0 or (col.min() >= 0 and col.max() < k)):
             return col
     return np.argmax(p, axis=1)
 
@@ -241,11 +236,11 @@ class CBPEState:
     """Expected confusion-matrix totals and score histograms of scored rows (no labels)."""
 
     n: int = 0
-    tp: np.ndarray | None = None  # per class: sum of p_c over rows predicted c
-    predicted: np.ndarray | None = None  # per class: rows predicted c
-    support: np.ndarray | None = None  # per class: sum of p_c
-    hist_n: np.ndarray | None = None  # (k, bins): rows whose p_c falls in the bin
-    hist_p: np.ndarray | None = None  # (k, bins): sum of those p_c
+    tp: Any = None  # per class: sum of p_c over rows predicted c (None: nothing yet)
+    predicted: Any = None  # per class: rows predicted c
+    support: Any = None  # per class: sum of p_c
+    hist_n: Any = None  # (k, bins): rows whose p_c falls in the bin
+    hist_p: Any = None  # (k, bins): sum of those p_c
 
     @classmethod
     def of_batch(cls, y_score: np.ndarray, y_pred: np.ndarray | None) -> "CBPEState":

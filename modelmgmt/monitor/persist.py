@@ -52,8 +52,8 @@ def encode_array(a: np.ndarray | None) -> Any:
     return {"dtype": "O" if a.dtype == object else a.dtype.str, "values": [_value(v) for v in a.tolist()]}
 
 
-def decode_array(d: Any) -> np.ndarray | None:
-    """The inverse of :func:`encode_array`."""
+def decode_array(d: Any) -> Any:
+    """The inverse of :func:`encode_array` (an array, or None for None)."""
     if d is None:
         return None
     if "b64" in d:

@@ -250,7 +250,7 @@ class NumericFeature:
         """The feature's drift from its state; on ``rows`` (its non-missing current values,
         when the monitor still has them) through ``mm.drift`` itself."""
         hist = Histogram(self.hist_edges.tolist(), self.ref_bars.tolist(), self._bars(st.counts).tolist())
-        quality = dict(name=name, missing_share=_share(st.n_missing, st.n + st.n_missing),
+        quality: dict[str, Any] = dict(name=name, missing_share=_share(st.n_missing, st.n + st.n_missing),
                        out_of_range_share=_share(self.out_of_range(st), st.n), histogram=hist,
                        n_reference=len(self.ref), n_current=st.n)
         if st.n == 0:
@@ -292,6 +292,7 @@ class NumericFeature:
             le_prev = np.cumsum(counts)[1:-2:2]  # count <= e[k-1]
             return (le_prev * width + offsets[2:-1:2]) / n
 
+        assert self.ref_offsets is not None and st.offsets is not None
         ir = interval_integrals(self.ref_counts, self.ref_offsets, len(self.ref))
         ic = interval_integrals(st.counts, st.offsets, st.n)
         tails = (st.offsets[0] + st.offsets[-1]) / st.n
@@ -327,17 +328,18 @@ class CategoricalFeature:
             x = x[~missing]
         if x.size == 0:
             return st
+        batch: dict[Any, int]
         if x.dtype == object:
             batch = Counter(_cat_key(v) for v in x.tolist())
         else:
-            u, c = np.unique(x, return_counts=True)
-            batch = dict(zip(u.tolist(), c.tolist()))
-        for key, c in batch.items():
+            u, uc = np.unique(x, return_counts=True)
+            batch = dict(zip(u.tolist(), uc.tolist()))
+        for key, count in batch.items():
             i = self.index.get(key)
             if i is not None:
-                st.counts[i] += c
+                st.counts[i] += count
             else:
-                st.add_new(key, c)
+                st.add_new(key, count)
         st.n = int(x.size)
         return st
 
@@ -363,7 +365,7 @@ class CategoricalFeature:
         """The feature's drift from its category counts (always exact; ``rows`` unused)."""
         cats, ref, cur = self._table(st)
         new = sorted(st.new.items(), key=lambda kv: -kv[1])[:MAX_LISTED_NEW]
-        quality = dict(name=name, missing_share=_share(st.n_missing, st.n + st.n_missing),
+        quality: dict[str, Any] = dict(name=name, missing_share=_share(st.n_missing, st.n + st.n_missing),
                        new_categories=[k for k, _ in new], histogram=self._histogram(cats, ref, cur),
                        n_reference=self.n_ref, n_current=st.n)
         if st.n == 0:

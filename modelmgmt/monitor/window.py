@@ -44,7 +44,7 @@ class Batch:
         """Feature ``j``'s values."""
         return self.cols[j]
 
-    def pattern(self) -> tuple[bool, ...]:
+    def pattern(self) -> tuple[Any, ...]:
         """Which optional parts are present (batches concatenate only with the same pattern)."""
         return (isinstance(self.cols, np.ndarray), self.pred is not None, self.y_true is not None,
                 self.y_pred is not None, self.y_score is not None,
@@ -52,7 +52,9 @@ class Batch:
 
     def slice(self, a: int, b: int) -> "Batch":
         """Rows a..b-1."""
-        cut = (lambda v: None if v is None else v[a:b])
+        def cut(v: np.ndarray | None) -> np.ndarray | None:
+            return None if v is None else v[a:b]
+
         cols = self.cols[:, a:b] if isinstance(self.cols, np.ndarray) else [c[a:b] for c in self.cols]
         return Batch(cols, b - a, cut(self.pred), cut(self.y_true), cut(self.y_pred), cut(self.y_score))
 
@@ -184,7 +186,7 @@ class Sliding:
             return [], blocks
         tail: list[Batch] = []
         pos = 0
-        for b in blocks[0].batches:
+        for b in blocks[0].batches or []:
             a = max(skip - pos, 0)
             if a < b.n:
                 tail.append(b if a == 0 else b.slice(a, b.n))
@@ -194,7 +196,7 @@ class Sliding:
     def batches(self) -> list[Batch]:
         """The rows of the window, oldest first."""
         tail, blocks = self._window_batches()
-        return tail + [b for blk in blocks for b in blk.batches]
+        return tail + [b for blk in blocks for b in blk.batches or []]
 
     def state(self, summarize: Callable[[list[Batch], bool], Block]) -> Block:
         """The window's state: from its rows when at most ``exact_rows`` (kept, exact tests),
