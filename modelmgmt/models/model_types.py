@@ -12,6 +12,7 @@ qualified name is registered under any name.
 from __future__ import annotations
 
 import inspect
+import sys
 import threading
 from typing import Any
 
@@ -93,11 +94,14 @@ def _registered_class(name: str) -> type | None:
 
 
 def _by_qualified_name(path: str) -> type | None:
-    """The registered class whose ``module:QualName`` is ``path`` (nothing is imported for it)."""
+    """The registered class whose ``module:QualName`` is ``path``. Nothing is imported for it: a
+    class that exists has its module in ``sys.modules`` already, so any other path matches none."""
     with _lock:
         for cls in _runtime.values():
             if _qualified(cls) == path:
                 return cls
+    if path.partition(":")[0] not in sys.modules:
+        return None
     for name in plugin_manager.model_types():
         try:
             cls = plugin_manager.get_model_type(name)
@@ -140,7 +144,7 @@ def resolve_model_type(name: Any, kinds: tuple[type, ...] = MODEL, what: str = "
         raise ModelTypeError(
             f"manifest field {what!r} names model type {name!r}, which is not registered in this "
             f"process (registered: {known}). Nothing is imported because a manifest says so: if "
-            f"{name!r} is your own class, call mm.register_model_type({name.rpartition(':')[2]!r}, "
+            f"{name!r} is your own class, call mm.register_model_type({name.rpartition(':')[2].rpartition('.')[2]!r}, "
             "TheClass) before loading, or ship it in a plugin (modelmgmt_register_model_types)"
         )
     problem = _check_class(cls, kinds)

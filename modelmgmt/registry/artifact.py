@@ -222,7 +222,7 @@ def _check_tensor_info(name: str, info: Any, where: str) -> np.dtype:
         raise _field(where, f"{field}.shape", f"must be a list of at most {MAX_NDIM} ints >= 0; got {shape!r}")
     nbytes = info.get("nbytes")
     expected = math.prod(shape) * dtype.itemsize
-    if isinstance(nbytes, bool) or nbytes != expected:
+    if not isinstance(nbytes, int) or isinstance(nbytes, bool) or nbytes != expected:
         raise _field(
             where, f"{field}.nbytes",
             f"says tensor {name!r} has {nbytes!r} bytes but dtype {dtype.str} and shape {tuple(shape)} need {expected}",

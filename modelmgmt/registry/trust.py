@@ -122,8 +122,8 @@ def export_version(store: Store, name: str, version: int, manifest: dict[str, An
     dst = open_store(os.fspath(destination), **storage_options)
     if dst.list(""):
         raise ConflictError(f"export destination {dst.url!r} is not empty; export into a new or empty folder")
-    for digest in sorted({info["sha256"] for info in manifest["tensors"].values()}):
-        _copy(store, dst, artifact.blob_key(digest))
+    for blob in sorted({info["sha256"] for info in manifest["tensors"].values()}):
+        _copy(store, dst, artifact.blob_key(blob))
     artifact.verify_blobs(dst, manifest)  # what arrived is what the manifest names
     for file in attachments:
         dst.put(f"attachments/{file}", store.get(layout.attachment_key(name, version, file)))
