@@ -1,0 +1,99 @@
+"""API.md's Errors rule on a sample of every area: a bad number raises InvalidArgumentError.
+
+Each call passes one refused value (wrong type or out of range) to a public function or
+class that takes numbers; the message must name the argument. The good call sits next to
+it in the area's own tests.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import modelmgmt as mm
+from modelmgmt.optim import schedules
+
+X = np.random.default_rng(0).normal(size=(20, 3))
+Y = (X[:, 0] > 0).astype(int)
+
+
+def _opt():
+    return mm.optim.SGD(lr=0.1)
+
+
+def _fitted():
+    model = mm.models.LogisticRegression()
+    model.fit(X, Y, epochs=1, seed=0)
+    return model
+
+
+CASES = {
+    # models
+    "LinearRegression l2": (lambda: mm.models.LinearRegression(l2=-1.0), "l2"),
+    "LinearRegression l2 str": (lambda: mm.models.LinearRegression(l2="big"), "l2"),
+    "LogisticRegression l2": (lambda: mm.models.LogisticRegression(l2=float("nan")), "l2"),
+    "LinearSVM C": (lambda: mm.models.LinearSVM(C=0.0), "C"),
+    "LinearSVM C str": (lambda: mm.models.LinearSVM(C="1"), "C"),
+    "MLP hidden": (lambda: mm.models.MLP(hidden=(0,)), "hidden"),
+    "MLP activation": (lambda: mm.models.MLP(activation="nope"), "activation"),
+    # training
+    "fit epochs": (lambda: mm.fit(mm.models.LogisticRegression(), X, Y, epochs=-1), "epochs"),
+    "fit epochs str": (lambda: mm.fit(mm.models.LogisticRegression(), X, Y, epochs="3"), "epochs"),
+    "fit batch_size": (lambda: mm.fit(mm.models.LogisticRegression(), X, Y, batch_size=0), "batch_size"),
+    "SGD lr": (lambda: mm.optim.SGD(lr=-0.1), "lr|learning rate"),
+    "SGD lr str": (lambda: mm.optim.SGD(lr="fast"), "lr|learning rate"),
+    "SGD momentum": (lambda: mm.optim.SGD(momentum=-0.5), "momentum"),
+    "Adagrad lr_decay": (lambda: mm.optim.Adagrad(lr_decay=-1.0), "lr_decay"),
+    "RMSprop alpha": (lambda: mm.optim.RMSprop(alpha=-0.1), "alpha"),
+    "Adam betas": (lambda: mm.optim.Adam(betas=(1.5, 0.9)), "beta"),
+    "Adam eps": (lambda: mm.optim.Adam(eps=-1e-8), "eps"),
+    "AdamW weight_decay": (lambda: mm.optim.AdamW(weight_decay=-0.1), "weight_decay"),
+    "StepLR step_size": (lambda: schedules.StepLR(_opt(), step_size=0), "step_size"),
+    "StepLR step_size str": (lambda: schedules.StepLR(_opt(), step_size="2"), "step_size"),
+    "ExponentialLR gamma": (lambda: schedules.ExponentialLR(_opt(), gamma="x"), "gamma"),
+    "CosineAnnealingLR T_max": (lambda: schedules.CosineAnnealingLR(_opt(), T_max=0), "T_max"),
+    "LinearWarmup warmup_steps": (lambda: schedules.LinearWarmup(_opt(), warmup_steps=-1), "warmup_steps"),
+    "ReduceLROnPlateau factor": (lambda: schedules.ReduceLROnPlateau(_opt(), factor=1.5), "factor"),
+    "ReduceLROnPlateau mode": (lambda: schedules.ReduceLROnPlateau(_opt(), mode="up"), "mode"),
+    "EarlyStopping patience": (lambda: mm.callbacks.EarlyStopping(patience=-1), "patience"),
+    "EarlyStopping min_delta": (lambda: mm.callbacks.EarlyStopping(min_delta="x"), "min_delta"),
+    "Huber delta": (lambda: mm.losses.Huber(delta=0.0), "delta"),
+    "Huber delta str": (lambda: mm.losses.Huber(delta="1"), "delta"),
+    # data
+    "train_test_split test_size": (lambda: mm.data.train_test_split(X, test_size=1.5), "test_size"),
+    "KFold n_splits": (lambda: mm.data.KFold(n_splits=1), "n_splits"),
+    "KFold n_splits str": (lambda: mm.data.KFold(n_splits="5"), "n_splits"),
+    "StratifiedKFold n_splits": (lambda: mm.data.StratifiedKFold(n_splits=0), "n_splits"),
+    "SimpleImputer strategy": (lambda: mm.data.SimpleImputer(strategy="mode"), "strategy"),
+    # metrics
+    "f1 average": (lambda: mm.metrics.f1(Y, Y, average="most"), "average"),
+    "F1 average": (lambda: mm.metrics.F1(average="most"), "average"),
+    "roc_auc multi_class": (lambda: mm.metrics.roc_auc(Y, X[:, 0], multi_class="all"), "multi_class"),
+    # monitoring
+    "psi bins": (lambda: mm.drift.psi(X[:, 0], X[:, 1], bins=0), "bins"),
+    "Monitor threshold": (lambda: mm.Monitor(X, threshold=-0.1), "threshold"),
+    # tuning and compression
+    "RandomSearch n_iter": (
+        lambda: mm.tuning.RandomSearch(mm.models.LogisticRegression, {"l2": [0.0]}, n_iter=0), "n_iter"),
+    "GridSearch cv": (lambda: mm.tuning.GridSearch(mm.models.LogisticRegression, {"l2": [0.0]}, cv=1), "cv"),
+    "prune sparsity": (lambda: mm.compress.prune(_fitted(), sparsity=1.5), "sparsity"),
+    "quantize bits": (lambda: mm.compress.quantize(_fitted(), bits="8"), "bits"),
+    "distill temperature": (
+        lambda: mm.compress.distill(_fitted(), mm.models.LogisticRegression(), X, temperature=0.0), "temperature"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_number_raises_invalid_argument_naming_it(case):
+    call, argument = CASES[case]
+    with pytest.raises(mm.InvalidArgumentError) as info:
+        call()
+    assert re.search(argument, str(info.value)), f"the message should name {argument!r}: {info.value}"
+
+
+def test_invalid_argument_error_is_caught_as_value_and_type_error():
+    assert issubclass(mm.InvalidArgumentError, (ValueError))
+    assert issubclass(mm.InvalidArgumentError, TypeError)
+    assert issubclass(mm.InvalidArgumentError, mm.ModelmgmtError)
