@@ -59,7 +59,7 @@ _LAZY: dict[str, str] = {
     **{
         m: f"modelmgmt.{m}:"
         for m in (
-            "data", "models", "losses", "optim", "callbacks", "training", "metrics",
+            "base", "data", "models", "losses", "optim", "callbacks", "training", "metrics",
             "tuning", "compress", "registry", "stores", "deployment", "monitor",
             "testing", "hookspecs", "plugin_manager", "errors", "ui", "plot", "viz",
         )

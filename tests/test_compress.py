@@ -155,7 +155,7 @@ def test_quantized_regressor_has_no_predict_proba():
     lin.fit(X, y, epochs=200, batch_size=None, optimizer=mm.optim.Adam(lr=0.05), seed=0, progress=False)
     q = quantize(lin)
     assert q.params["W.q"].dtype == np.int8 and "b" in q.params  # a 1-D "W" is a weight, "b" a bias
-    assert not hasattr(q, "predict_proba") and not hasattr(q, "classes_")
+    assert not hasattr(q, "predict_proba") and q.classes_ is None and not q.is_classifier  # declared, not probed
     np.testing.assert_allclose(q.predict(X), lin.predict(X), atol=0.05)
 
 
@@ -343,3 +343,102 @@ def test_single_decision_value_student_gradient():
         down = wrap.loss_and_grad(Xa, y)[0]
         W[i] = old
         assert grads["W"][i] == pytest.approx((up - down) / 2e-6, rel=1e-5, abs=1e-9)
+
+
+# --- pruning masks and compact storage -------------------------------------------------------
+def _zero_share(model):
+    W = _weights(model)
+    return sum(int((w == 0).sum()) for w in W.values()) / sum(w.size for w in W.values())
+
+
+@pytest.mark.parametrize("optimizer", [None, "momentum"])
+def test_fine_tuning_a_pruned_model_keeps_its_sparsity(mlp, digits, optimizer):
+    Xtr, Xte, ytr, yte = digits
+    pruned = prune(mlp, 0.5)
+    assert _zero_share(pruned) == pytest.approx(0.5, abs=1e-3)
+    assert set(pruned.masks) == set(_weights(mlp))
+    zeros_before = {k: w == 0 for k, w in _weights(pruned).items()}
+    opt = mm.optim.SGD(lr=0.05, momentum=0.9, weight_decay=1e-3) if optimizer else None
+    pruned.fit(Xtr, ytr, epochs=3, batch_size=64, seed=0, optimizer=opt)
+    for k, w in _weights(pruned).items():
+        assert np.all(w[zeros_before[k]] == 0), k  # every pruned weight is still exactly zero
+    assert _zero_share(pruned) >= 0.5
+    assert accuracy_score(yte, pruned.predict(Xte)) > 0.85
+    mlp_copy = type(mlp).from_config(mlp.config, {k: v.copy() for k, v in mlp.params.items()})
+    assert not mlp_copy.masks  # an unpruned model has no mask
+
+
+def test_the_mask_survives_the_registry_and_a_pipeline(mlp, digits, tmp_path):
+    Xtr, _, ytr, _ = digits
+    reg = mm.Registry(str(tmp_path / "reg"))
+    reg.register("pruned", prune(mlp, 0.6, scope="layer"))
+    loaded = reg.load("pruned")
+    assert set(loaded.masks) == {"layers.0.W", "layers.1.W"}
+    loaded.fit(Xtr, ytr, epochs=2, seed=0)
+    assert _zero_share(loaded) >= 0.6
+    pipe = mm.models.Pipeline([mm.data.StandardScaler(), mm.models.LogisticRegression(solver="gd")])
+    pipe.fit(Xtr, ytr, epochs=2, seed=0)
+    pp = prune(pipe, 0.5)
+    assert set(pp.masks) == {"1.W"}
+    pp.fit(Xtr, ytr, epochs=2, seed=0)
+    assert (pp.params["1.W"] == 0).mean() >= 0.5
+    with pytest.raises(mm.InvalidArgumentError, match="final model"):
+        pp.set_masks({"0.mean": np.ones(64, bool)})
+
+
+def test_a_pruned_linear_model_refits_by_gradients_to_keep_its_mask(digits):
+    Xtr, _, ytr, _ = digits
+    m = mm.models.LogisticRegression(l2=1e-3)
+    m.fit(Xtr, ytr)
+    assert m.direct_solver == "lbfgs"
+    p = prune(m, 0.7)
+    assert p.direct_solver is None  # a pruned model fine-tunes by gradients
+    p.fit(Xtr, ytr, epochs=2, seed=0)
+    assert (p.params["W"] == 0).mean() >= 0.7
+
+
+def test_set_masks_checks_names_and_shapes(mlp):
+    m = prune(mlp, 0.5)
+    with pytest.raises(mm.InvalidArgumentError, match="unknown param"):
+        m.set_masks({"nope": np.ones(3, bool)})
+    with pytest.raises(mm.InvalidArgumentError, match="shape"):
+        m.set_masks({"layers.0.W": np.ones(3, bool)})
+
+
+@pytest.mark.parametrize("sparsity", [0.5, 0.9])
+def test_sparsify_stores_values_and_indices_compactly(mlp, digits, tmp_path, sparsity):
+    _, Xte, _, yte = digits
+    pruned = prune(mlp, sparsity)
+    sparse = mm.compress.sparsify(pruned)
+    assert set(sparse.config["sparse"]) == {"layers.0.W", "layers.1.W"}
+    assert sparse.params["layers.0.W.indices"].dtype == np.uint16
+    np.testing.assert_array_equal(sparse.predict(Xte), pruned.predict(Xte))
+    np.testing.assert_array_equal(sparse.predict_proba(Xte), pruned.predict_proba(Xte))
+    # stored bytes: the registry's tensors of each version
+    reg = mm.Registry(str(tmp_path / "reg"))
+    reg.register("dense", pruned)
+    reg.register("sparse", sparse)
+    loaded = reg.load("sparse")
+    assert isinstance(loaded, mm.compress.SparseModel)
+    np.testing.assert_array_equal(loaded.predict(Xte), pruned.predict(Xte))
+    dense_bytes = sum(v.nbytes for v in pruned.params.values())
+    sparse_bytes = sum(v.nbytes for v in loaded.params.values())
+    weights = sum(v.size for v in _weights(pruned).values())
+    kept = round((1 - sparsity) * weights)
+    assert dense_bytes - sparse_bytes == weights * 8 - kept * (8 + 2)
+    assert sparse_bytes < dense_bytes * (0.65 if sparsity == 0.5 else 0.2)
+    report = compression_report(mlp, loaded, Xte, yte)
+    assert report["sparsity"] == pytest.approx(sparsity, abs=1e-3)
+    assert report["compression_ratio"] == pytest.approx(dense_bytes / sparse_bytes)
+    back = loaded.to_dense()
+    assert type(back) is type(mlp) and set(back.masks) == {"layers.0.W", "layers.1.W"}
+
+
+def test_sparsify_keeps_dense_tensors_that_would_not_shrink(mlp):
+    sparse = mm.compress.sparsify(mlp)  # nothing pruned: values + indices would be larger
+    assert sparse.config["sparse"] == {}
+    assert set(sparse.params) == set(mlp.params)
+    with pytest.raises(mm.InvalidArgumentError, match="already"):
+        mm.compress.sparsify(sparse)
+    with pytest.raises(mm.InvalidArgumentError):
+        mm.compress.sparsify("model")

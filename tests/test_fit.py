@@ -238,3 +238,93 @@ def test_fit_logs_into_a_real_tracking_run(data, tmp_path):
         history = mm.fit(LogisticRegression(solver="gd"), X, y, epochs=3, validation_data=(X, y), run=run, seed=0)
     assert [step for step, _ in run.metrics["loss"]] == [0, 1, 2]
     assert [v for _, v in run.metrics["val_loss"]] == pytest.approx(history.history["val_loss"])
+
+
+# --- fit(loss=...) and fit(metrics=...) -------------------------------------------------
+def test_fit_with_another_allowed_loss():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 2))
+    y = X @ np.array([2.0, -1.0]) + 0.1 * rng.standard_normal(200)
+    y[:10] += 50.0  # outliers
+    mse = LinearRegression().fit(X, y)
+    huber_model = LinearRegression()
+    h = huber_model.fit(X, y, loss="huber")
+    assert h.params["loss"] == "Huber" and h.params["solver"] == "lbfgs"
+    assert isinstance(huber_model.loss, mm.losses.Huber)  # kept, as Keras' compile keeps it
+    ls = LinearRegression()
+    ls.fit(X, y)
+    # the robust loss is far less pulled by the outliers than least squares
+    assert np.abs(huber_model.params["W"] - [2.0, -1.0]).max() < 0.1 < np.abs(ls.params["W"] - [2.0, -1.0]).max()
+    assert mse.params["loss"] == "MSE"
+    g = LinearRegression(solver="gd").fit(X, y, loss=mm.losses.Huber(delta=2.0), epochs=2, seed=0)
+    assert g.params["loss"] == "Huber"
+
+
+def test_fit_refuses_a_loss_the_model_does_not_allow():
+    X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    with pytest.raises(mm.InvalidArgumentError, match="'cross_entropy'"):
+        LogisticRegression().fit(X, [0, 0, 1, 1], loss="mse")
+    with pytest.raises(mm.InvalidArgumentError, match="'mse', 'huber'"):
+        LinearRegression().fit(X, [0.0, 1.0, 2.0, 3.0], loss="hinge")
+    with pytest.raises(mm.InvalidArgumentError, match="'mse', 'huber'"):
+        LinearRegression().fit(X, [0.0, 1.0, 2.0, 3.0], loss=mm.losses.CrossEntropy())
+    with pytest.raises(mm.InvalidArgumentError, match="its own loss"):
+        mm.fit(ToyRegressor(), X, [0.0, 1.0, 2.0, 3.0], loss="mse")
+
+
+class ToyRegressor(mm.Model):
+    """A third-party model: only the public Trainable methods, no modelmgmt internals."""
+
+    def __init__(self):
+        self._params = {}
+
+    @property
+    def params(self):
+        return self._params
+
+    @property
+    def config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config, params):
+        m = cls()
+        m._params = dict(params)
+        return m
+
+    def initialize(self, X, y, rng):
+        self._params = {"w": np.zeros(np.asarray(X).shape[1])}
+
+    def predict(self, X):
+        return np.asarray(X) @ self._params["w"]
+
+    def loss_and_grad(self, X, y):
+        r = np.asarray(X) @ self._params["w"] - np.asarray(y)
+        return float(np.mean(r * r)), {"w": 2 * np.asarray(X).T @ r / len(r)}
+
+
+def test_a_third_party_model_trains_through_the_public_protocol():
+    assert isinstance(ToyRegressor(), mm.base.Trainable)
+    X = np.random.default_rng(0).standard_normal((64, 3))
+    y = X @ np.array([1.0, 2.0, 3.0])
+    m = ToyRegressor()
+    h = mm.fit(m, X, y, epochs=60, batch_size=16, optimizer=mm.optim.SGD(lr=0.1), seed=0, metrics=("r2",))
+    assert h["r2"][-1] > 0.999 and h.params["solver"] == "gd"
+
+
+def test_metrics_are_recorded_each_epoch_on_train_and_validation_data():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 4))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    Xv, yv = X[:100], y[:100]
+    model = LogisticRegression(solver="gd")
+    h = model.fit(X, y, epochs=4, seed=0, validation_data=(Xv, yv), metrics=("accuracy", "f1_macro", mm.metrics.get("roc_auc")))
+    for key in ("accuracy", "f1_macro", "roc_auc", "val_accuracy", "val_f1_macro", "val_roc_auc"):
+        assert len(h[key]) == 4, key
+    assert h["val_accuracy"][-1] == pytest.approx(mm.metrics.accuracy(yv, model.predict(Xv)))
+    assert h["accuracy"][-1] == pytest.approx(mm.metrics.accuracy(y, model.predict(X)))
+    assert h["val_roc_auc"][-1] == pytest.approx(mm.metrics.roc_auc(yv, model.predict_proba(Xv)[:, 1]))
+    direct = LogisticRegression().fit(X, y, validation_data=(Xv, yv), metrics="accuracy")
+    assert set(direct.history) == {"loss", "val_loss", "accuracy", "val_accuracy"}
+    with pytest.raises(mm.NotFoundError):
+        LogisticRegression().fit(X, y, metrics=("no_such_metric",))

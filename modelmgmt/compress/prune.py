@@ -1,4 +1,4 @@
-"""Magnitude pruning: zero the smallest weights, leave biases alone, return a new model."""
+"""Magnitude pruning: zero the smallest weights, leave biases alone, return a new model that keeps its mask."""
 
 from __future__ import annotations
 
@@ -34,7 +34,9 @@ def prune(model: Model, sparsity: float = 0.5, scope: str = "global") -> Model:
 
     ``scope="global"`` ranks all weight tensors together (n = every weight);
     ``scope="layer"`` prunes each tensor on its own (n = that tensor's size). Biases and
-    other 1-D statistics are untouched; the original model is not modified.
+    other 1-D statistics are untouched; the original model is not modified. The new model
+    keeps a mask (``pruned.masks``): fine-tuning it with :func:`modelmgmt.fit` keeps the
+    pruned weights at zero. :func:`modelmgmt.compress.sparsify` stores it compactly.
     """
     check_model(model, "model")
     s = _check_sparsity(sparsity)
@@ -56,4 +58,8 @@ def prune(model: Model, sparsity: float = 0.5, scope: str = "global") -> Model:
         for i, n in enumerate(names):
             mine = idx[(idx >= bounds[i]) & (idx < bounds[i + 1])] - bounds[i]
             params[n].reshape(-1)[mine] = 0
-    return type(model).from_config(model.config, params)
+    pruned = type(model).from_config(model.config, params)
+    # keep the zeros: fit re-applies the mask after every optimizer step, so fine-tuning
+    # cannot revive a pruned weight (masks are also saved: the config lists the masked params)
+    pruned.set_masks({**pruned.masks, **{n: params[n] != 0 for n in names}})
+    return pruned

@@ -76,7 +76,7 @@ class QuantizedModel(Model):
             if np.asarray(params[n + _Q]).dtype != np.int8:
                 raise InvalidArgumentError(f"{n + _Q!r} must be int8; got {np.asarray(params[n + _Q]).dtype}")
         self._inner: Model | None = None
-        self.is_classifier = bool(getattr(resolve_type(config["wrapped_type"]), "is_classifier", False))
+        self.is_classifier = bool(resolve_type(config["wrapped_type"]).is_classifier)
 
     # --- Model contract -------------------------------------------------------------
     @property
@@ -133,11 +133,9 @@ class QuantizedModel(Model):
         return self.dequantize().predict_proba
 
     @property
-    def classes_(self) -> np.ndarray:
-        """Class labels of the wrapped classifier."""
-        if not self.is_classifier:
-            raise AttributeError(f"the quantized {self._config['wrapped_type']} is not a classifier; it has no classes_")
-        return self.dequantize().classes_
+    def classes_(self) -> np.ndarray | None:  # type: ignore[override]
+        """Class labels of the wrapped classifier (None for a regressor)."""
+        return self.dequantize().classes_ if self.is_classifier else None
 
     def __repr__(self) -> str:
         c = self._config

@@ -7,6 +7,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from modelmgmt.compress._common import check_model, weight_names
+from modelmgmt.compress.quantize import QuantizedModel
+from modelmgmt.compress.sparse import SparseModel
+from modelmgmt.metrics.evaluate import evaluate
 from modelmgmt.models.base import Model
 
 __all__ = ["compression_report", "param_bytes"]
@@ -19,10 +22,11 @@ def param_bytes(model: Model) -> int:
 
 def _sparsity(model: Model) -> float:
     """Share of exact zeros among the weight tensors (int8 codes for a QuantizedModel)."""
-    from modelmgmt.compress.quantize import QuantizedModel
-
     p = model.params
-    if isinstance(model, QuantizedModel):
+    if isinstance(model, SparseModel):
+        dense = model.dense_params()
+        arrays = [dense[n] for n in weight_names(dense)]
+    elif isinstance(model, QuantizedModel):
         arrays = []
         for n in model.config["quantized"]:
             q = p[n + ".q"].astype(np.int16)
@@ -37,8 +41,6 @@ def _sparsity(model: Model) -> float:
 
 
 def _metric_value(name: str, model: Model, X: Any, y: Any) -> float:
-    from modelmgmt.metrics import evaluate
-
     return float(evaluate(model, X, y, (name,))[name])
 
 

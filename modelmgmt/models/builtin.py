@@ -17,6 +17,7 @@ BUILTIN_MODEL_TYPES = {
     "Clipper": "modelmgmt.data.encoders:Clipper",
     "ColumnTransformer": "modelmgmt.data.compose:ColumnTransformer",
     "QuantizedModel": "modelmgmt.compress.quantize:QuantizedModel",
+    "SparseModel": "modelmgmt.compress.sparse:SparseModel",
 }
 
 

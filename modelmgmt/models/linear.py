@@ -103,7 +103,7 @@ class LinearRegression(_SolverMixin, TrainableModel):
     _direct = ("lstsq", "lbfgs")
 
     def __init__(
-        self, fit_intercept: bool = True, l2: float = 0.0, *, solver: str = "auto", tol: float = 1e-6, max_iter: int = 1000
+        self, fit_intercept: bool = True, l2: float = 0.0, *, solver: str = "auto", tol: float = 1e-8, max_iter: int = 1000
     ) -> None:
         super().__init__()
         self.fit_intercept = check_bool(fit_intercept, "fit_intercept")
@@ -172,7 +172,7 @@ class LogisticRegression(_SolverMixin, ClassifierMixin, TrainableModel):
     allowed_losses = ("cross_entropy",)
     _direct = ("lbfgs",)
 
-    def __init__(self, l2: float = 0.0, *, solver: str = "auto", tol: float = 1e-6, max_iter: int = 1000) -> None:
+    def __init__(self, l2: float = 0.0, *, solver: str = "auto", tol: float = 1e-8, max_iter: int = 1000) -> None:
         super().__init__()
         self.l2 = _check_nonneg("l2", l2)
         self._set_solver(solver, tol, max_iter)

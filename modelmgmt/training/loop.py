@@ -13,6 +13,7 @@ from modelmgmt.base import Estimator, Trainable
 from modelmgmt.data.tables import as_2d, is_table, n_rows
 from modelmgmt.errors import ConvergenceWarning, InvalidArgumentError
 from modelmgmt.metrics import evaluate
+from modelmgmt.metrics import get as get_metric
 from modelmgmt.optim import Adam
 from modelmgmt.training.history import History
 from modelmgmt.training.progress import ProgressBar, wants_progress
@@ -20,7 +21,9 @@ from modelmgmt.training.progress import ProgressBar, wants_progress
 __all__ = ["fit", "Trainer", "CONVERGENCE_RTOL"]
 
 _VAL_CHUNK = 8192  # validation rows per forward pass
-#: a gradient fit warns (ConvergenceWarning) when its last epoch still lowered the loss by this share
+#: a gradient fit warns (ConvergenceWarning) when its last epoch still lowered the loss by this
+#: share, or when the loss fell by a tenth of it over the run while the full gradient stayed
+#: above half its size at the first step
 CONVERGENCE_RTOL = 1e-2
 
 
@@ -68,6 +71,9 @@ def _check_metrics(metrics: Any) -> tuple[Any, ...]:
         return ()
     if isinstance(metrics, str) or not hasattr(metrics, "__iter__"):
         metrics = (metrics,)
+    for m in metrics:
+        if isinstance(m, str):
+            get_metric(m)  # an unknown name fails now (NotFoundError listing the names), not after an epoch
     return tuple(metrics)
 
 
@@ -83,10 +89,19 @@ def _apply_masks(params: dict[str, np.ndarray], masks: dict[str, np.ndarray]) ->
         np.multiply(params[k], m, out=params[k])
 
 
-def _still_falling(losses: list[float]) -> bool:
-    if len(losses) < 2 or not all(math.isfinite(v) for v in losses[-2:]):
+def _grad_norm(grads: dict[str, np.ndarray]) -> float:
+    return math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
+
+
+def _not_converged(losses: list[float], first_grad_norm: float, final_grad_norm: Any) -> bool:
+    """The loss still fell fast in the last epoch, or it fell while the gradient hardly shrank."""
+    if len(losses) < 2 or not all(math.isfinite(v) for v in (losses[0], losses[-2], losses[-1])):
         return False
-    return (losses[-2] - losses[-1]) > CONVERGENCE_RTOL * max(abs(losses[-1]), 1e-12)
+    scale = max(abs(losses[-1]), 1e-12)
+    if losses[-2] - losses[-1] > CONVERGENCE_RTOL * scale:
+        return True
+    # slow but steady progress (e.g. unscaled targets): the gradient is as large as at the start
+    return losses[0] - losses[-1] > 0.1 * CONVERGENCE_RTOL * scale and final_grad_norm() > 0.5 * first_grad_norm
 
 
 def _check_run(run: Any) -> None:
@@ -140,8 +155,8 @@ def fit(
     scored each epoch on the training data ("accuracy") and the validation data
     ("val_accuracy"). ``run.log_metrics(logs, step=epoch)`` is called after every epoch when
     a tracking run is passed. ``progress``: None = a bar on stderr only when it is a
-    terminal. A gradient fit whose loss still fell by more than :data:`CONVERGENCE_RTOL` in
-    its last epoch warns :class:`modelmgmt.ConvergenceWarning`.
+    terminal. A gradient fit that ends while its loss is still falling (see
+    :data:`CONVERGENCE_RTOL`) warns :class:`modelmgmt.ConvergenceWarning`.
     """
     if not isinstance(model, Estimator) or not isinstance(model, Trainable):
         raise InvalidArgumentError(f"model must be a modelmgmt Model; got {type(model).__name__}")
@@ -228,6 +243,7 @@ def fit(
     masks = model.masks
     bar = ProgressBar(epochs, n_batches) if wants_progress(progress) else None
     warned = False
+    first_grad_norm: float | None = None
     for epoch in range(epochs):
         trainer.epoch = epoch
         for cb in cbs:
@@ -239,6 +255,8 @@ def fit(
         for b in range(n_batches):
             idx = order[b * batch_size : (b + 1) * batch_size]
             value, grads = model.loss_and_grad_prepared(Xp[idx], t[idx])
+            if first_grad_norm is None:
+                first_grad_norm = _grad_norm(grads)
             params = model.params
             optimizer.step({k: params[k] for k in grads}, grads)
             if masks:
@@ -272,12 +290,18 @@ def fit(
             break
     for cb in cbs:
         cb.on_train_end({})
-    if history.stopped_epoch is None and _still_falling(history.history.get("loss", [])):
+    def final_grad_norm() -> float:
+        return _grad_norm(model.loss_and_grad_prepared(Xp, t)[1])
+
+    if history.stopped_epoch is None and first_grad_norm is not None and _not_converged(
+        history.history.get("loss", []), first_grad_norm, final_grad_norm
+    ):
         last = history.history["loss"]
         warnings.warn(
-            f"{type(model).__name__} did not converge: the training loss still fell from {last[-2]:.4g} to "
-            f"{last[-1]:.4g} in the last epoch of {len(last)}; train for more epochs, raise the learning rate, "
-            "scale the data, or fit without an optimizer where the model has a direct solver",
+            f"{type(model).__name__} did not converge: the training loss was still falling ({last[0]:.4g} in the "
+            f"first epoch, {last[-2]:.4g} then {last[-1]:.4g} in the last two of {len(last)}); train for more "
+            "epochs, raise the learning rate, scale the data, or fit without an optimizer where the model "
+            "has a direct solver",
             ConvergenceWarning,
             stacklevel=2,
         )
