@@ -5,9 +5,10 @@ from __future__ import annotations
 import abc
 import re
 from typing import IO
+
 from modelmgmt.errors import InvalidArgumentError
 
-__all__ = ["Store", "validate_key"]
+__all__ = ["Store", "validate_key", "prefix_folder"]
 
 _BAD_KEY_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")
 
@@ -23,6 +24,14 @@ def validate_key(key: object) -> str:
     if any(part in ("", ".", "..") for part in key.split("/")):
         raise InvalidArgumentError(f"store key must not contain empty, '.' or '..' parts; got {key!r}")
     return key
+
+
+def prefix_folder(prefix: object) -> str:
+    """The folder part of a listing prefix ("a/b/c" -> "a/b", "ab" -> ""), checked as a key."""
+    if not isinstance(prefix, str):
+        raise InvalidArgumentError(f"prefix must be a str; got {type(prefix).__name__}")
+    base = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+    return validate_key(base) if base else ""
 
 
 class Store(abc.ABC):

@@ -7,8 +7,8 @@ import threading
 import uuid
 from typing import IO, Any
 
-from modelmgmt.errors import InvalidArgumentError, NotFoundError
-from modelmgmt.stores.base import Store, validate_key
+from modelmgmt.errors import NotFoundError
+from modelmgmt.stores.base import Store, prefix_folder, validate_key
 
 __all__ = ["FsspecStore", "LocalStore", "MemoryStore"]
 
@@ -76,11 +76,7 @@ class FsspecStore(Store):
             raise self._missing(key) from None
 
     def list(self, prefix: str = "") -> list[str]:
-        if not isinstance(prefix, str):
-            raise InvalidArgumentError(f"prefix must be a str; got {type(prefix).__name__}")
-        base = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
-        if base:
-            validate_key(base)
+        base = prefix_folder(prefix)
         top = f"{self.root}/{base}" if base else self.root
         try:
             found = self.fs.find(top)
@@ -178,11 +174,7 @@ class LocalStore(FsspecStore):
 
     def list(self, prefix: str = "") -> list[str]:
         # os.walk, pruned to the prefix: much faster than fsspec's find on large trees
-        if not isinstance(prefix, str):
-            raise InvalidArgumentError(f"prefix must be a str; got {type(prefix).__name__}")
-        base = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
-        if base:
-            validate_key(base)
+        base = prefix_folder(prefix)
         top = os.path.join(self.root, *base.split("/")) if base else self.root
         out = []
         for dirpath, dirnames, filenames in os.walk(top):
