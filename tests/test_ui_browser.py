@@ -23,6 +23,8 @@ from selenium import webdriver  # noqa: E402
 from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 import modelmgmt as mm  # noqa: E402
 
@@ -188,11 +190,14 @@ def test_filter_box_and_compare_selection(browser, site):
     box = browser.find_element(By.CSS_SELECTOR, '#run-filter input[name="filter"]')
     box.send_keys("params.l2 >= 0.01")
     browser.find_element(By.CSS_SELECTOR, "#run-filter button").click()
+    WebDriverWait(browser, 30).until(EC.url_contains("filter="))
+    WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
     assert len(rows(browser, "runs-table")) == 2
     for checkbox in browser.find_elements(By.CSS_SELECTOR, '#runs-table input[name="ids"]'):
         checkbox.click()
     browser.find_element(By.CSS_SELECTOR, "#compare-runs button").click()
-    assert "/runs/compare" in browser.current_url
+    WebDriverWait(browser, 30).until(EC.url_contains("/runs/compare"))
+    WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Compare 2 runs"
     assert_clean(browser)
 
