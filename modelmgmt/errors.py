@@ -12,6 +12,7 @@ __all__ = [
     "InvalidArgumentError",
     "ModelTypeError",
     "ConvergenceWarning",
+    "PluginWarning",
 ]
 
 
@@ -55,3 +56,7 @@ class InvalidArgumentError(ModelmgmtError, ValueError, TypeError):
 class ConvergenceWarning(UserWarning):
     """A fit ended before it converged (the loss was still falling fast, or a solver hit its
     iteration limit): train longer, raise the learning rate or scale the data."""
+
+
+class PluginWarning(UserWarning):
+    """A plugin (or one of its names) could not be used and was skipped; the message names it."""

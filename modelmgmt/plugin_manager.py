@@ -26,7 +26,7 @@ import pluggy
 
 from modelmgmt import hookspecs
 from modelmgmt._importing import import_object, is_import_path
-from modelmgmt.errors import NotFoundError, PluginError
+from modelmgmt.errors import NotFoundError, PluginError, PluginWarning
 
 __all__ = [
     "DEFAULT_PLUGINS",
@@ -58,10 +58,6 @@ ENTRY_POINT_GROUP = "modelmgmt"
 
 _lock = threading.RLock()
 _state: dict[str, Any] = {}
-
-
-class PluginWarning(UserWarning):
-    """A plugin (or one of its names) could not be used and was skipped; the message names it."""
 
 
 class _Entry(NamedTuple):
