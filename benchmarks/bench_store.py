@@ -47,6 +47,9 @@ class Tensors(Model):
         raise NotImplementedError("a storage benchmark model does not predict")
 
 
+mm.register_model_type("Tensors", Tensors)  # manifests name registered types only
+
+
 def timed(fn: Callable[[], Any], repeat: int = 1) -> tuple[float, Any]:
     """Best wall time of ``fn`` over ``repeat`` runs (least disturbed by other jobs, as timeit
     does) and its last result."""

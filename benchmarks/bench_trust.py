@@ -1,0 +1,109 @@
+"""What checking a signature adds to a load: signed (Ed25519, ECDSA P-256) vs unsigned, same process.
+
+Usage: python benchmarks/bench_trust.py [--quick] [--dir DIR] [--repeat R]
+
+A model of 16 tensors (64x64 float64) is registered three times in one local registry: unsigned,
+signed with Ed25519 and signed with ECDSA P-256. Each load is timed with and without signature
+checking (``trusted_keys`` + ``require_signature=True``), interleaved, best of R (other jobs on a
+shared machine only ever add time). The "peer" of each line is the unchecked load of the same
+version; the added time is what a signature costs. Target: under 1 ms per load. A 1,000-tensor
+manifest shows how the cost grows with the manifest (the signature covers its bytes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from typing import Any
+
+import numpy as np
+
+import modelmgmt as mm
+from modelmgmt.models.base import Model
+from modelmgmt.registry import signing
+
+
+class Tensors(Model):
+    """A model that is only named tensors (what loading sees of any model)."""
+
+    def __init__(self, tensors: dict[str, np.ndarray]) -> None:
+        self._tensors = tensors
+
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        return dict(self._tensors)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], params: dict[str, np.ndarray]) -> "Tensors":
+        return cls(dict(params))
+
+    def predict(self, X: Any) -> np.ndarray:
+        raise NotImplementedError("a benchmark model does not predict")
+
+
+mm.register_model_type("BenchTensors", Tensors)
+
+
+def best(fn: Any, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="few repeats, small manifests")
+    parser.add_argument("--dir", default=None, help="temp directory to work in (default: system temp)")
+    parser.add_argument("--repeat", type=int, default=None, help="timed loads per configuration")
+    args = parser.parse_args(argv)
+    repeat = args.repeat or (5 if args.quick else 200)
+    work = tempfile.mkdtemp(prefix="bench-trust-", dir=args.dir)
+    try:
+        keys = {}
+        for kind in signing.KEY_TYPES:
+            path = f"{work}/{kind}"
+            signing.generate_key(path, kind)
+            keys[kind] = (path, path + ".pub")
+        rng = np.random.default_rng(0)
+        sizes = {"16 tensors": 16, "1000 tensors": 100 if args.quick else 1000}
+        print(f"{'load (verify=True), local registry':<46}{'checked':>12}{'unchecked':>12}{'added':>12}")
+        for label, count in sizes.items():
+            side = 64 if count == 16 else 4
+            model = Tensors({f"t{i}": rng.standard_normal((side, side)) for i in range(count)})
+            url = f"{work}/reg-{count}"
+            for kind, (private, public) in keys.items():
+                name = f"m-{kind}"
+                mm.Registry(url, signing_key=private).register(name, model)
+                checked = mm.Registry(url, trusted_keys=[public], require_signature=True)
+                plain = mm.Registry(url)
+                assert checked.verify(name).signed_by is not None
+                size = len(plain.store.get(f"models/{name}/versions/1/manifest.json"))
+                ours, peer = [], []
+                for _ in range(3):  # interleaved rounds
+                    ours.append(best(lambda: checked.load(name), repeat))
+                    peer.append(best(lambda: plain.load(name), repeat))
+                t_ours, t_peer = min(ours), min(peer)
+                what = f"{label}, {kind} ({size / 1024:.0f} KiB manifest)"
+                print(f"{what:<46}{t_ours * 1e3:>9.3f} ms{t_peer * 1e3:>9.3f} ms{(t_ours - t_peer) * 1e3:>9.3f} ms")
+        # the signature check alone, as the registry runs it on every load
+        trust = signing.Trust(trusted_keys=[keys["ed25519"][1], keys["ecdsa-p256"][1]])
+        data = mm.Registry(f"{work}/reg-16").store.get("models/m-ed25519/versions/1/manifest.json")
+        for kind, (private, _) in keys.items():
+            sig = signing.Trust(signing_key=private).sign(data)
+            t = best(lambda: trust.check(data, sig, "bench"), repeat * 5)
+            print(f"{'signature check alone, ' + kind:<46}{t * 1e3:>9.3f} ms")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
