@@ -46,6 +46,10 @@ class Model(Estimator):
 
     #: losses ``fit(loss=...)`` accepts (names of modelmgmt.losses); empty = only its own
     allowed_losses: tuple[str, ...] = ()
+    #: the loss fit trains with (None when the model computes its own)
+    loss: Any = None
+    #: "auto" lets fit choose (direct solver without an optimizer); anything else is explicit
+    solver: str = "auto"
     _masks: dict[str, np.ndarray] = {}
 
     # --- what every model provides -------------------------------------------------

@@ -92,7 +92,12 @@ class Pipeline(Model):
     @property
     def loss(self) -> Any:
         """The final model's loss."""
-        return getattr(self.model, "loss", None)
+        return self.model.loss
+
+    @property
+    def solver(self) -> str:  # type: ignore[override]
+        """The final model's solver setting."""
+        return self.model.solver
 
     @property
     def allowed_losses(self) -> tuple[str, ...]:  # type: ignore[override]

@@ -185,7 +185,7 @@ def fit(
     if loss is not None:
         model.set_loss(loss)
     solver = model.direct_solver
-    if optimizer is not None and solver is not None and getattr(model, "solver", "auto") != "auto":
+    if optimizer is not None and solver is not None and model.solver != "auto":
         raise InvalidArgumentError(
             f"{type(model).__name__}(solver={model.solver!r}) solves directly and takes no optimizer; "
             "use solver='gd' (or 'auto') to train with an optimizer"
@@ -205,7 +205,7 @@ def fit(
             "seed": seed if not isinstance(seed, np.random.Generator) else None,
             "optimizer": None if direct else type(optimizer).__name__,
             "solver": solver if direct else "gd",
-            "loss": type(getattr(model, "loss", None)).__name__,
+            "loss": type(model.loss).__name__,
         }
     )
     trainer = Trainer(model, optimizer, history)

@@ -12,6 +12,7 @@ from modelmgmt.data import KFold, StratifiedKFold
 from modelmgmt.tuning._progress import make_progress
 from modelmgmt.tuning._scoring import check_scoring
 from modelmgmt.tuning._tasks import check_error_score, run_tasks, warn_failures
+from modelmgmt.base import capabilities
 from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["cross_validate", "check_cv"]
@@ -103,10 +104,10 @@ def cross_validate(
     if fit_params is not None and not isinstance(fit_params, dict):
         raise InvalidArgumentError(f"fit_params must be a dict of keyword arguments for fit; got {type(fit_params).__name__}")
     probe = factory()
-    X, y = prepare_xy(X, y, allow_nan=bool(getattr(probe, "accepts_nan", False)))
+    X, y = prepare_xy(X, y, allow_nan=bool(capabilities(probe)["accepts_nan"]))
     check_error_score(error_score)
     scorers = check_scoring(scoring)
-    classifier = bool(getattr(probe, "is_classifier", False))
+    classifier = bool(capabilities(probe)["is_classifier"])
     splits = check_cv(cv, X, y, classifier)
     tasks = [(factory, {}, X[tr], y[tr], X[te], y[te], scorers, fit_params, error_score) for tr, te in splits]
     bar = make_progress(progress, len(tasks), "cross_validate")

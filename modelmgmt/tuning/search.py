@@ -18,6 +18,7 @@ from modelmgmt.tuning._progress import make_progress
 from modelmgmt.tuning._scoring import check_scoring
 from modelmgmt.tuning._tasks import FIT_PREFIX, check_error_score, fit_model, run_tasks, split_params, warn_failures
 from modelmgmt.tuning.cv import check_cv, prepare_xy
+from modelmgmt.base import capabilities
 from modelmgmt.errors import InvalidArgumentError, NotFittedError
 from modelmgmt.models.base import Model
 from modelmgmt.training import fit as training_fit
@@ -288,7 +289,8 @@ class _BaseSearch:
         """Build the first candidate and check fit__ names; return (is classifier, accepts NaN)."""
         model = self.factory(**split_params(candidates[0])[0])
         check_fit_names(model, {n for c in candidates for n in c})
-        return bool(getattr(model, "is_classifier", False)), bool(getattr(model, "accepts_nan", False))
+        caps = capabilities(model)
+        return bool(caps["is_classifier"]), bool(caps["accepts_nan"])
 
     def fit(self, X: Any, y: Any) -> "_BaseSearch":
         """Run the search on (X, y); fills ``results`` and the ``best_*`` attributes; returns self."""
