@@ -326,3 +326,19 @@ def test_py_typed_ships():
 def test_every_module_has_a_docstring(name):
     tree = ast.parse(MODULES[name].read_text())
     assert ast.get_docstring(tree), f"{name} needs a one-line docstring saying what it owns"
+
+
+def test_architecture_page_names_every_module_and_layer():
+    """docs/architecture.md has one line per module and lists every unit in its layers."""
+    doc = (ROOT.parent / "docs" / "architecture.md").read_text()
+    missing = []
+    for path in MODULES.values():
+        rel = path.relative_to(ROOT.parent).as_posix()
+        folder = rel.rsplit("/", 1)[0] + "/"
+        if rel not in doc and not (f"`{path.name}`" in doc and folder in doc):
+            missing.append(rel)
+    assert not missing, f"docs/architecture.md must say what these modules own: {missing}"
+    layers = doc.split("## The layers", 1)[1].split("## ", 1)[0]
+    for names in LAYERS:
+        for name in names:
+            assert name in layers, f"layer of {name} missing from docs/architecture.md"
