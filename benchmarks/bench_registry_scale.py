@@ -77,11 +77,14 @@ def ours(root: str, n: int, moves: list[int]) -> dict[str, float]:
         done += 30
     out["models"] = median_ms(reg.models, 20)
     out["versions_50"] = median_ms(lambda: reg.versions("m", limit=50), 20)
-    fresh = mm.Registry(f"file://{root}/reg")  # first search in a new process: reads the index file
-    t = time.perf_counter()
-    first = fresh.search_versions("tags.team = 'a'", name="m")
-    out["search_versions_cold"] = 1000 * (time.perf_counter() - t)
+    t = time.perf_counter()  # the first search ever reads every manifest and writes the index
+    first = reg.search_versions("tags.team = 'a'", name="m")
+    out["search_versions_first"] = 1000 * (time.perf_counter() - t)
     assert len(first) == (n + 9) // 10
+    fresh = mm.Registry(f"file://{root}/reg")  # a new process: reads the index file once
+    t = time.perf_counter()
+    fresh.search_versions("tags.team = 'a'", name="m")
+    out["search_versions_cold"] = 1000 * (time.perf_counter() - t)
     out["search_versions"] = median_ms(lambda: reg.search_versions("tags.team = 'a'", name="m"), 10)
     out["search_versions_limit"] = median_ms(
         lambda: reg.search_versions("metrics.acc > 0.9", name="m", order_by="metrics.acc DESC", limit=10), 10)
@@ -197,6 +200,7 @@ def main(argv: list[str] | None = None) -> None:
         line("models() (21 models)", us["models"], get("models"))
         line(f"versions(limit=50) of {n:,}", us["versions_50"], get("versions_50"))
         line(f"search_versions(tags.team = 'a') over {n:,}", us["search_versions"], get("search_versions"))
+        line("  same, first search ever (builds the index)", us["search_versions_first"], None)
         line("  same, first call in a fresh Registry", us["search_versions_cold"], None)
         line("  metrics.acc > 0.9, order_by, limit=10", us["search_versions_limit"], None)
         line(f"search_runs(metrics.r2 > 0.9) over {n:,}", us["search_runs"], get("search_runs"))
