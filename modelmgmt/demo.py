@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import tempfile
 import urllib.request
@@ -27,7 +26,9 @@ def make_data(n: int = 2000, n_features: int = 20, seed: int = 0) -> tuple[np.nd
 
 
 def main(keep: bool = False, out: TextIO | None = None) -> None:
-    """Run train → evaluate → tune → compress → register → deploy → monitor → roll back."""
+    """Run train → evaluate → tune → compress → register → deploy → monitor → roll back, then
+    write the drift report as HTML and print the ``modelmgmt ui`` command for the registry
+    (which is kept, so that command works)."""
     out = out if out is not None else sys.stdout
 
     def say(msg: str) -> None:
@@ -103,8 +104,14 @@ def main(keep: bool = False, out: TextIO | None = None) -> None:
     reg.set_alias("churn", "production", v2.version)
     back = reg.rollback("churn", "production")
     say(f"registry rollback: production -> {back.version}; verify: {reg.verify('churn@production').version} ok")
-    if keep:
+
+    # 8. look at it: the drift report as one self-contained HTML file, and the web UI
+    monitor.save(reg, f"churn/{back.version}")
+    report_path = f"{root}-drift-report.html"
+    with open(report_path, "w", encoding="utf-8") as f:
+        f.write(report.to_html())
+    say(f"report: {report_path} (open it in a browser)")
+    say(f"ui: modelmgmt ui --registry file://{root}")
+    if keep:  # the registry stays either way, for the ui command above
         say(f"kept: {root}")
-    else:
-        shutil.rmtree(root, ignore_errors=True)
     say("demo finished")

@@ -311,3 +311,25 @@ def test_cli_ui_command(site, tmp_path):
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "no registry" in missing.stderr
     assert not (tmp_path / "nope").exists()
+
+
+def test_demo_ends_with_report_and_ui_command():
+    import io
+    import shutil
+
+    from modelmgmt.demo import main
+
+    out = io.StringIO()
+    main(out=out)
+    text = out.getvalue()
+    report = re.search(r"^report: (\S+\.html)", text, re.M).group(1)
+    command = re.search(r"^ui: (modelmgmt ui --registry (file://\S+))$", text, re.M)
+    try:
+        assert Path(report).read_text().startswith("<!DOCTYPE html>")
+        assert "x0" in Path(report).read_text()
+        with mm.ui.serve(command.group(2)) as ui:
+            data = api({"url": ui.url}, "/monitors/churn")
+            assert data["report"]["features"][0]["name"] == "x0"
+    finally:
+        shutil.rmtree(command.group(2)[len("file://"):], ignore_errors=True)
+        Path(report).unlink(missing_ok=True)
