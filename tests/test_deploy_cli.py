@@ -8,14 +8,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 
 import numpy as np
 import pytest
+from _deploy_fakes import linear
 
 from modelmgmt.registry import Registry
-from _deploy_fakes import linear
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -10,10 +10,10 @@ import urllib.parse
 
 import numpy as np
 import pytest
+from _deploy_fakes import SlowRegistry, linear, memory_registry, softmax
 
 import modelmgmt as mm
 from modelmgmt.testing import DeployerContract
-from _deploy_fakes import SlowRegistry, linear, memory_registry, softmax
 
 W1 = np.array([1.0, 2.0, 3.0])
 W2 = np.array([0.0, -1.0, 1.0])
