@@ -196,6 +196,42 @@ def private_violations() -> set[str]:
     return found
 
 
+def _module_aliases(module: str, path: Path) -> dict[str, str]:
+    """Local names bound to our modules (``import a.b as m``, ``from a import b``)."""
+    aliases: dict[str, str] = {}
+    for imp in _imports(module, path):
+        if not imp.names and imp.target in MODULES:
+            aliases[imp.target.split(".")[0]] = imp.target.split(".")[0]
+        for sub in _targets(imp):
+            if sub != imp.target:
+                aliases[sub.rsplit(".", 1)[1]] = sub
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):  # "as" names
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.asname:
+                    full = alias.name if isinstance(node, ast.Import) else None
+                    if full is None:
+                        base = [i.target for i in _imports(module, path) if i.lineno == node.lineno]
+                        full = f"{base[0]}.{alias.name}" if base else alias.name
+                    if full in MODULES:
+                        aliases[alias.asname] = full
+    return aliases
+
+
+def private_attribute_violations() -> set[str]:
+    """``mod._x`` where ``mod`` is a module of another package (a private import in disguise)."""
+    found = set()
+    for module, path in MODULES.items():
+        aliases = _module_aliases(module, path)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and _is_private(node.attr):
+                target = aliases.get(node.value.id)
+                if target and _unit(target) != _unit(module):
+                    found.add(f"private name {target}.{node.attr} used by {module}:{node.lineno}")
+    return found
+
+
 def lazy_import_violations() -> set[str]:
     found = set()
     for imp in IMPORTS:
@@ -232,7 +268,7 @@ def test_no_import_cycles():
 
 
 def test_no_private_names_across_packages():
-    _check(private_violations())
+    _check(private_violations() | private_attribute_violations())
 
 
 def test_no_function_level_imports_except_optional_dependencies():
@@ -244,7 +280,8 @@ def test_imports_point_down_the_layers():
 
 
 def test_skip_list_only_names_live_violations():
-    live = cycle_violations() | private_violations() | lazy_import_violations() | layer_violations()
+    live = (cycle_violations() | private_violations() | private_attribute_violations()
+            | lazy_import_violations() | layer_violations())
     stale = [s for s in SKIP if not any(v.startswith(s) for v in live)]
     assert not stale, f"fixed; remove from SKIP: {stale}"
 
@@ -263,6 +300,7 @@ def test_checker_sees_cycles_private_names_and_lazy_imports(tmp_path, monkeypatc
     (pkg / "b" / "y.py").write_text("def f():\n    from modelmgmt.a import x\n    import json\n    import pandas\n")
     (pkg / "b" / "_z.py").write_text("")
     (pkg / "a" / "w.py").write_text("from modelmgmt.b import _z\n")
+    (pkg / "a" / "v.py").write_text("from modelmgmt.b import y as yy\nyy._secret()\n")
     monkeypatch.setattr(sys.modules[__name__], "ROOT", pkg)
     mods = _modules()
     monkeypatch.setattr(sys.modules[__name__], "MODULES", mods)
@@ -274,6 +312,7 @@ def test_checker_sees_cycles_private_names_and_lazy_imports(tmp_path, monkeypatc
         "private name modelmgmt.b.y._hidden imported by modelmgmt.a.x:1",
         "private module modelmgmt.b._z imported by modelmgmt.a.w:1",
     }
+    assert private_attribute_violations() == {"private name modelmgmt.b.y._secret used by modelmgmt.a.v:2"}
     assert lazy_import_violations() == {
         "function-level import of modelmgmt.a.x in modelmgmt.b.y:2",
         "function-level import of json in modelmgmt.b.y:3",
