@@ -381,3 +381,14 @@ def test_architecture_page_names_every_module_and_layer():
     for names in LAYERS:
         for name in names:
             assert name in layers, f"layer of {name} missing from docs/architecture.md"
+
+
+def test_one_module_attr_importer():
+    """Import by string only in _importing (the one "module:attr" importer), the lazy top-level
+    package, the plugin manager (built-ins by module name) and the CLI's command table."""
+    allowed = {"modelmgmt", "modelmgmt._importing", "modelmgmt.plugin_manager", "modelmgmt.cli"}
+    users = {
+        module for module, path in MODULES.items()
+        if "import_module(" in path.read_text() or "__import__(" in path.read_text()
+    }
+    assert users <= allowed, f"use modelmgmt._importing.import_object instead in {sorted(users - allowed)}"
