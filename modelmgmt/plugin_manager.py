@@ -144,7 +144,7 @@ def _code_of(fn: Any) -> Any:
         code = getattr(fn, "__code__", None)
         if code is not None:
             return code
-        fn = getattr(fn, "__func__", None) or getattr(fn, "func", None) or getattr(type(fn), "__call__", None)
+        fn = getattr(fn, "__func__", None) or getattr(fn, "func", None) or vars(type(fn)).get("__call__")
         if fn is None:
             return None
     return None
@@ -170,6 +170,32 @@ def _plugin_in_traceback(tb: Any, codes: dict[Any, str]) -> str | None:
     return None
 
 
+class _Registrar:
+    """The ``register`` callback of one hook call: records each name with the plugin that gave it."""
+
+    def __init__(self, caller: Any, what: str) -> None:
+        self.what = what
+        self.entries: list[_Entry] = []
+        self.codes: dict[Any, str] = {}
+        for impl in caller.get_hookimpls():
+            code = _code_of(impl.function)
+            if code is not None:
+                self.codes[code] = impl.plugin_name
+
+    def __call__(self, name: str, factory: Any, *, override: bool = False) -> None:
+        what = self.what
+        owner = _plugin_on_stack(sys._getframe(1), self.codes)
+        if not isinstance(name, str) or not name:
+            raise _BadRegistration(owner, f"registered a {what} with an invalid name {name!r}; expected a non-empty str")
+        if not (callable(factory) or is_import_path(factory)):
+            raise _BadRegistration(
+                owner, f"registered {what} {name!r} as {factory!r}; expected a callable or a 'module:attribute' str"
+            )
+        if not isinstance(override, bool):
+            raise _BadRegistration(owner, f"registered {what} {name!r} with override={override!r}; expected a bool")
+        self.entries.append(_Entry(name, factory, owner or "<unknown plugin>", override))
+
+
 def _call_hook(pm: pluggy.PluginManager, hook_name: str, what: str) -> list[_Entry]:
     """Call one registration hook through pluggy; a failing plugin is left out with a warning."""
     excluded: list[Any] = []
@@ -177,33 +203,15 @@ def _call_hook(pm: pluggy.PluginManager, hook_name: str, what: str) -> list[_Ent
         caller = getattr(pm.hook, hook_name)
         if excluded:
             caller = pm.subset_hook_caller(hook_name, excluded)
-        codes = {}
-        for impl in caller.get_hookimpls():
-            code = _code_of(impl.function)
-            if code is not None:
-                codes[code] = impl.plugin_name
-        entries: list[_Entry] = []
-
-        def register(name: str, factory: Any, *, override: bool = False) -> None:
-            owner = _plugin_on_stack(sys._getframe(1), codes)
-            if not isinstance(name, str) or not name:
-                raise _BadRegistration(owner, f"registered a {what} with an invalid name {name!r}; expected a non-empty str")
-            if not (callable(factory) or is_import_path(factory)):
-                raise _BadRegistration(
-                    owner, f"registered {what} {name!r} as {factory!r}; expected a callable or a 'module:attribute' str"
-                )
-            if not isinstance(override, bool):
-                raise _BadRegistration(owner, f"registered {what} {name!r} with override={override!r}; expected a bool")
-            entries.append(_Entry(name, factory, owner or "<unknown plugin>", override))
-
+        register = _Registrar(caller, what)
         try:
             caller(register=register)
         except _BadRegistration as exc:
             bad, reason = exc.owner, str(exc)
         except Exception as exc:
-            bad, reason = _plugin_in_traceback(exc.__traceback__, codes), f"{type(exc).__name__}: {exc}"
+            bad, reason = _plugin_in_traceback(exc.__traceback__, register.codes), f"{type(exc).__name__}: {exc}"
         else:
-            return entries
+            return register.entries
         if bad is None or pm.get_plugin(bad) is None:
             raise PluginError(f"a modelmgmt plugin failed in {hook_name}: {reason}")
         _warn(
