@@ -13,8 +13,8 @@ from modelmgmt.metrics.evaluate import evaluate
 from modelmgmt.metrics.probabilistic import brier_score_loss, log_loss
 from modelmgmt.metrics.ranking import average_precision, precision_recall_curve, roc_auc, roc_curve
 from modelmgmt.metrics.registry import get, get_function, names
-from modelmgmt.metrics.report import classification_report
 from modelmgmt.metrics.regression import explained_variance, mae, mse, r2, rmse
+from modelmgmt.metrics.report import classification_report
 from modelmgmt.metrics.stateful import (
     F1,
     MAE,

@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 
 from modelmgmt._validation import check_same_length
+from modelmgmt.errors import InvalidArgumentError
 from modelmgmt.metrics import ranking as _rank
 from modelmgmt.metrics._checks import as_labels, as_scores, as_weights, check_average
 from modelmgmt.metrics._metric_base import ScoresBase, add_dicts, either, same_value
-from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["ROCAUC"]
 

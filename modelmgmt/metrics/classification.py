@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from modelmgmt.metrics._checks import (
+    as_labels,
     check_average,
     check_label_pair,
     check_zero_division,
@@ -206,9 +207,14 @@ _NORMALIZE = (None, "true", "pred", "all")
 
 
 def confusion_from_counts(
-    classes: np.ndarray, cm: np.ndarray, labels: Any = None, normalize: str | None = None
+    classes: np.ndarray, cm: np.ndarray, labels: Any = None, normalize: str | None = None,
+    true_labels: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The confusion matrix restricted/reordered to ``labels`` and optionally normalised."""
+    """The confusion matrix restricted/reordered to ``labels`` and optionally normalised.
+
+    ``true_labels`` (the labels occurring in y_true, zero weight or not) decides whether
+    ``labels`` names any true label; without it, the matrix's non-empty rows do.
+    """
     if normalize not in _NORMALIZE:
         raise InvalidArgumentError(f"normalize must be one of {_NORMALIZE}; got {normalize!r}")
     if labels is not None:
@@ -216,8 +222,12 @@ def confusion_from_counts(
         if labels.ndim != 1 or labels.size == 0:
             raise InvalidArgumentError(f"'labels' should contain at least one label; got {labels!r}")
         idx = label_index(classes, labels)
-        true_present = cm.sum(axis=1) != 0
-        if not any(i >= 0 and true_present[i] for i in idx.tolist()):
+        if true_labels is None:
+            true_present = cm.sum(axis=1) != 0
+            found = any(i >= 0 and true_present[i] for i in idx.tolist())
+        else:
+            found = bool(np.isin(labels, true_labels).any())
+        if not found:
             raise InvalidArgumentError("At least one label specified must be in y_true")
         out = np.zeros((len(labels), len(labels)), dtype=cm.dtype)
         # a repeated label counts in its last copy only (sklearn's {label: position} lookup)
@@ -254,4 +264,5 @@ def confusion_matrix(
     if normalize not in _NORMALIZE:
         raise InvalidArgumentError(f"normalize must be one of {_NORMALIZE}; got {normalize!r}")
     classes, cm = class_counts(y_true, y_pred, sample_weight)
-    return confusion_from_counts(classes, cm, labels, normalize)
+    true_labels = None if sample_weight is None or labels is None else np.unique(as_labels(y_true, "y_true"))
+    return confusion_from_counts(classes, cm, labels, normalize, true_labels)

@@ -7,9 +7,9 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from modelmgmt.errors import InvalidArgumentError
 from modelmgmt.metrics.base import Metric
 from modelmgmt.metrics.registry import get
-from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["evaluate"]
 

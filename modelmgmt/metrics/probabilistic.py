@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 
 from modelmgmt._validation import check_same_length
+from modelmgmt.errors import InvalidArgumentError
 from modelmgmt.metrics._checks import as_labels, as_weights
 from modelmgmt.metrics.ranking import encode
-from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["log_loss", "brier_score_loss", "as_probabilities", "log_loss_classes", "true_class_losses"]
 

@@ -165,6 +165,8 @@ def roc_curve(
 
 def _trapezoid(x: np.ndarray, y: np.ndarray) -> float:
     """sklearn's auc(): trapezoidal area; x must be monotone (NaN passes through)."""
+    if x.shape[0] < 2:
+        raise InvalidArgumentError(f"At least 2 points are needed to compute area under curve, but x.shape = {x.shape}")
     direction = 1
     dx = np.diff(x)
     if np.any(dx < 0):

@@ -171,7 +171,7 @@ def check_multioutput(multioutput: Any, allowed: tuple[str, ...] = MULTIOUTPUT) 
     return w
 
 
-def _combine(values: np.ndarray, multioutput: Any, variance: np.ndarray | None = None) -> Any:
+def _combine(values: np.ndarray, multioutput: Any, variance: np.ndarray | None = None, single_ok: bool = False) -> Any:
     """Per-output values -> what ``multioutput`` asks for (sklearn's last step)."""
     if isinstance(multioutput, str):
         if multioutput == "raw_values":
@@ -180,7 +180,7 @@ def _combine(values: np.ndarray, multioutput: Any, variance: np.ndarray | None =
             return float(np.mean(values))
         weights = variance if variance is not None and np.any(variance != 0) else None  # "variance_weighted"
         return float(np.average(values, weights=weights))
-    if values.shape[0] == 1:
+    if values.shape[0] == 1 and not single_ok:  # (sklearn's rmse skips this check)
         raise InvalidArgumentError("Custom weights are useful only in multi-output cases.")
     if multioutput.shape[0] != values.shape[0]:
         raise InvalidArgumentError(
@@ -209,7 +209,7 @@ def mse_from_stats(s: RegStats, multioutput: Any = "uniform_average") -> Any:
 def rmse_from_stats(s: RegStats, multioutput: Any = "uniform_average") -> Any:
     """Root mean squared error (per output, then averaged) from a summary."""
     _check_weight(s)
-    return _combine(np.sqrt(s.sq_err / s.weight), multioutput)
+    return _combine(np.sqrt(s.sq_err / s.weight), multioutput, single_ok=True)
 
 
 def mae_from_stats(s: RegStats, multioutput: Any = "uniform_average") -> Any:
@@ -221,6 +221,7 @@ def mae_from_stats(s: RegStats, multioutput: Any = "uniform_average") -> Any:
 def r2_from_stats(s: RegStats, multioutput: Any = "uniform_average") -> Any:
     """R² from a summary; NaN with a warning for fewer than two samples (as sklearn)."""
     if s.n < 2:
+        _combine(np.zeros(s.weight.shape), multioutput)  # a bad multioutput is refused first, as sklearn
         warnings.warn("R^2 score is not well-defined with less than two samples.", UserWarning, stacklevel=3)
         return math.nan
     return _fraction_explained(s.sq_err, s.m2_y, multioutput)

@@ -164,10 +164,19 @@ class ConfusionMatrix(_CountingBase):
             raise InvalidArgumentError(f"normalize must be one of (None, 'true', 'pred', 'all'); got {normalize!r}")
         super().__init__(labels=labels, normalize=normalize)
 
+    true_labels: np.ndarray | None
+
+    def _declare_states(self) -> None:
+        super()._declare_states()
+        self.add_state("true_labels", None, none_aware(np.union1d))  # labels seen in y_true, any weight
+
+    def _batch_state(self, y_true: Any, y_pred: Any, sample_weight: Any) -> dict[str, Any]:
+        return {**super()._batch_state(y_true, y_pred, sample_weight), "true_labels": np.unique(as_labels(y_true, "y_true"))}
+
     def compute(self) -> np.ndarray:
         """The confusion matrix over every batch seen."""
         classes, cm = self._counts()
-        return _cls.confusion_from_counts(classes, cm, self._settings["labels"], self._settings["normalize"])
+        return _cls.confusion_from_counts(classes, cm, self._settings["labels"], self._settings["normalize"], self.true_labels)
 
 
 class AveragePrecision(_ScoresBase):
