@@ -148,3 +148,19 @@ def test_multi_metric_refit_must_name_one_metric():
     X = np.random.default_rng(0).standard_normal((40, 2))
     s = GridSearch(mm.models.LinearRegression, {"l2": [0.0, 5.0]}, cv=4, scoring=("r2", "mse"), refit=False).fit(X, X[:, 0])
     assert s.best_model is None and s.results[s.best_index]["rank_r2"] == 1
+
+
+def test_halving_search_logs_nested_runs(tmp_path):
+    from modelmgmt.tuning import HalvingSearch
+
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((90, 3))
+    y = X @ np.array([1.0, 2.0, -1.0])
+    reg = mm.Registry(tmp_path)
+    s = HalvingSearch(mm.models.LinearRegression, {"l2": [0.0, 0.1, 1.0]}, resource="n_samples", factor=3,
+                      cv=3, scoring="r2", registry=reg, experiment="halving").fit(X, y)
+    runs = reg.runs("halving")
+    children = [r for r in runs if r.parent_id == s.run.id]
+    assert len(children) == len(s.results) and len(runs) == len(s.results) + 1
+    assert sorted(c.params["l2"] for c in children if c.tags["candidate"] < 3) == [0.0, 0.1, 1.0]
+    assert s.run.tags["best_run_id"] == s.results[s.best_index]["run_id"]
