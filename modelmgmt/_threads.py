@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+
 from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["threads_from_env", "shared_pool"]

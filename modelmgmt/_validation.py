@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 import numpy as np
+
 from modelmgmt.errors import InvalidArgumentError
 
 __all__ = [

@@ -18,6 +18,7 @@ import warnings
 from typing import Any, Callable
 
 import numpy as np
+
 from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["Callback", "EarlyStopping", "LRScheduler", "TerminateOnNaN", "TensorBoard"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["Loss", "MSE", "CrossEntropy", "BinaryCrossEntropy", "Huber", "Hinge", "log_softmax", "softmax"]

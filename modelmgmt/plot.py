@@ -16,7 +16,8 @@ import numpy as np
 from modelmgmt._validation import as_1d, check_choice, check_same_length
 from modelmgmt.errors import InvalidArgumentError, NotFoundError
 from modelmgmt.metrics import confusion_matrix as _confusion
-from modelmgmt.metrics import roc_auc, roc_curve as _roc_points
+from modelmgmt.metrics import roc_auc
+from modelmgmt.metrics import roc_curve as _roc_points
 from modelmgmt.viz import PALETTE, drift_report_dict, histogram_of
 
 __all__ = ["roc_curve", "confusion_matrix", "prediction_error", "history", "drift_feature"]

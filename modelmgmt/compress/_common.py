@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from modelmgmt.errors import InvalidArgumentError
 from modelmgmt.models.base import Model
 from modelmgmt.models.model_types import MODEL, model_type_name, resolve_model_type
-from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["is_weight", "weight_names", "check_model", "type_name", "resolve_type"]
 

@@ -17,9 +17,9 @@ import numpy as np
 
 from modelmgmt._validation import as_1d, as_float_2d, check_same_length
 from modelmgmt.compress._common import check_model
-from modelmgmt.models.base import Model
 from modelmgmt.errors import InvalidArgumentError
 from modelmgmt.losses import CrossEntropy, softmax
+from modelmgmt.models.base import Model
 from modelmgmt.training import fit
 
 __all__ = ["distill"]

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 
 from modelmgmt.compress._common import check_model, weight_names
-from modelmgmt.models.base import Model
 from modelmgmt.errors import InvalidArgumentError
+from modelmgmt.models.base import Model
 
 __all__ = ["prune"]
 

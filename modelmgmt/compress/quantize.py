@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from modelmgmt.compress._common import check_model, resolve_type, type_name, weight_names
-from modelmgmt.models.base import Model
 from modelmgmt.errors import InvalidArgumentError
+from modelmgmt.models.base import Model
 
 __all__ = ["quantize", "QuantizedModel", "SUPPORTED_BITS"]
 

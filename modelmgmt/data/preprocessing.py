@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from modelmgmt._validation import as_float_2d
 from modelmgmt import base
+from modelmgmt._validation import as_float_2d
 from modelmgmt.base import ArrayEstimator
 from modelmgmt.errors import InvalidArgumentError
 

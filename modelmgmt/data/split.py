@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+
 from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["train_test_split", "KFold", "StratifiedKFold"]

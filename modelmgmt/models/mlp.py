@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from modelmgmt.errors import InvalidArgumentError
 from modelmgmt.losses import CrossEntropy
 from modelmgmt.models._common import ClassifierMixin, TrainableModel
-from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["MLP", "ACTIVATIONS"]
 

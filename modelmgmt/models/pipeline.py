@@ -14,9 +14,9 @@ import numpy as np
 
 from modelmgmt._validation import as_float_2d
 from modelmgmt.base import Transformer
+from modelmgmt.errors import InvalidArgumentError
 from modelmgmt.models.base import Model
 from modelmgmt.models.model_types import STEP, model_type_name, resolve_model_type
-from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["Pipeline", "type_name", "resolve_type"]
 

@@ -18,11 +18,11 @@ from typing import Any, ClassVar
 import numpy as np
 
 from modelmgmt._threads import shared_pool, threads_from_env
+from modelmgmt.errors import InvalidArgumentError
 from modelmgmt.optim import _fused
 from modelmgmt.optim.base import Optimizer
-from modelmgmt.errors import InvalidArgumentError
 
-__all__ = ["BLOCK", "BlockOptimizer", "check_number", "hyper", "lerp_", "num_threads", "set_num_threads"]
+__all__ = ["BLOCK", "BlockOptimizer", "check_number", "check_maximize", "hyper", "lerp_", "num_threads", "set_num_threads"]
 
 #: elements per block: ~6 arrays of 64k float32 values stay in L2/L3 cache while the update
 #: runs over them, and blocks are long enough that numpy's per-call overhead is small
@@ -76,6 +76,13 @@ def check_number(name: str, value: Any, *, low: float = 0.0, below: float | None
     return v
 
 
+def check_maximize(maximize: Any) -> bool:
+    """``maximize`` as a bool: True follows the gradient uphill (torch's ``maximize=True``)."""
+    if not isinstance(maximize, (bool, np.bool_)):
+        raise InvalidArgumentError(f"maximize must be a bool; got {type(maximize).__name__} {maximize!r}")
+    return bool(maximize)
+
+
 def lerp_(a: np.ndarray, end: np.ndarray, weight: float, tmp: np.ndarray) -> None:
     """In place ``a = a + weight * (end - a)``, with torch's two-branch formula for lerp."""
     np.subtract(end, a, out=tmp)
@@ -87,9 +94,12 @@ def lerp_(a: np.ndarray, end: np.ndarray, weight: float, tmp: np.ndarray) -> Non
         np.subtract(end, tmp, out=a)
 
 
-def hyper(name: str) -> property:
-    """A read-only property that exposes one hyperparameter."""
-    return property(lambda self: self._hp[name], doc=f"The {name} hyperparameter (read-only).")
+def hyper(name: str, setter: Any = None) -> property:
+    """A property that exposes one hyperparameter; settable when ``setter(self, value)`` is given
+    (schedules such as OneCycleLR move momentum and betas, as torch's do through param_groups)."""
+    if setter is None:
+        return property(lambda self: self._hp[name], doc=f"The {name} hyperparameter (read-only).")
+    return property(lambda self: self._hp[name], setter, doc=f"The {name} hyperparameter (settable).")
 
 
 class BlockOptimizer(Optimizer):
@@ -138,7 +148,11 @@ class BlockOptimizer(Optimizer):
         """Python-float scalars of one step (bias corrections, decayed lr, ...)."""
         raise NotImplementedError
 
-    def _fused_step(self, fused: Any, p, g, bufs, c, step) -> bool:
+    def _kernel_step(self, step: int, created: tuple[str, ...]) -> int:
+        """The step number the kernel sees (SGD restarts its momentum buffer when it is new)."""
+        return step
+
+    def _fused_step(self, fused: Any, p, g, bufs, c, step, maximize: bool) -> bool:
         """Run one compiled single-pass update over whole 1-D arrays (see ``_fused``); return
         False when this optimizer has none, and the numpy kernel runs instead."""
         return False
@@ -156,20 +170,19 @@ class BlockOptimizer(Optimizer):
         names = self._buffer_names()
         for key, p, _ in work:  # refuse before changing anything
             st = self._state.get(key)
-            if st is not None and any(st[n].shape != p.shape or st[n].dtype != p.dtype for n in names):
+            if st is not None and any(n in st and (st[n].shape != p.shape or st[n].dtype != p.dtype) for n in names):
+                first = next(st[n] for n in names if n in st)
                 raise InvalidArgumentError(
                     f"parameter {key!r} has shape {p.shape} and dtype {p.dtype}, but this optimizer's "
-                    f"state for it was made for shape {st[names[0]].shape} and dtype {st[names[0]].dtype}"
+                    f"state for it was made for shape {first.shape} and dtype {first.dtype}"
                 )
         for key, p, g in work:
-            st = self._state.get(key)
-            if st is None:
-                st = {"step": 0}
-                for name in names:
-                    st[name] = np.full(p.shape, self._initial_value(name), dtype=p.dtype)
-                self._state[key] = st
+            st = self._state.setdefault(key, {"step": 0})
+            created = tuple(n for n in names if n not in st)  # all at first sight; one when momentum is turned on
+            for name in created:
+                st[name] = np.full(p.shape, self._initial_value(name), dtype=p.dtype)
             st["step"] += 1
-            self._update(p, g, [st[n] for n in names], st["step"])
+            self._update(p, g, [st[n] for n in names], self._kernel_step(st["step"], created))
 
     def __getstate__(self) -> dict[str, Any]:
         """Copies and pickles leave the scratch blocks behind (they are remade on first use)."""
@@ -214,8 +227,9 @@ class BlockOptimizer(Optimizer):
         while len(per_worker) <= worker:
             per_worker.append([])
         have = per_worker[worker]
+        count = self._scratch_count + 1  # one more: the negated gradient when maximize=True
         if not have or have[0].size < size:
-            have = [np.empty(size, dtype=dtype) for _ in range(self._scratch_count)]
+            have = [np.empty(size, dtype=dtype) for _ in range(count)]
             per_worker[worker] = have
         return have
 
@@ -227,6 +241,7 @@ class BlockOptimizer(Optimizer):
         if g.dtype != p.dtype or not g.flags.c_contiguous:
             g = np.ascontiguousarray(g, dtype=p.dtype)
         pf, gf = p.reshape(-1), g.reshape(-1)
+        maximize = self._hp.get("maximize", False)
         bf = [b.reshape(-1) for b in bufs]
         n = pf.size
         c = self._coefficients(step)
@@ -235,7 +250,7 @@ class BlockOptimizer(Optimizer):
             if fused is not None:
                 with _fused.LAUNCH_LOCK:  # numba's default thread pool takes one launch at a time
                     fused.numba.set_num_threads(min(num_threads(), fused.numba.config.NUMBA_NUM_THREADS))
-                    done = self._fused_step(fused, pf, gf, bf, c, step)
+                    done = self._fused_step(fused, pf, gf, bf, c, step, maximize)
                 if done:
                     if p is not target:
                         np.copyto(target, p)
@@ -243,18 +258,18 @@ class BlockOptimizer(Optimizer):
         n_blocks = -(-n // BLOCK)
         workers = min(num_threads(), n_blocks // _MIN_BLOCKS_PER_THREAD)
         if workers <= 1:
-            self._run_blocks(pf, gf, bf, 0, n, c, step, self._scratch_for(p.dtype, n, 0))
+            self._run_blocks(pf, gf, bf, 0, n, c, step, self._scratch_for(p.dtype, n, 0), maximize)
         else:
             per = -(-n_blocks // workers) * BLOCK
             bounds = [(lo, min(lo + per, n)) for lo in range(0, n, per)]
             scratches = [self._scratch_for(p.dtype, n, w) for w in range(len(bounds))]
             pool = _pool()
             futures = [
-                pool.submit(self._run_blocks, pf, gf, bf, lo, hi, c, step, scratches[w])
+                pool.submit(self._run_blocks, pf, gf, bf, lo, hi, c, step, scratches[w], maximize)
                 for w, (lo, hi) in enumerate(bounds[1:], start=1)
             ]
             try:
-                self._run_blocks(pf, gf, bf, *bounds[0], c, step, scratches[0])
+                self._run_blocks(pf, gf, bf, *bounds[0], c, step, scratches[0], maximize)
             finally:
                 wait(futures)  # never leave a worker writing into our arrays
             for f in futures:
@@ -262,17 +277,21 @@ class BlockOptimizer(Optimizer):
         if p is not target:
             np.copyto(target, p)
 
-    def _run_blocks(self, pf, gf, bf, start: int, stop: int, c: tuple, step: int, scratch) -> None:
-        """Apply the kernel to elements ``start:stop`` in cache-sized blocks."""
+    def _run_blocks(self, pf, gf, bf, start: int, stop: int, c: tuple, step: int, scratch, maximize: bool = False) -> None:
+        """Apply the kernel to elements ``start:stop`` in cache-sized blocks.
+
+        ``maximize`` negates each gradient block first (into the last scratch array), as
+        torch does with ``maximize=True``; the kernels then run unchanged.
+        """
         kernel = self._kernel
-        if stop - start <= BLOCK:
-            n = stop - start
-            kernel(pf[start:stop], gf[start:stop], [b[start:stop] for b in bf], [t[:n] for t in scratch], c, step)
-            return
         for lo in range(start, stop, BLOCK):
             hi = min(lo + BLOCK, stop)
-            tmp = scratch if hi - lo == BLOCK else [t[: hi - lo] for t in scratch]
-            kernel(pf[lo:hi], gf[lo:hi], [b[lo:hi] for b in bf], tmp, c, step)
+            tmp = scratch if hi - lo == scratch[0].size else [t[: hi - lo] for t in scratch]
+            g = gf[lo:hi]
+            if maximize:
+                g = np.negative(g, out=tmp[-1])
+                tmp = tmp[:-1]
+            kernel(pf[lo:hi], g, [b[lo:hi] for b in bf], tmp, c, step)
 
     # ----------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 The numpy kernels make about ten passes (Adam, RMSprop) or four (SGD with momentum) over each block
 of a parameter; these make one, on every core, like torch's ``fused=True``. Each element
-gets exactly the numpy kernels' operations in the same order and dtype (scalars are cast to
+gets exactly the numpy kernels' operations in the same order and dtype (``maximize`` negates
+the gradient first, as the numpy path does) (scalars are cast to
 the parameter's dtype first, as numpy does with Python floats, and no multiply-add is fused),
 so the results are bit-identical to the numpy path: the choice never changes a trajectory.
 
@@ -17,6 +18,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+
 from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["kernels", "kernel_choice", "MIN_SIZE", "LAUNCH_LOCK"]
@@ -70,10 +72,10 @@ def _build() -> Any:
     jit = numba.njit(parallel=True, cache=True, fastmath=False, nogil=True)
 
     @jit
-    def adam(p, g, m, v, vmax, amsgrad, decoupled, wd, decay, beta1, beta2, eps_k, neg_scale):  # pragma: no cover - compiled
+    def adam(p, g, m, v, vmax, amsgrad, decoupled, wd, decay, beta1, beta2, eps_k, neg_scale, maximize):  # pragma: no cover - compiled
         for i in numba.prange(p.size):
             pi = p[i]
-            gi = g[i]
+            gi = -g[i] if maximize else g[i]
             if wd != 0:
                 if decoupled:
                     pi = pi * decay
@@ -90,10 +92,10 @@ def _build() -> Any:
             p[i] = pi + t * neg_scale
 
     @jit
-    def sgd(p, g, buf, has_momentum, first, nesterov, wd, momentum, damp, neg_lr):  # pragma: no cover - compiled
+    def sgd(p, g, buf, has_momentum, first, nesterov, wd, momentum, damp, neg_lr, maximize):  # pragma: no cover - compiled
         for i in numba.prange(p.size):
             pi = p[i]
-            gi = g[i]
+            gi = -g[i] if maximize else g[i]
             if wd != 0:
                 gi = pi * wd + gi
             if has_momentum:
@@ -108,10 +110,10 @@ def _build() -> Any:
             p[i] = pi + gi * neg_lr
 
     @jit
-    def adagrad(p, g, state_sum, wd, neg_clr, eps):  # pragma: no cover - compiled
+    def adagrad(p, g, state_sum, wd, neg_clr, eps, maximize):  # pragma: no cover - compiled
         for i in numba.prange(p.size):
             pi = p[i]
-            gi = g[i]
+            gi = -g[i] if maximize else g[i]
             if wd != 0:
                 gi = pi * wd + gi
             s = state_sum[i] + gi * gi
@@ -120,10 +122,10 @@ def _build() -> Any:
 
     @jit
     def rmsprop(p, g, square_avg, buf, grad_avg, has_momentum, centered, small_weight,
-                wd, alpha, one_minus_alpha, lerp_back, eps, momentum, neg_lr):  # pragma: no cover - compiled
+                wd, alpha, one_minus_alpha, lerp_back, eps, momentum, neg_lr, maximize):  # pragma: no cover - compiled
         for i in numba.prange(p.size):
             pi = p[i]
-            gi = g[i]
+            gi = -g[i] if maximize else g[i]
             if wd != 0:
                 gi = pi * wd + gi
             sa = square_avg[i] * alpha + (gi * one_minus_alpha) * gi

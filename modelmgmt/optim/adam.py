@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from modelmgmt.optim._core import BlockOptimizer, check_number, hyper
 from modelmgmt.errors import InvalidArgumentError
+from modelmgmt.optim._core import BlockOptimizer, check_maximize, check_number, hyper
 
 __all__ = ["Adam", "AdamW"]
 
@@ -26,7 +26,7 @@ def _check_betas(betas: object) -> tuple[float, float]:
 class Adam(BlockOptimizer):
     """Adam with torch.optim.Adam's update rule (L2 weight decay added to the gradient).
 
-    Per step ``t``: ``g += weight_decay * p``; ``m = beta1 * m + (1 - beta1) * g``;
+    Per step ``t`` (``g`` negated first when ``maximize=True``): ``g += weight_decay * p``; ``m = beta1 * m + (1 - beta1) * g``;
     ``v = beta2 * v + (1 - beta2) * g * g`` (amsgrad: ``vmax = max(vmax, v)`` is used instead
     of ``v``); ``denom = sqrt(v) / sqrt(1 - beta2**t) + eps``;
     ``p -= (lr / (1 - beta1**t)) * m / denom``.
@@ -47,6 +47,8 @@ class Adam(BlockOptimizer):
         eps: float = 1e-8,
         weight_decay: float = 0.0,
         amsgrad: bool = False,
+        *,
+        maximize: bool = False,
     ) -> None:
         if not isinstance(amsgrad, (bool, np.bool_)):
             raise InvalidArgumentError(f"amsgrad must be a bool; got {type(amsgrad).__name__} {amsgrad!r}")
@@ -56,9 +58,29 @@ class Adam(BlockOptimizer):
             eps=check_number("epsilon value", eps),
             weight_decay=check_number("weight_decay value", weight_decay),
             amsgrad=bool(amsgrad),
+            maximize=check_maximize(maximize),
         )
 
-    betas = hyper("betas")
+    def _set_betas(self, betas: tuple[float, float]) -> None:
+        """Change the betas between steps (OneCycleLR cycles beta1), keeping torch's moments.
+
+        The buffers hold ``exp_avg / (1 - beta1)`` and ``exp_avg_sq / (1 - beta2)``, so they are
+        rescaled to the new betas; torch's moments are unchanged by the switch.
+        """
+        new = _check_betas(betas)
+        old = self._hp["betas"]
+        f1, f2 = (1 - old[0]) / (1 - new[0]), (1 - old[1]) / (1 - new[1])
+        for st in self._state.values():
+            if f1 != 1.0:
+                st["m"] *= f1
+            if f2 != 1.0:
+                st["v"] *= f2
+                if "v_max" in st:
+                    st["v_max"] *= f2
+        self._hp["betas"] = new
+
+    betas = hyper("betas", _set_betas)
+    maximize = hyper("maximize")
     eps = hyper("eps")
     weight_decay = hyper("weight_decay")
     amsgrad = hyper("amsgrad")
@@ -80,12 +102,12 @@ class Adam(BlockOptimizer):
         scale = lr / bias_correction1 * (1 - beta1) / k
         return (lr, beta1, beta2, eps / k, h["weight_decay"], -scale)
 
-    def _fused_step(self, fused, p, g, bufs, c, step) -> bool:
+    def _fused_step(self, fused, p, g, bufs, c, step, maximize) -> bool:
         lr, beta1, beta2, eps_k, wd, neg_scale = c
         dt = p.dtype.type  # numpy casts Python-float scalars to the array's dtype; so do we
         amsgrad = len(bufs) == 3
         fused.adam(p, g, bufs[0], bufs[1], bufs[2] if amsgrad else bufs[1], amsgrad, self._decoupled,
-                   dt(wd), dt(1 - lr * wd), dt(beta1), dt(beta2), dt(eps_k), dt(neg_scale))
+                   dt(wd), dt(1 - lr * wd), dt(beta1), dt(beta2), dt(eps_k), dt(neg_scale), maximize)
         return True
 
     def _kernel(self, p, g, bufs, tmp, c, step) -> None:
@@ -126,5 +148,7 @@ class AdamW(Adam):
         eps: float = 1e-8,
         weight_decay: float = 1e-2,
         amsgrad: bool = False,
+        *,
+        maximize: bool = False,
     ) -> None:
-        super().__init__(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+        super().__init__(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from modelmgmt.optim._core import BlockOptimizer, check_number, hyper, lerp_
 from modelmgmt.errors import InvalidArgumentError
+from modelmgmt.optim._core import BlockOptimizer, check_maximize, check_number, hyper, lerp_
 
 __all__ = ["RMSprop"]
 
@@ -13,7 +13,7 @@ __all__ = ["RMSprop"]
 class RMSprop(BlockOptimizer):
     """RMSprop with torch.optim.RMSprop's update rule and defaults.
 
-    Per step: ``g += weight_decay * p``; ``v = alpha * v + (1 - alpha) * g * g``; centered:
+    Per step (``g`` negated first when ``maximize=True``): ``g += weight_decay * p``; ``v = alpha * v + (1 - alpha) * g * g``; centered:
     ``ga = lerp(ga, g, 1 - alpha)`` and ``avg = sqrt(v - ga * ga) + eps``, else
     ``avg = sqrt(v) + eps``; with momentum ``b = momentum * b + g / avg`` and ``p -= lr * b``,
     otherwise ``p -= lr * g / avg``.
@@ -29,6 +29,8 @@ class RMSprop(BlockOptimizer):
         weight_decay: float = 0.0,
         momentum: float = 0.0,
         centered: bool = False,
+        *,
+        maximize: bool = False,
     ) -> None:
         if not isinstance(centered, (bool, np.bool_)):
             raise InvalidArgumentError(f"centered must be a bool; got {type(centered).__name__} {centered!r}")
@@ -39,12 +41,18 @@ class RMSprop(BlockOptimizer):
             weight_decay=check_number("weight_decay value", weight_decay),
             momentum=check_number("momentum value", momentum),
             centered=bool(centered),
+            maximize=check_maximize(maximize),
         )
 
+    def _set_momentum(self, value: float) -> None:
+        """Change the momentum between steps (OneCycleLR cycles it)."""
+        self._hp["momentum"] = check_number("momentum value", value)
+
     alpha = hyper("alpha")
+    maximize = hyper("maximize")
     eps = hyper("eps")
     weight_decay = hyper("weight_decay")
-    momentum = hyper("momentum")
+    momentum = hyper("momentum", _set_momentum)
     centered = hyper("centered")
 
     def _buffer_names(self) -> tuple[str, ...]:
@@ -59,13 +67,13 @@ class RMSprop(BlockOptimizer):
         h = self._hp
         return (h["lr"], h["alpha"], h["eps"], h["weight_decay"], h["momentum"], h["centered"])
 
-    def _fused_step(self, fused, p, g, bufs, c, step) -> bool:
+    def _fused_step(self, fused, p, g, bufs, c, step, maximize) -> bool:
         lr, alpha, eps, wd, momentum, centered = c
         dt = p.dtype.type  # numpy casts Python-float scalars to the array's dtype; so do we
         weight = 1.0 - alpha  # lerp weight of grad_avg, as in _kernel
         fused.rmsprop(p, g, bufs[0], bufs[1] if momentum > 0 else p, bufs[-1] if centered else p,
                       momentum > 0, centered, abs(weight) < 0.5, dt(wd), dt(alpha), dt(1.0 - alpha),
-                      dt(1.0 - weight), dt(eps), dt(momentum), dt(-lr))
+                      dt(1.0 - weight), dt(eps), dt(momentum), dt(-lr), maximize)
         return True
 
     def _kernel(self, p, g, bufs, tmp, c, step) -> None:

@@ -1,15 +1,21 @@
 """Learning-rate schedules with torch.optim.lr_scheduler's sequences.
 
-Each schedule wraps an optimizer and sets its ``lr`` on ``step()``. Constructing a schedule
-performs torch's initial step (``last_epoch`` becomes 0; ``LinearWarmup`` multiplies the lr by
-``start_factor`` right away). The classes use torch's *chainable* update (each new lr is
-computed from the optimizer's current lr), so the numbers match torch even when something else
-changes the lr between steps. The closed forms are plain functions of the step count
-(``step_lr``, ``exponential_lr``, ``cosine_annealing_lr``, ``linear_warmup_lr``), equal to the
-chained sequence when nothing else touches the lr.
+The maths lives in plain functions of the step count (optax's idea): ``step_lr``,
+``multi_step_lr``, ``exponential_lr``, ``cosine_annealing_lr``, ``cosine_warm_restarts_lr``,
+``linear_warmup_lr``, ``polynomial_lr`` and ``one_cycle`` give the lr after ``step`` steps.
+Each class wraps one of them: it holds an optimizer and, on ``step()``, sets its ``lr`` to the
+function's value at the next step. Constructing a schedule performs torch's initial step
+(``last_epoch`` becomes 0; ``LinearWarmup`` multiplies the lr by ``start_factor`` right away,
+``OneCycleLR`` sets ``max_lr / div_factor``).
+
+torch's schedules are *chainable*: a change made to the lr from outside (another schedule, a
+callback) carries on multiplicatively. Ours do the same: the ratio between the optimizer's lr
+and the lr the schedule set last is kept as a factor on every later value (``OneCycleLR`` and
+``CosineAnnealingWarmRestarts`` are not chainable in torch, and not here).
 
 Strategies: *fixed* is a constant lr (no schedule); *increasing* is ``LinearWarmup``;
-*decreasing* is ``StepLR``, ``ExponentialLR`` or ``CosineAnnealingLR``; *dynamic* is
+*decreasing* is ``StepLR``, ``MultiStepLR``, ``ExponentialLR``, ``CosineAnnealingLR`` or
+``PolynomialLR``; *cyclic* is ``CosineAnnealingWarmRestarts`` or ``OneCycleLR``; *dynamic* is
 ``ReduceLROnPlateau``, which reacts to a monitored value.
 
 >>> from modelmgmt.optim import SGD
@@ -25,32 +31,47 @@ Strategies: *fixed* is a constant lr (no schedule); *increasing* is ``LinearWarm
 
 from __future__ import annotations
 
+import bisect
 import math
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
-from modelmgmt.optim._core import check_number
+from modelmgmt._validation import check_bool, check_choice, check_int, check_real
 from modelmgmt.errors import InvalidArgumentError
+from modelmgmt.optim._core import check_number
 
 __all__ = [
     "Schedule",
     "StepLR",
+    "MultiStepLR",
     "ExponentialLR",
     "CosineAnnealingLR",
+    "CosineAnnealingWarmRestarts",
     "LinearWarmup",
+    "PolynomialLR",
+    "OneCycleLR",
     "ReduceLROnPlateau",
     "step_lr",
+    "multi_step_lr",
     "exponential_lr",
     "cosine_annealing_lr",
+    "cosine_warm_restarts_lr",
     "linear_warmup_lr",
+    "polynomial_lr",
+    "one_cycle",
 ]
 
 
-# --------------------------------------------------------------------------- closed forms
+# --------------------------------------------------------------------------- the maths
 def step_lr(epoch: int, base_lr: float, step_size: int, gamma: float = 0.1) -> float:
     """StepLR's lr after ``epoch`` steps: ``base_lr * gamma ** (epoch // step_size)``."""
     return base_lr * gamma ** (epoch // step_size)
+
+
+def multi_step_lr(epoch: int, base_lr: float, milestones: Iterable[int], gamma: float = 0.1) -> float:
+    """MultiStepLR's lr: ``base_lr * gamma ** (number of milestones <= epoch)`` (repeats count)."""
+    return base_lr * gamma ** bisect.bisect_right(sorted(milestones), epoch)
 
 
 def exponential_lr(epoch: int, base_lr: float, gamma: float) -> float:
@@ -63,10 +84,66 @@ def cosine_annealing_lr(epoch: int, base_lr: float, T_max: int, eta_min: float =
     return eta_min + (base_lr - eta_min) * (1 + math.cos(math.pi * epoch / T_max)) / 2
 
 
+def cosine_warm_restarts_lr(epoch: int, base_lr: float, T_0: int, T_mult: int = 1, eta_min: float = 0.0) -> float:
+    """CosineAnnealingWarmRestarts' lr: a cosine from ``base_lr`` to ``eta_min`` over ``T_0``
+    steps, restarted at the top, each cycle ``T_mult`` times longer than the one before."""
+    t_cur, t_i = epoch, T_0
+    while t_cur >= t_i:  # integer arithmetic: the cycle boundaries are exact
+        t_cur -= t_i
+        t_i *= T_mult
+    return eta_min + (base_lr - eta_min) * (1 + math.cos(math.pi * t_cur / t_i)) / 2
+
+
 def linear_warmup_lr(epoch: int, base_lr: float, warmup_steps: int, start_factor: float = 0.1) -> float:
     """LinearWarmup's lr after ``epoch`` steps: from ``start_factor * base_lr`` up to ``base_lr``."""
     frac = min(epoch, warmup_steps) / warmup_steps
     return base_lr * (start_factor + (1.0 - start_factor) * frac)
+
+
+def polynomial_lr(epoch: int, base_lr: float, total_iters: int = 5, power: float = 1.0) -> float:
+    """PolynomialLR's lr: ``base_lr * (1 - min(epoch, total_iters) / total_iters) ** power``."""
+    return base_lr * (1.0 - min(total_iters, epoch) / total_iters) ** power
+
+
+def _anneal(start: float, end: float, pct: float, strategy: str) -> float:
+    if strategy == "cos":
+        return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+    return (end - start) * pct + start
+
+
+def one_cycle(
+    step: int,
+    max_lr: float,
+    total_steps: int,
+    *,
+    pct_start: float = 0.3,
+    anneal_strategy: str = "cos",
+    div_factor: float = 25.0,
+    final_div_factor: float = 1e4,
+    three_phase: bool = False,
+    base_momentum: float = 0.85,
+    max_momentum: float = 0.95,
+) -> tuple[float, float]:
+    """OneCycleLR's (lr, momentum) at ``step`` (0 .. total_steps): up from ``max_lr / div_factor``
+    to ``max_lr``, then down to ``max_lr / div_factor / final_div_factor``; momentum mirrors it."""
+    initial = max_lr / div_factor
+    values = {"initial": initial, "max": max_lr, "min": initial / final_div_factor,
+              "base_m": base_momentum, "max_m": max_momentum}
+    if three_phase:
+        phases = [(float(pct_start * total_steps) - 1, "initial", "max", "max_m", "base_m"),
+                  (float(2 * pct_start * total_steps) - 2, "max", "initial", "base_m", "max_m"),
+                  (total_steps - 1, "initial", "min", "max_m", "max_m")]
+    else:
+        phases = [(float(pct_start * total_steps) - 1, "initial", "max", "max_m", "base_m"),
+                  (total_steps - 1, "max", "min", "base_m", "max_m")]
+    start_step = 0.0
+    for i, (end_step, lr0, lr1, m0, m1) in enumerate(phases):
+        if step <= end_step or i == len(phases) - 1:
+            pct = (step - start_step) / (end_step - start_step)
+            return (_anneal(values[lr0], values[lr1], pct, anneal_strategy),
+                    _anneal(values[m0], values[m1], pct, anneal_strategy))
+        start_step = end_step
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 # --------------------------------------------------------------------------- helpers
@@ -80,11 +157,7 @@ def _check_optimizer(optimizer: Any) -> None:
 
 
 def _check_int(name: str, value: Any, low: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise InvalidArgumentError(f"{name} must be an int; got {type(value).__name__} {value!r}")
-    if value < low:
-        raise InvalidArgumentError(f"{name} must be >= {low}; got {value!r}")
-    return int(value)
+    return check_int(value, name, min=low)
 
 
 class _LRState:
@@ -120,28 +193,39 @@ class _LRState:
 
 
 class Schedule(_LRState):
-    """Base of the step-count schedules: torch's ``LRScheduler`` protocol for one lr."""
+    """Base of the step-count schedules: torch's ``LRScheduler`` protocol for one lr.
+
+    A subclass implements ``lr_at(step)`` by calling its function of the step count.
+    """
+
+    #: torch's chainable form: an outside change of the lr carries on as a factor
+    _chainable = True
 
     def __init__(self, optimizer: Any) -> None:
         _check_optimizer(optimizer)
         self.optimizer = optimizer
         self.base_lr: float = float(optimizer.lr)
         self.last_epoch: int = -1
+        self._factor: float = 1.0
         self._last_lr: float = self.base_lr
-        self._advance(initial=True)
+        self._advance()
 
-    def _next_lr(self, lr: float, initial: bool) -> float:  # pragma: no cover - abstract
-        """The lr for ``self.last_epoch`` given the optimizer's current ``lr``."""
+    def lr_at(self, step: int) -> float:  # pragma: no cover - abstract
+        """The lr this schedule gives after ``step`` steps (no outside changes)."""
         raise NotImplementedError
 
-    def _advance(self, initial: bool) -> None:
+    def _advance(self) -> None:
         self.last_epoch += 1
-        self.optimizer.lr = self._next_lr(float(self.optimizer.lr), initial)
+        current = float(self.optimizer.lr)
+        if self._chainable and self.last_epoch > 0 and current != self._last_lr and self._last_lr != 0:
+            self._factor *= current / self._last_lr
+        lr = self.lr_at(self.last_epoch)
+        self.optimizer.lr = lr if self._factor == 1.0 else self._factor * lr
         self._last_lr = float(self.optimizer.lr)
 
     def step(self) -> None:
         """Move to the next step (call once per epoch or batch, after ``optimizer.step``)."""
-        self._advance(initial=False)
+        self._advance()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(last_epoch={self.last_epoch}, last_lr={self._last_lr!r})"
@@ -155,10 +239,24 @@ class StepLR(Schedule):
         self.gamma = check_number("gamma", gamma)
         super().__init__(optimizer)
 
-    def _next_lr(self, lr: float, initial: bool) -> float:
-        if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
-            return lr
-        return lr * self.gamma
+    def lr_at(self, step: int) -> float:
+        """:func:`step_lr` at ``step``."""
+        return step_lr(step, self.base_lr, self.step_size, self.gamma)
+
+
+class MultiStepLR(Schedule):
+    """Decreasing: multiply the lr by ``gamma`` at each milestone step (torch MultiStepLR)."""
+
+    def __init__(self, optimizer: Any, milestones: Iterable[int], gamma: float = 0.1) -> None:
+        if isinstance(milestones, (str, bytes)) or not hasattr(milestones, "__iter__"):
+            raise InvalidArgumentError(f"milestones must be a list of step numbers; got {milestones!r}")
+        self.milestones = sorted(check_int(m, "milestones", min=0) for m in milestones)
+        self.gamma = check_number("gamma", gamma)
+        super().__init__(optimizer)
+
+    def lr_at(self, step: int) -> float:
+        """:func:`multi_step_lr` at ``step``."""
+        return multi_step_lr(step, self.base_lr, self.milestones, self.gamma)
 
 
 class ExponentialLR(Schedule):
@@ -168,8 +266,9 @@ class ExponentialLR(Schedule):
         self.gamma = check_number("gamma", gamma)
         super().__init__(optimizer)
 
-    def _next_lr(self, lr: float, initial: bool) -> float:
-        return lr if initial else lr * self.gamma
+    def lr_at(self, step: int) -> float:
+        """:func:`exponential_lr` at ``step``."""
+        return exponential_lr(step, self.base_lr, self.gamma)
 
 
 class CosineAnnealingLR(Schedule):
@@ -183,13 +282,26 @@ class CosineAnnealingLR(Schedule):
         self.eta_min = check_number("eta_min", eta_min)
         super().__init__(optimizer)
 
-    def _next_lr(self, lr: float, initial: bool) -> float:
-        e, T, eta_min = self.last_epoch, self.T_max, self.eta_min
-        if initial:
-            return lr
-        if (e - 1 - T) % (2 * T) == 0:
-            return lr + (self.base_lr - eta_min) * (1 - math.cos(math.pi / T)) / 2
-        return (1 + math.cos(math.pi * e / T)) / (1 + math.cos(math.pi * (e - 1) / T)) * (lr - eta_min) + eta_min
+    def lr_at(self, step: int) -> float:
+        """:func:`cosine_annealing_lr` at ``step``."""
+        return cosine_annealing_lr(step, self.base_lr, self.T_max, self.eta_min)
+
+
+class CosineAnnealingWarmRestarts(Schedule):
+    """Cyclic: cosine to ``eta_min`` over ``T_0`` steps, then restart; cycles grow ``T_mult``-fold
+    (torch CosineAnnealingWarmRestarts, SGDR)."""
+
+    _chainable = False
+
+    def __init__(self, optimizer: Any, T_0: int, T_mult: int = 1, eta_min: float = 0.0) -> None:
+        self.T_0 = _check_int("T_0", T_0, 1)
+        self.T_mult = _check_int("T_mult", T_mult, 1)
+        self.eta_min = check_number("eta_min", eta_min)
+        super().__init__(optimizer)
+
+    def lr_at(self, step: int) -> float:
+        """:func:`cosine_warm_restarts_lr` at ``step``."""
+        return cosine_warm_restarts_lr(step, self.base_lr, self.T_0, self.T_mult, self.eta_min)
 
 
 class LinearWarmup(Schedule):
@@ -199,8 +311,6 @@ class LinearWarmup(Schedule):
     the first factor is applied when the schedule is created.
     """
 
-    end_factor = 1.0
-
     def __init__(self, optimizer: Any, warmup_steps: int, start_factor: float = 0.1) -> None:
         self.warmup_steps = _check_int("warmup_steps", warmup_steps, 1)
         start_factor = check_number("start_factor", start_factor)
@@ -209,13 +319,93 @@ class LinearWarmup(Schedule):
         self.start_factor = start_factor
         super().__init__(optimizer)
 
-    def _next_lr(self, lr: float, initial: bool) -> float:
-        e, s, f = self.last_epoch, self.start_factor, self.end_factor
-        if e == 0:
-            return lr * s
-        if initial or e > self.warmup_steps:
-            return lr
-        return lr * (1.0 + (f - s) / (self.warmup_steps * s + (e - 1) * (f - s)))
+    def lr_at(self, step: int) -> float:
+        """:func:`linear_warmup_lr` at ``step``."""
+        return linear_warmup_lr(step, self.base_lr, self.warmup_steps, self.start_factor)
+
+
+class PolynomialLR(Schedule):
+    """Decreasing: ``base_lr * (1 - step / total_iters) ** power`` down to 0 (torch PolynomialLR)."""
+
+    def __init__(self, optimizer: Any, total_iters: int = 5, power: float = 1.0) -> None:
+        self.total_iters = _check_int("total_iters", total_iters, 1)
+        self.power = check_number("power", power)
+        super().__init__(optimizer)
+
+    def lr_at(self, step: int) -> float:
+        """:func:`polynomial_lr` at ``step``."""
+        return polynomial_lr(step, self.base_lr, self.total_iters, self.power)
+
+
+class OneCycleLR(Schedule):
+    """Cyclic: the 1cycle policy (torch OneCycleLR), lr up to ``max_lr`` then far below the start.
+
+    Give ``total_steps``, or ``epochs`` and ``steps_per_epoch``. With ``cycle_momentum`` (the
+    default, as torch) the optimizer's momentum (SGD, RMSprop) or first beta (Adam, AdamW) moves
+    between ``max_momentum`` and ``base_momentum`` the other way round; Adagrad has neither and
+    is refused. Stepping past ``total_steps`` raises ValueError, as torch does.
+    """
+
+    _chainable = False
+
+    def __init__(
+        self,
+        optimizer: Any,
+        max_lr: float,
+        total_steps: int | None = None,
+        epochs: int | None = None,
+        steps_per_epoch: int | None = None,
+        pct_start: float = 0.3,
+        anneal_strategy: str = "cos",
+        cycle_momentum: bool = True,
+        base_momentum: float = 0.85,
+        max_momentum: float = 0.95,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        three_phase: bool = False,
+    ) -> None:
+        _check_optimizer(optimizer)
+        if total_steps is not None:
+            self.total_steps = check_int(total_steps, "total_steps", min=1)
+        elif epochs is not None and steps_per_epoch is not None:
+            self.total_steps = check_int(epochs, "epochs", min=1) * check_int(steps_per_epoch, "steps_per_epoch", min=1)
+        else:
+            raise InvalidArgumentError("You must define either total_steps OR (epochs AND steps_per_epoch)")
+        self.max_lr = check_real(max_lr, "max_lr", min=0.0)
+        self.pct_start = check_real(pct_start, "pct_start", min=0.0, max=1.0)
+        self.anneal_strategy = check_choice(anneal_strategy, "anneal_strategy", ("cos", "linear"))
+        self.cycle_momentum = check_bool(cycle_momentum, "cycle_momentum")
+        self.base_momentum = check_real(base_momentum, "base_momentum", min=0.0)
+        self.max_momentum = check_real(max_momentum, "max_momentum", min=0.0)
+        self.div_factor = check_real(div_factor, "div_factor", min=0.0, min_open=True)
+        self.final_div_factor = check_real(final_div_factor, "final_div_factor", min=0.0, min_open=True)
+        self.three_phase = check_bool(three_phase, "three_phase")
+        self._momentum_kind: str | None = None
+        if self.cycle_momentum:
+            if hasattr(optimizer, "betas"):
+                self._momentum_kind = "betas"
+            elif hasattr(optimizer, "momentum"):
+                self._momentum_kind = "momentum"
+            else:
+                raise InvalidArgumentError("optimizer must support momentum or beta1 with `cycle_momentum` option enabled")
+        super().__init__(optimizer)
+
+    def _at(self, step: int) -> tuple[float, float]:
+        if step > self.total_steps:
+            raise InvalidArgumentError(f"Tried to step {step} times. The specified number of total steps is {self.total_steps}")
+        return one_cycle(step, self.max_lr, self.total_steps, pct_start=self.pct_start,
+                         anneal_strategy=self.anneal_strategy, div_factor=self.div_factor,
+                         final_div_factor=self.final_div_factor, three_phase=self.three_phase,
+                         base_momentum=self.base_momentum, max_momentum=self.max_momentum)
+
+    def lr_at(self, step: int) -> float:
+        """The lr of :func:`one_cycle` at ``step`` (and, with ``cycle_momentum``, sets the momentum)."""
+        lr, momentum = self._at(step)
+        if self._momentum_kind == "betas":
+            self.optimizer.betas = (momentum, self.optimizer.betas[1])
+        elif self._momentum_kind == "momentum":
+            self.optimizer.momentum = momentum
+        return lr
 
 
 class ReduceLROnPlateau(_LRState):

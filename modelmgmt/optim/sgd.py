@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from modelmgmt.optim._core import BlockOptimizer, check_number, hyper
 from modelmgmt.errors import InvalidArgumentError
+from modelmgmt.optim._core import BlockOptimizer, check_maximize, check_number, hyper
 
 __all__ = ["SGD"]
 
@@ -13,7 +13,7 @@ __all__ = ["SGD"]
 class SGD(BlockOptimizer):
     """SGD with torch.optim.SGD's update rule; plain gradient descent is SGD on full batches.
 
-    Per step, with ``g`` the gradient: ``g += weight_decay * p``; with momentum the buffer is
+    Per step, with ``g`` the gradient (negated when ``maximize=True``): ``g += weight_decay * p``; with momentum the buffer is
     ``b = g`` on the first step and ``b = momentum * b + (1 - dampening) * g`` afterwards;
     the update direction is ``g + momentum * b`` (nesterov) or ``b``; ``p -= lr * direction``.
 
@@ -33,6 +33,8 @@ class SGD(BlockOptimizer):
         dampening: float = 0.0,
         nesterov: bool = False,
         weight_decay: float = 0.0,
+        *,
+        maximize: bool = False,
     ) -> None:
         lr = check_number("learning rate", lr)
         momentum = check_number("momentum value", momentum)
@@ -46,10 +48,23 @@ class SGD(BlockOptimizer):
                 f"got momentum={momentum!r}, dampening={dampening!r}"
             )
         super().__init__(
-            lr=lr, momentum=momentum, dampening=dampening, nesterov=bool(nesterov), weight_decay=weight_decay
+            lr=lr, momentum=momentum, dampening=dampening, nesterov=bool(nesterov), weight_decay=weight_decay,
+            maximize=check_maximize(maximize),
         )
 
-    momentum = hyper("momentum")
+    def _set_momentum(self, value: float) -> None:
+        """Change the momentum between steps (OneCycleLR cycles it, as torch's param_groups)."""
+        momentum = check_number("momentum value", value)
+        if self._hp["nesterov"] and momentum <= 0:
+            raise InvalidArgumentError(f"Nesterov momentum requires a momentum; got {value!r}")
+        self._hp["momentum"] = momentum
+
+    def _kernel_step(self, step: int, created: tuple[str, ...]) -> int:
+        # torch starts a momentum buffer as a copy of the gradient, also when momentum is turned on late
+        return 1 if "momentum_buffer" in created else step
+
+    momentum = hyper("momentum", _set_momentum)
+    maximize = hyper("maximize")
     dampening = hyper("dampening")
     nesterov = hyper("nesterov")
     weight_decay = hyper("weight_decay")
@@ -61,11 +76,11 @@ class SGD(BlockOptimizer):
         h = self._hp
         return (h["lr"], h["momentum"], h["dampening"], h["nesterov"], h["weight_decay"])
 
-    def _fused_step(self, fused, p, g, bufs, c, step) -> bool:
+    def _fused_step(self, fused, p, g, bufs, c, step, maximize) -> bool:
         lr, momentum, dampening, nesterov, wd = c
         dt = p.dtype.type  # numpy casts Python-float scalars to the array's dtype; so do we
         fused.sgd(p, g, bufs[0] if bufs else p, momentum != 0, step == 1, nesterov,
-                  dt(wd), dt(momentum), dt(1.0 - dampening), dt(-lr))
+                  dt(wd), dt(momentum), dt(1.0 - dampening), dt(-lr), maximize)
         return True
 
     def _kernel(self, p, g, bufs, tmp, c, step) -> None:

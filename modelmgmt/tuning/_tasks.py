@@ -12,6 +12,7 @@ import warnings
 from typing import Any, Callable
 
 import numpy as np
+
 from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["fit_and_score", "fit_model", "run_tasks", "split_params", "check_error_score", "warn_failures", "FIT_PREFIX"]

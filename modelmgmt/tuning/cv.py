@@ -8,12 +8,12 @@ from typing import Any, Callable
 import numpy as np
 
 from modelmgmt._validation import as_1d, as_float_2d, check_same_length
+from modelmgmt.base import capabilities
 from modelmgmt.data import KFold, StratifiedKFold
+from modelmgmt.errors import InvalidArgumentError
 from modelmgmt.tuning._progress import make_progress
 from modelmgmt.tuning._scoring import check_scoring
 from modelmgmt.tuning._tasks import check_error_score, run_tasks, warn_failures
-from modelmgmt.base import capabilities
-from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["cross_validate", "check_cv"]
 

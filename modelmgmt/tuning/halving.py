@@ -13,10 +13,10 @@ from typing import Any, Callable
 
 import numpy as np
 
+from modelmgmt.errors import InvalidArgumentError
 from modelmgmt.tuning._progress import make_progress
 from modelmgmt.tuning.cv import check_cv, prepare_xy
 from modelmgmt.tuning.search import _BaseSearch, check_param_names, parameter_grid
-from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["HalvingSearch"]
 

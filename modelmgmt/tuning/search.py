@@ -14,14 +14,14 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from modelmgmt.tuning._progress import make_progress
-from modelmgmt.tuning._scoring import check_scoring
-from modelmgmt.tuning._tasks import FIT_PREFIX, check_error_score, fit_model, run_tasks, split_params, warn_failures
-from modelmgmt.tuning.cv import check_cv, prepare_xy
 from modelmgmt.base import capabilities
 from modelmgmt.errors import InvalidArgumentError, NotFittedError
 from modelmgmt.models.base import Model
 from modelmgmt.training import fit as training_fit
+from modelmgmt.tuning._progress import make_progress
+from modelmgmt.tuning._scoring import check_scoring
+from modelmgmt.tuning._tasks import FIT_PREFIX, check_error_score, fit_model, run_tasks, split_params, warn_failures
+from modelmgmt.tuning.cv import check_cv, prepare_xy
 
 __all__ = ["GridSearch", "RandomSearch", "parameter_grid"]
 
