@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import builtins
 import re
 from typing import IO
 
@@ -85,7 +86,7 @@ class Store(abc.ABC):
     def list(self, prefix: str = "") -> list[str]:
         """All keys starting with ``prefix``, sorted."""
 
-    def list_dirs(self, prefix: str) -> list[str]:
+    def list_dirs(self, prefix: str) -> builtins.list[str]:
         """Names of the immediate sub-folders of ``prefix`` (ending in '/'), sorted; stores
         with a delimiter listing override this, so it costs O(folders), not O(keys)."""
         return sorted({k[len(prefix):].split("/", 1)[0] for k in self.list(prefix) if "/" in k[len(prefix):]})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import os
 import threading
 import uuid
@@ -85,7 +86,7 @@ class FsspecStore(Store):
         keys = (self._key(p) for p in found)
         return sorted(k for k in keys if k.startswith(prefix) and not _is_temp(k))
 
-    def list_dirs(self, prefix: str) -> list[str]:
+    def list_dirs(self, prefix: str) -> builtins.list[str]:
         folder = prefix.rstrip("/")
         try:
             entries = self.fs.ls(f"{self.root}/{validate_key(folder)}" if folder else self.root, detail=True)
@@ -163,7 +164,7 @@ class LocalStore(FsspecStore):
     def local_path(self, key: str) -> str | None:
         return self._path(key)
 
-    def list_dirs(self, prefix: str) -> list[str]:
+    def list_dirs(self, prefix: str) -> builtins.list[str]:
         folder = prefix.rstrip("/")
         top = os.path.join(self.root, *validate_key(folder).split("/")) if folder else self.root
         try:
@@ -176,7 +177,7 @@ class LocalStore(FsspecStore):
         # os.walk, pruned to the prefix: much faster than fsspec's find on large trees
         base = prefix_folder(prefix)
         top = os.path.join(self.root, *base.split("/")) if base else self.root
-        out = []
+        out: builtins.list[str] = []
         for dirpath, dirnames, filenames in os.walk(top):
             rel = os.path.relpath(dirpath, self.root).replace(os.sep, "/")
             rel = "" if rel == "." else rel + "/"

@@ -10,6 +10,7 @@ other writers (threads, processes, machines) are always seen.
 
 from __future__ import annotations
 
+import builtins
 from typing import IO, Any
 
 from modelmgmt.errors import ModelmgmtError
@@ -70,7 +71,7 @@ class S3Store(FsspecStore):
         self.fs.invalidate_cache(self.root)
         return super().list(prefix)
 
-    def list_dirs(self, prefix: str) -> list[str]:
+    def list_dirs(self, prefix: str) -> builtins.list[str]:
         self.fs.invalidate_cache(self.root)
         return super().list_dirs(prefix)
 
