@@ -14,6 +14,12 @@ and server do not share a GIL. When an MLflow install is found (``--mlflow-pytho
 our fitted weights) is served with ``mlflow models serve --env-manager local`` and measured by
 the same client; the script prints peer/ours ratios (above 1 means we are faster).
 
+Then, for serving in production (ours only; MLflow's server has none of these):
+
+5. adaptive batching on an MLP of 4x512 hidden units, 32 single-row clients, batched vs not;
+6. PSS of ``modelmgmt serve --workers 4`` serving a 400 MB model vs ``--workers 1``;
+7. swap under load: 8 clients while a followed alias moves 10 times; failed requests.
+
 Usage::
 
     python benchmarks/bench_serve.py            # full size: 1,000 requests, 10 s throughput
@@ -86,12 +92,12 @@ def client_main(args: argparse.Namespace) -> None:
 
 
 def measure_one(url: str, name: str, *, mode: str, kind: str = "inputs", n: int = 0, seconds: float = 0.0,
-                threads: int = 8, rows: int = 1000) -> dict:
+                threads: int = 8, rows: int = 1000, features: int = N_FEATURES) -> dict:
     """One client measurement: ``latency``, ``throughput`` or ``batch``."""
     args = argparse.Namespace(url=url, name=name, mode=mode, kind=kind, n=n, seconds=seconds,
                               threads=threads, rows=rows)
     rng = np.random.default_rng(1)
-    one = rng.normal(size=(1, N_FEATURES))
+    one = rng.normal(size=(1, features))
     path, body, headers = _body(one, args.kind, args.name)
     if args.mode == "latency":
         conn = _conn(args.url)
@@ -129,9 +135,9 @@ def measure_one(url: str, name: str, *, mode: str, kind: str = "inputs", n: int 
         for t in threads:
             t.join()
         dt = time.perf_counter() - t0
-        out = {"req_per_s": sum(counts) / dt, "errors": sum(errors)}
+        out = {"req_per_s": sum(counts) / dt, "errors": sum(errors), "requests": sum(counts)}
     else:  # batch
-        rows = rng.normal(size=(args.rows, N_FEATURES))
+        rows = rng.normal(size=(args.rows, features))
         path, body, headers = _body(rows, args.kind, args.name)
         conn = _conn(args.url)
         _post(conn, path, body, headers)
@@ -230,7 +236,7 @@ def start_mlflow(mlflow_python: str, model, workdir: str):
             return url, proc
         except Exception:
             if proc.poll() is not None:
-                raise RuntimeError("mlflow models serve exited early")
+                raise RuntimeError("mlflow models serve exited early") from None
             time.sleep(0.5)
     stop_proc(proc)
     raise RuntimeError("mlflow models serve did not become ready in 240 s")
@@ -249,20 +255,189 @@ def stop_proc(proc) -> None:
 
 
 def measure_http(url: str, *, n: int, seconds: float, batches: int, name: str = "bench",
-                 kinds: tuple[str, ...] = ("inputs", "oip"), binary_batches: bool = False) -> dict:
-    """Latency (per body kind), 8-client throughput and 1,000-row batch rows/s against url
-    (and with ``binary_batches`` the same batches as OIP v2 binary tensors)."""
+                 kinds: tuple[str, ...] = ("inputs", "oip"), binary_batches: bool = False,
+                 clients: tuple[int, ...] = (1, 8, 32)) -> dict:
+    """Latency (per body kind), throughput with 1, 8 and 32 clients and 1,000-row batch rows/s
+    against url (and with ``binary_batches`` the same batches as OIP v2 binary tensors)."""
     plan = [{"mode": "latency", "kind": k, "n": n} for k in kinds]
-    plan += [{"mode": "throughput", "kind": kinds[0], "seconds": seconds, "threads": 8},
-             {"mode": "batch", "kind": kinds[0], "n": batches, "rows": 1000}]
+    plan += [{"mode": "throughput", "kind": kinds[0], "seconds": seconds, "threads": c} for c in clients]
+    plan += [{"mode": "batch", "kind": kinds[0], "n": batches, "rows": 1000}]
     if binary_batches:
         plan.append({"mode": "batch", "kind": "oip-binary", "n": batches, "rows": 1000})
     results = run_client(url, plan, name=name)
     out = {f"latency_{k}": r for k, r in zip(kinds, results)}
-    out["throughput"], out["batch"] = results[len(kinds)], results[len(kinds) + 1]
+    i = len(kinds)
+    out["clients"] = {c: results[i + j] for j, c in enumerate(clients)}
+    out["throughput"] = out["clients"].get(8, results[i])
+    out["batch"] = results[i + len(clients)]
     if binary_batches:
-        out["batch_binary"] = results[len(kinds) + 2]
+        out["batch_binary"] = results[i + len(clients) + 1]
     return out
+
+
+# --- serving for production: batching, worker memory, swap under load ---------------------------
+
+def mlp_of_size(n_features: int, hidden: tuple[int, ...], n_classes: int = 4, seed: int = 0):
+    """A fitted-looking MLP with random weights of the given shape (no training needed)."""
+    from modelmgmt.models import MLP
+
+    rng = np.random.default_rng(seed)
+    sizes = [n_features, *hidden, n_classes]
+    params = {}
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        params[f"layers.{i}.W"] = rng.standard_normal((a, b)) * np.sqrt(2.0 / a)
+        params[f"layers.{i}.b"] = np.zeros(b)
+    config = {**MLP(hidden=hidden).config, "n_features_": n_features, "classes_": list(range(n_classes))}
+    return MLP.from_config(config, params)
+
+
+def _serve_cli(registry_dir: str, *args: str, env: dict | None = None):
+    """Start `modelmgmt serve ... --port 0` in a child process; (url, process)."""
+    full_env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    full_env.update(env or {})
+    proc = subprocess.Popen([sys.executable, "-m", "modelmgmt", "--registry", registry_dir, "serve", *args,
+                             "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full_env)
+    line = proc.stdout.readline()
+    if not line.startswith("serving"):
+        proc.kill()
+        raise RuntimeError(f"server did not start: {proc.stderr.read()[-2000:]}")
+    return line.split(" at ", 1)[1].split()[0].rstrip(","), proc
+
+
+def _stop_cli(proc) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def bench_batching(seconds: float, hidden: tuple[int, ...], features: int = 64, clients: int = 32) -> dict:
+    """Throughput at ``clients`` single-row clients, unbatched vs adaptive batching. Each server
+    is `modelmgmt serve` in its own process with one BLAS thread (OPENBLAS_NUM_THREADS=1: many
+    request threads and a multi-threaded BLAS oversubscribe the cores)."""
+    import modelmgmt as mm
+
+    workdir = tempfile.mkdtemp(prefix="bench-batch-")
+    try:
+        reg = mm.Registry(os.path.join(workdir, "reg"))
+        reg.register("mlp", mlp_of_size(features, hidden))
+        out = {}
+        for label, args in (("unbatched", ()), ("batched", ("--max-batch-size", str(clients),
+                                                             "--max-batch-delay-ms", "2"))):
+            url, proc = _serve_cli(os.path.join(workdir, "reg"), "mlp", *args,
+                                   env={"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
+            try:
+                tp, lat = run_client(url, [
+                    {"mode": "throughput", "kind": "oip", "seconds": seconds, "threads": clients, "features": features},
+                    {"mode": "latency", "kind": "oip", "n": 200, "features": features}], name="mlp")
+                out[label] = {**tp, "p50_ms": lat["p50_ms"]}
+            finally:
+                _stop_cli(proc)
+        out["speedup"] = out["batched"]["req_per_s"] / max(out["unbatched"]["req_per_s"], 1e-9)
+        return out
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (Linux /proc)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+    return out
+
+
+def _pss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    return 0
+
+
+def bench_worker_memory(size_mb: int, workers: int = 4) -> dict:
+    """PSS of `modelmgmt serve --workers N` serving one model of ``size_mb`` MB, N = 1 and ``workers``."""
+    import modelmgmt as mm
+
+    workdir = tempfile.mkdtemp(prefix="bench-workers-")
+    try:
+        width = int(np.sqrt(size_mb * 1e6 / 8 / 1.2))  # two square-ish layers hold most of the bytes
+        model = mlp_of_size(width // 5, (width, width))
+        reg = mm.Registry(os.path.join(workdir, "reg"))
+        reg.register("big", model)
+        nbytes = reg.get("big").size
+        del model
+        x = np.random.default_rng(0).normal(size=(1, width // 5))
+        body = json.dumps({"inputs": x.tolist()}).encode()
+        out = {"model_mb": nbytes / 1e6}
+        for n in (1, workers):
+            env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+            proc = subprocess.Popen([sys.executable, "-m", "modelmgmt", "--registry", os.path.join(workdir, "reg"),
+                                     "serve", "big", "--port", "0", "--workers", str(n)],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            try:
+                line = proc.stdout.readline()
+                if not line.startswith("serving"):
+                    raise RuntimeError(f"server did not start: {proc.stderr.read()[-2000:]}")
+                url = line.split(" at ", 1)[1].split()[0].rstrip(",")
+                for _ in range(8 * n):  # fresh connections reach every worker
+                    c = _conn(url)
+                    _post(c, "/invocations", body)
+                    c.close()
+                pids = _tree(proc.pid)
+                total = sum(_pss_kb(p) for p in pids) / 1024
+                servers = [p for p in pids if p != proc.pid] if n > 1 else [proc.pid]
+                out[n] = {"pss_mb": total, "serving_pss_mb": sum(_pss_kb(p) for p in servers) / 1024,
+                          "processes": len(pids)}
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        out["ratio"] = out[workers]["pss_mb"] / out[1]["pss_mb"]
+        out["serving_ratio"] = out[workers]["serving_pss_mb"] / out[1]["serving_pss_mb"]
+        return out
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def bench_swap_under_load(moves: int, seconds: float, clients: int = 8) -> dict:
+    """Clients hammer a following deployment while its alias moves ``moves`` times."""
+    import modelmgmt as mm
+    from modelmgmt.models import LinearRegression
+
+    workdir = tempfile.mkdtemp(prefix="bench-swap-")
+    try:
+        reg = mm.Registry(os.path.join(workdir, "reg"))
+        for scale in (1.0, 2.0):
+            reg.register("swap", LinearRegression.from_config(
+                {"fit_intercept": True, "l2": 0.0, "n_features_": N_FEATURES},
+                {"W": np.full(N_FEATURES, scale), "b": np.zeros(1)}))
+        reg.set_alias("swap", "prod", 1)
+        with mm.deploy("swap@prod", registry=reg, target="http", follow=0.05) as dep:
+            result: list = []
+            t = threading.Thread(target=lambda: result.extend(run_client(
+                dep.url, [{"mode": "throughput", "kind": "inputs", "seconds": seconds, "threads": clients}],
+                name="swap")))
+            t.start()
+            time.sleep(seconds / (moves + 2))
+            for i in range(moves):
+                reg.set_alias("swap", "prod", 2 if i % 2 == 0 else 1)
+                time.sleep(seconds / (moves + 2))
+            t.join()
+        follows = [e for e in reg.deployment_history("swap") if e["event"] == "follow"]
+        return {"moves": moves, "follow_events": len(follows), **result[0]}
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main() -> None:
@@ -301,8 +476,8 @@ def main() -> None:
           f"p99 {lat['p99_ms']:.3f} ms (target p50 < 2 ms)", flush=True)
     print(f"ours  OIP v2 infer 1 row, {n} sequential keep-alive: p50 {lat_oip['p50_ms']:.3f} ms, "
           f"p99 {lat_oip['p99_ms']:.3f} ms", flush=True)
-    print(f"ours  8 clients x {seconds:g} s: {ours['throughput']['req_per_s']:.0f} req/s "
-          f"({ours['throughput']['errors']} errors)", flush=True)
+    for c, r in ours["clients"].items():
+        print(f"ours  {c} clients x {seconds:g} s: {r['req_per_s']:.0f} req/s ({r['errors']} errors)", flush=True)
     print(f"ours  1000-row batches x {batches}: {ours['batch']['rows_per_s']:.0f} rows/s", flush=True)
     print(f"ours  1000-row batches x {batches}, OIP v2 binary tensors: "
           f"{ours['batch_binary']['rows_per_s']:.0f} rows/s", flush=True)
@@ -326,13 +501,37 @@ def main() -> None:
         pl = peer["latency_inputs"]
         print(f"mlflow /invocations 1 row: p50 {pl['p50_ms']:.3f} ms, p99 {pl['p99_ms']:.3f} ms; "
               f"peer/ours p50 = {pl['p50_ms'] / lat['p50_ms']:.2f}", flush=True)
-        print(f"mlflow 8 clients: {peer['throughput']['req_per_s']:.0f} req/s "
-              f"({peer['throughput']['errors']} errors); ours/peer throughput = "
-              f"{ours['throughput']['req_per_s'] / max(peer['throughput']['req_per_s'], 1e-9):.2f}", flush=True)
+        print(f"mlflow /invocations 1 row: p99 {pl['p99_ms']:.3f} ms; peer/ours p99 = "
+              f"{pl['p99_ms'] / lat['p99_ms']:.2f}", flush=True)
+        for c, r in peer["clients"].items():
+            print(f"mlflow {c} clients: {r['req_per_s']:.0f} req/s ({r['errors']} errors); ours/peer throughput = "
+                  f"{ours['clients'][c]['req_per_s'] / max(r['req_per_s'], 1e-9):.2f}", flush=True)
         print(f"mlflow 1000-row batches: {peer['batch']['rows_per_s']:.0f} rows/s; ours/peer = "
               f"{ours['batch']['rows_per_s'] / peer['batch']['rows_per_s']:.2f} (JSON), "
               f"{ours['batch_binary']['rows_per_s'] / peer['batch']['rows_per_s']:.2f} (binary)", flush=True)
+    production(args.quick)
     print("result: ok", flush=True)
+
+
+def production(quick: bool) -> None:
+    """Batching, worker memory and swap under load (ours only: MLflow has none of the three)."""
+    hidden = (64,) * 4 if quick else (512,) * 4
+    b = bench_batching(1.0 if quick else 10.0, hidden)
+    print(f"ours  batching, MLP {len(hidden)}x{hidden[0]} hidden, 32 clients: unbatched "
+          f"{b['unbatched']['req_per_s']:.0f} req/s, batched {b['batched']['req_per_s']:.0f} req/s; "
+          f"batched/unbatched = {b['speedup']:.2f} (target >= 3); 1 client p50 "
+          f"{b['unbatched']['p50_ms']:.2f} ms unbatched, {b['batched']['p50_ms']:.2f} ms batched", flush=True)
+    if sys.platform.startswith("linux"):
+        size, n = (8, 2) if quick else (400, 4)
+        m = bench_worker_memory(size, n)
+        print(f"ours  workers sharing a {m['model_mb']:.0f} MB model: PSS 1 worker {m[1]['pss_mb']:.0f} MB, "
+              f"{n} workers {m[n]['pss_mb']:.0f} MB with the parent ({m[n]['serving_pss_mb']:.0f} MB workers only); "
+              f"{n} workers / 1 = {m['ratio']:.2f} ({m['serving_ratio']:.2f} workers only) (target <= 1.3)",
+              flush=True)
+    moves = 3 if quick else 10
+    sw = bench_swap_under_load(moves, 1.5 if quick else 10.0)
+    print(f"ours  swap under load: {sw['moves']} alias moves followed ({sw['follow_events']} follow events), "
+          f"{sw['requests']} requests from 8 clients, {sw['errors']} failed (target 0)", flush=True)
 
 
 if __name__ == "__main__":
