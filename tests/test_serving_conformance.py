@@ -403,3 +403,31 @@ def test_urllib_quoting_in_model_names(server):
     _, dep = server
     status, _, _ = raw(dep, "GET", "/v2/models/" + urllib.parse.quote("clf"))
     assert status == 200
+
+
+def test_real_pipeline_with_one_hot_encoder_gets_string_columns():
+    from modelmgmt.data import ColumnTransformer, OneHotEncoder, StandardScaler
+
+    rng = np.random.default_rng(0)
+    X = np.empty((200, 2), dtype=object)
+    X[:, 0] = rng.choice(["red", "blue", "green"], size=200)
+    X[:, 1] = rng.normal(size=200)
+    y = (X[:, 0] == "red") * 2.0 + X[:, 1].astype(float)
+    ct = ColumnTransformer([("cat", OneHotEncoder(), [0]), ("num", StandardScaler(), [1])])
+    pipe = mm.models.Pipeline([ct, mm.models.LinearRegression()])
+    pipe.fit(X, y)
+    reg = mm.Registry("memory://onehot")
+    reg.register("p", pipe)
+    rows = X[:5]
+    want = reg.load("p").predict(rows)
+    names = ["x0", "x1"]
+    with mm.deploy("p", registry=reg, target="http") as dep:
+        assert triton_client(dep).get_model_metadata("p")["inputs"][0]["datatype"] == "BYTES"
+        for body in ({"dataframe_split": {"columns": names, "data": rows.tolist()}},
+                     {"dataframe_records": [dict(zip(names, r)) for r in rows.tolist()]},
+                     {"inputs": rows.tolist()}):
+            status, _, data = raw(dep, "POST", "/invocations", json.dumps(body).encode())
+            assert status == 200, data
+            np.testing.assert_array_equal(data["predictions"], want)
+        status, _, err = raw(dep, "POST", "/invocations", json.dumps({"inputs": [["red"]]}).encode())
+        assert status == 422 and "expected 2 features" in err["message"]
