@@ -75,13 +75,13 @@ class HalvingSearch(_BaseSearch):
                 raise InvalidArgumentError(f"{name} must be a positive int or one of {words}; got {v!r}")
         if resource == "epochs" and any("fit__epochs" in c for c in parameter_grid(param_grid)):
             raise InvalidArgumentError("'fit__epochs' cannot be searched when epochs are the halving resource")
-        self.param_grid = param_grid
+        self.param_grid: Any = param_grid
         check_param_names(factory, {n for c in parameter_grid(param_grid) for n in c})
-        self.resource = resource
-        self.factor = factor
-        self.min_resources = min_resources
-        self.max_resources = max_resources
-        self.seed = seed
+        self.resource: str = resource
+        self.factor: float = factor
+        self.min_resources: int | str = min_resources
+        self.max_resources: int | str = max_resources
+        self.seed: int | None = seed
         self.n_resources: list[int] = []
         self.n_candidates: list[int] = []
 
@@ -143,7 +143,7 @@ class HalvingSearch(_BaseSearch):
                         n_train = max(1, int(frac * len(train)))
                         it_splits.append((_subsample(train, y, n_train, rng, classifier), test))
                 these = [candidates[c] for c in alive]
-                it_rows = self._evaluate(these, it_splits, X, y, lambda c, fp=fp: fp, bar)
+                it_rows = self._evaluate(these, it_splits, X, y, lambda c, fp=fp: fp, bar)  # type: ignore[misc]
                 for c, row in zip(alive, it_rows):
                     row["iter"], row["n_resources"], row["candidate"] = it, n_res, c
                 rows.extend(it_rows)
