@@ -9,13 +9,24 @@ Two cases, each with a fifth of the features shifted by 0.2 standard deviations:
   per column.
 The current data arrives in batches of 100,000 rows (what a deployment would feed).
 Prints each side's time, the speedup (peer time / our time) and how many verdicts agree.
-Then peak RSS of a fresh process that streams 1M and 10M rows through a Monitor
-(--quick: 20k and 200k), to show memory stays flat as rows grow.
+
+Then, on the same data (wasserstein case):
+- sliding window: observe throughput with window=100,000 (--quick: 10,000) against the
+  cumulative monitor (ratio window / cumulative; goal within 1.5x), and one report;
+- merge: 16 replica monitors that each saw 1/16 of the rows, merged into one, then a report;
+- CBPE: the extra cost of passing predictions and scores (binary, and 5 classes) per
+  100,000 rows;
+- Evidently's DataDriftPreset on the same data, when a Python with evidently is given by
+  --evidently-python (a scratch venv: evidently is not one of our dependencies); it runs in
+  that interpreter, timed there, with its own copy of the data made from the same seed;
+- peak RSS of a fresh process that streams 1M and 10M rows (--quick: 20k and 200k) through
+  a cumulative monitor and through a window=100,000 one, to show memory stays flat.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import resource
 import subprocess
 import sys
@@ -60,12 +71,12 @@ def run_scipy(ref: np.ndarray, cur: np.ndarray, test: str) -> tuple[tuple[float,
     return (time.perf_counter() - t, time.process_time() - c), verdicts
 
 
-def peak_rss_child(n_rows: int, n_features: int) -> None:
+def peak_rss_child(n_rows: int, n_features: int, window: int | None = None) -> None:
     """Stream n_rows through a Monitor in batches; print this process's peak RSS in MiB."""
     import modelmgmt as mm
 
     rng = np.random.default_rng(1)
-    mon = mm.Monitor(rng.normal(size=(10_000, n_features)))
+    mon = mm.Monitor(rng.normal(size=(10_000, n_features)), window=window)
     done = 0
     while done < n_rows:
         b = min(BATCH, n_rows - done)
@@ -73,6 +84,138 @@ def peak_rss_child(n_rows: int, n_features: int) -> None:
         done += b
     mon.report()
     print(f"{peak_rss_mib():.1f} {mon.state_nbytes() / 2**20:.2f}")
+
+
+def timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def timed_both(fn) -> tuple[float, float]:
+    """(wall seconds, this process's CPU seconds) of fn()."""
+    t, c = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - t, time.process_time() - c
+
+
+def bench_window(ref: np.ndarray, cur: np.ndarray, window: int, repeats: int = 3) -> None:
+    """Observe time with a sliding window vs cumulative (best of ``repeats``, alternated so
+    that both sides see the same load); then one report each."""
+    import modelmgmt as mm
+
+    best: dict[str, list[float]] = {}
+    mons = {}
+    for _ in range(repeats):
+        for label, win in (("cumulative", None), (f"window={window:,}", window)):
+            mon = mm.Monitor(ref, window=win)
+            w, c = timed_both(lambda: [mon.observe(cur[i : i + BATCH]) for i in range(0, len(cur), BATCH)])
+            old = best.get(label, [math.inf, math.inf])
+            best[label] = [min(old[0], w), min(old[1], c)]
+            mons[label] = mon
+    for label, (w, c) in best.items():
+        mon = mons[label]
+        rep_t = timed(mon.report)
+        print(f"  {label:<20} observe {w:7.3f} s wall ({len(cur) / w / 1e6:5.2f} M rows/s), {c:7.3f} s cpu;"
+              f" report {rep_t * 1e3:7.1f} ms; state {mon.state_nbytes() / 2**20:7.1f} MiB")
+    (aw, ac), (bw, bc) = best.values()
+    print(f"  window / cumulative observe time: {bw / aw:.2f}x wall, {bc / ac:.2f}x cpu (goal <= 1.5x)")
+
+
+def bench_merge(ref: np.ndarray, cur: np.ndarray, parts: int = 16) -> None:
+    """Merge ``parts`` replica monitors (each saw 1/parts of the rows) into one, then report."""
+    import modelmgmt as mm
+
+    replicas = []
+    for chunk in np.array_split(cur, parts):
+        mon = mm.Monitor(ref)
+        for i in range(0, len(chunk), BATCH):
+            mon.observe(chunk[i : i + BATCH])
+        mon.report()  # flush, as a replica would before shipping
+        replicas.append(mon)
+    merged = replicas[0]
+    t_merge = timed(lambda: [merged.merge(r) for r in replicas[1:]])
+    t_rep = timed(merged.report)
+    one = mm.Monitor(ref)
+    for i in range(0, len(cur), BATCH):
+        one.observe(cur[i : i + BATCH])
+    same = all(abs(a.statistic - b.statistic) <= 1e-12 for a, b in zip(merged.report().features, one.report().features))
+    print(f"  merge of {parts} monitors: {t_merge * 1e3:.1f} ms, then report {t_rep * 1e3:.1f} ms; "
+          f"statistics equal one monitor's to 1e-12: {same}")
+
+
+def bench_cbpe(ref: np.ndarray, cur: np.ndarray) -> None:
+    """Extra time of observe(X, y_pred, y_score) over observe(X), per 100,000 rows."""
+    import modelmgmt as mm
+
+    rng = np.random.default_rng(3)
+    n = len(cur)
+    p1 = rng.random(n)
+    pk = rng.dirichlet(np.ones(5), size=n)
+    cases = {"binary": (p1, (p1 > 0.5).astype(int)), "5 classes": (pk, np.argmax(pk, axis=1))}
+    base = None
+    for label in ("no scores", *cases):
+        best = None
+        for _ in range(2):
+            mon = mm.Monitor(ref)
+            if label == "no scores":
+                fn = lambda: [mon.observe(cur[i : i + BATCH]) for i in range(0, n, BATCH)]  # noqa: E731
+            else:
+                s_, p_ = cases[label]
+                fn = lambda: [mon.observe(cur[i : i + BATCH], y_pred=p_[i : i + BATCH], y_score=s_[i : i + BATCH])  # noqa: E731
+                              for i in range(0, n, BATCH)]
+            t = timed(fn)
+            best = t if best is None else min(best, t)
+        if base is None:
+            base = best
+            continue
+        est = mon.report().estimated_performance
+        print(f"  CBPE {label:<10} +{(best - base) / n * 1e5 * 1e3:6.1f} ms per 100k rows "
+              f"(observe {best:.3f} s vs {base:.3f} s without scores); estimate {sorted(est)}")
+
+
+EVIDENTLY_SCRIPT = r"""
+import sys, time
+import numpy as np, pandas as pd
+n_ref, n_rows, n_features = (int(a) for a in sys.argv[1:4])
+rng = np.random.default_rng(0)
+ref = rng.normal(size=(n_ref, n_features))
+cur = rng.normal(size=(n_rows, n_features))
+cur[:, : max(1, n_features // 5)] += 0.2
+cols = [f"x{j}" for j in range(n_features)]
+rdf, cdf = pd.DataFrame(ref, columns=cols), pd.DataFrame(cur, columns=cols)
+import evidently
+from evidently import Report
+from evidently.presets import DataDriftPreset
+t = time.perf_counter()
+snap = Report([DataDriftPreset()]).run(current_data=cdf, reference_data=rdf)
+d = snap.dict()
+elapsed = time.perf_counter() - t
+drifted = None
+for m in d.get("metrics", []):
+    v = m.get("value")
+    if isinstance(v, dict) and "count" in v and "DriftedColumnsCount" in str(m.get("metric_id", "")):
+        drifted = int(v["count"])
+print(evidently.__version__, elapsed, drifted)
+"""
+
+
+def bench_evidently(python: str, n_ref: int, ref: np.ndarray, cur: np.ndarray) -> None:
+    """Evidently's DataDriftPreset on the same data, in the interpreter ``python``."""
+    import modelmgmt as mm
+
+    t = timed(lambda: None)
+    mon = mm.Monitor(ref)
+    t = timed(lambda: ([mon.observe(cur[i : i + BATCH]) for i in range(0, len(cur), BATCH)], mon.report()))
+    rep = mon.report()
+    out = subprocess.run([python, "-c", EVIDENTLY_SCRIPT, str(n_ref), str(len(cur)), str(ref.shape[1])],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        print(f"  evidently failed: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else out.returncode}")
+        return
+    version, elapsed, drifted = out.stdout.split()[-3:]
+    print(f"  evidently {version} DataDriftPreset: {float(elapsed):.3f} s ({drifted} drifted columns); "
+          f"ours observe+report {t:.3f} s ({len(rep.drifted_features)} drifted); speedup {float(elapsed) / t:.1f}x")
 
 
 def peak_rss_mib() -> float:
@@ -94,13 +237,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", type=int, default=None)
     parser.add_argument("--features", type=int, default=None)
     parser.add_argument("--no-rss", action="store_true", help="skip the peak-RSS runs")
+    parser.add_argument("--evidently-python", default=None,
+                        help="a Python interpreter with evidently installed (a scratch venv)")
     parser.add_argument("--rss-child", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--rss-window", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     n_rows = args.rows or (20_000 if args.quick else 1_000_000)
     n_features = args.features or (5 if args.quick else 50)
     if args.rss_child is not None:
-        peak_rss_child(args.rss_child, n_features)
+        peak_rss_child(args.rss_child, n_features, args.rss_window)
         return
+    window = 10_000 if args.quick else 100_000
 
     import scipy.stats  # noqa: F401  (imports are not timed, for either side)
 
@@ -119,17 +266,32 @@ def main(argv: list[str] | None = None) -> None:
         agree = sum(a == b for a, b in zip(v_ours, v_peer))
         print(f"{case:<13}{ours[0]:>10.3f}{peer[0]:>11.3f}{peer[0] / ours[0]:>8.1f}x{ours[1]:>10.3f}"
               f"{peer[1]:>10.3f}{peer[1] / ours[1]:>8.1f}x  {agree}/{n_features} ({sum(v_ours)} drifted)")
-        del ref, cur
+        if case == "ks":
+            del ref, cur
+
+    ref, cur = make_data(10_000, n_rows, n_features)
+    print("sliding window vs cumulative (wasserstein case):")
+    bench_window(ref, cur, window)
+    print("replicas:")
+    bench_merge(ref, cur)
+    print("label-free performance estimate:")
+    bench_cbpe(ref, cur)
+    if args.evidently_python:
+        print("Evidently, same data (wasserstein case), in its own interpreter:")
+        bench_evidently(args.evidently_python, 10_000, ref, cur)
+    del ref, cur
 
     if not args.no_rss:
         sizes = (n_rows, 10 * n_rows)
         print("peak RSS of a fresh process streaming rows through a Monitor (wasserstein case):")
-        for n in sizes:
-            out = subprocess.run(
-                [sys.executable, __file__, "--rss-child", str(n), "--features", str(n_features)],
-                capture_output=True, text=True, check=True,
-            ).stdout.split()
-            print(f"  {n:>12,} rows: peak RSS {out[0]} MiB, monitor state {out[1]} MiB")
+        for win in (None, window):
+            for n in sizes:
+                cmd = [sys.executable, __file__, "--rss-child", str(n), "--features", str(n_features)]
+                if win is not None:
+                    cmd += ["--rss-window", str(win)]
+                out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.split()
+                label = "cumulative" if win is None else f"window={win:,}"
+                print(f"  {label:<16}{n:>12,} rows: peak RSS {out[0]} MiB, monitor state {out[1]} MiB")
 
 
 if __name__ == "__main__":

@@ -16,4 +16,7 @@ def test_bench_monitor_quick_runs():
     lines = out.stdout.splitlines()
     assert any(line.startswith("wasserstein") and "x " in line and "/5" in line for line in lines), out.stdout
     assert any(line.startswith("ks") and "/5" in line for line in lines), out.stdout
-    assert sum("peak RSS" in line for line in lines) == 3, out.stdout
+    assert sum("peak RSS" in line for line in lines) == 5, out.stdout  # header + 2 sizes x 2 modes
+    assert any(line.startswith("  window / cumulative observe time:") for line in lines), out.stdout
+    assert any("merge of 16 monitors" in line and "1e-12: True" in line for line in lines), out.stdout
+    assert sum(line.startswith("  CBPE ") for line in lines) == 2, out.stdout

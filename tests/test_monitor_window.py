@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as hs
 
 import modelmgmt as mm
+from modelmgmt.monitor import window as window_module
 
 
 def _stream(seed: int, n: int):
@@ -49,12 +50,19 @@ def _monitor(ref, y_pred, **kw):
     return mm.Monitor(ref, categorical=[1], reference_predictions=y_pred[:500], task="classification", **kw)
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(seed=hs.integers(0, 2**32 - 1), window=hs.integers(1, 1500),
-       exact_rows=hs.sampled_from([0, 300, 10_000]), cuts=hs.lists(hs.integers(0, 2500), max_size=10))
-def test_window_equals_a_monitor_that_saw_only_the_last_n_rows(seed, window, exact_rows, cuts):
+       exact_rows=hs.sampled_from([0, 300, 10_000]), cuts=hs.lists(hs.integers(0, 2500), max_size=10),
+       min_block=hs.sampled_from([1, 50, window_module.MIN_BLOCK_ROWS]))
+def test_window_equals_a_monitor_that_saw_only_the_last_n_rows(seed, window, exact_rows, cuts, min_block):
+    """min_block 1 and 50 give windows of 16+ blocks (rings that wrap, blocks that slide out)."""
     ref, X, y_pred, y_true, score = _stream(seed, 2500)
-    mon = _monitor(ref, y_pred, window=window, exact_rows=exact_rows)
+    saved = window_module.MIN_BLOCK_ROWS
+    window_module.MIN_BLOCK_ROWS = min_block
+    try:
+        mon = _monitor(ref, y_pred, window=window, exact_rows=exact_rows)
+    finally:
+        window_module.MIN_BLOCK_ROWS = saved
     cuts = sorted(cuts)
     for a, b in zip([0, *cuts], [*cuts, 2500]):
         if b > a:

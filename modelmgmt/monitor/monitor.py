@@ -329,8 +329,10 @@ class Monitor:
             for rule in getattr(self, "_rules", []):
                 rule.clear()
 
-    def _empty_block(self) -> Block:
-        return Block([f.side.empty() for f in self._features],
+    def _empty_block(self, features: bool = True) -> Block:
+        """The state of no rows (feature states left None when ``features`` is False: the
+        caller fills them)."""
+        return Block([f.side.empty() if features else None for f in self._features],
                      None if self._pred is None else self._pred.side.empty(), LabelState(), CBPEState())
 
     def state_nbytes(self) -> int:
@@ -410,36 +412,50 @@ class Monitor:
             return
         if batch.n > store.size:  # rows before the window's start never count
             batch = batch.slice(batch.n - store.size, batch.n)
-        a = 0
-        while a < batch.n:  # cut at block boundaries, so that blocks stay ~size/16 rows
-            b = min(batch.n, a + max(1, store.block_rows - store.head.n))
-            store.add(self._summarize([batch if (a, b) == (0, batch.n) else batch.slice(a, b)], True))
-            a = b
+        # cut at block boundaries, so that blocks stay ~size/16 rows; bin the pieces together
+        cuts = store.cuts(batch.n, isinstance(batch.cols, np.ndarray))
+        pieces = [[store.stash(batch if (a, b) == (0, batch.n) else batch.slice(a, b))] for a, b in cuts]
+        for block in self._summarize_parts(pieces, True):
+            store.add(block)
 
     def _summarize(self, batches: list[Batch], keep: bool) -> Block:
         """The state of ``batches`` (kept in it when ``keep``)."""
-        block = self._empty_block()
-        block.n = sum(b.n for b in batches)
-        block.batches = list(batches) if keep else None
-        if not batches:
-            return block
+        return self._summarize_parts([batches], keep)[0]
+
+    def _summarize_parts(self, parts: list[list[Batch]], keep: bool) -> list[Block]:
+        """One state per part (a list of batches); features are binned on several threads
+        when the parts hold many rows together."""
+        blocks = []
+        for batches in parts:
+            block = self._empty_block(features=not any(b.n for b in batches))
+            block.n = sum(b.n for b in batches)
+            block.batches = list(batches) if keep else None
+            blocks.append(block)
         nf = len(self._features)
 
-        def column(j: int) -> np.ndarray:
-            parts = [b.column(j) for b in batches]
-            return parts[0] if len(parts) == 1 else np.concatenate(parts)
+        def column(batches: list[Batch], j: int) -> np.ndarray:
+            cols = [b.column(j) for b in batches]
+            return cols[0] if len(cols) == 1 else np.concatenate(cols)
 
         def update(first: int, step: int) -> None:
             for j in range(first, nf, step):
-                block.features[j] = self._features[j].summarize(column(j))
+                for block, batches in zip(blocks, parts):
+                    if batches:
+                        block.features[j] = self._features[j].summarize(column(batches, j))
 
         threads = min(num_threads(), nf)
-        if threads > 1 and block.n >= PARALLEL_ROWS:
+        if threads > 1 and sum(b.n for b in blocks) >= PARALLEL_ROWS:
             # each task takes every threads-th feature; list() re-raises the first error
             pool = shared_pool("monitor", 8)
             list(pool.map(update, range(threads), [threads] * threads))
         else:
             update(0, 1)
+        for block, batches in zip(blocks, parts):
+            self._summarize_labels(block, batches, keep)
+        return blocks
+
+    def _summarize_labels(self, block: Block, batches: list[Batch], keep: bool) -> None:
+        """The prediction, label and CBPE states of ``batches`` into ``block``."""
         preds = [b.pred for b in batches if b.pred is not None]
         if self._pred is not None and preds:
             block.pred = self._pred.summarize(preds[0] if len(preds) == 1 else np.concatenate(preds))
@@ -449,7 +465,6 @@ class Monitor:
                                    self.exact_rows if keep else 0)
             if b.y_score is not None:
                 block.cbpe.merge(CBPEState.of_batch(b.y_score, b.y_pred))
-        return block
 
     # ------------------------------------------------------------------ report
 

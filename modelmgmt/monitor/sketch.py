@@ -185,15 +185,12 @@ class NumericFeature:
         k = int(missing.sum())
         if k:
             x = x[~missing]
-        st = self.empty()
-        st.n_missing = k
-        if x.size:
-            c, o = self._bin(x)
-            st.counts = c
-            if o is not None:
-                st.offsets = o
-            st.n = int(x.size)
-        return st
+        if not x.size:
+            st = self.empty()
+            st.n_missing = k
+            return st
+        c, o = self._bin(x)
+        return NumericState(c, o, int(x.size), k)
 
     def _bin(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Slot counts and distance sums of the values ``x`` (no NaN).
@@ -208,8 +205,14 @@ class NumericFeature:
         s = np.sort(x)
         bounds = np.empty(2 * m + 2, dtype=np.intp)
         bounds[0] = 0
-        bounds[1:-1:2] = np.searchsorted(s, e, side="left")
-        bounds[2:-1:2] = np.searchsorted(s, e, side="right")
+        left = np.searchsorted(s, e, side="left")
+        # "right" differs from "left" only at edges some value equals: look those up alone
+        at = s[np.minimum(left, len(s) - 1)] == e
+        right = left.copy()
+        if at.any():
+            right[at] = np.searchsorted(s, e[at], side="right")
+        bounds[1:-1:2] = left
+        bounds[2:-1:2] = right
         bounds[-1] = len(s)
         counts = np.diff(bounds).astype(np.int64, copy=False)
         if not self._need_offsets:

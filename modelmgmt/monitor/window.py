@@ -6,7 +6,8 @@ statistics) and, while the monitor keeps rows, the batches themselves.
 
 - Cumulative (``window=None``): one block; its rows are kept while it holds at most
   ``exact_rows`` rows (tests then run on the rows, exactly as ``mm.drift``).
-- Sliding (``window=N``): a ring of blocks of about N/16 rows, each keeping its rows. The
+- Sliding (``window=N``): a ring of blocks of about N/16 rows (at least
+  ``MIN_BLOCK_ROWS``: each block costs a pass of edge look-ups), each keeping its rows. The
   window's state is the sum of the blocks after the oldest one, plus the state of the
   oldest block's rows that are still inside the window — computed from its kept rows — so
   the result equals a monitor that saw only the last N rows. Per batch the work is
@@ -22,10 +23,12 @@ from typing import Any, Callable
 import attrs
 import numpy as np
 
-__all__ = ["Batch", "Block", "Cumulative", "Sliding", "BLOCKS_PER_WINDOW"]
+__all__ = ["Batch", "Block", "Cumulative", "Sliding", "BLOCKS_PER_WINDOW", "MIN_BLOCK_ROWS"]
 
-#: a sliding window is cut into about this many blocks
+#: a sliding window is cut into about this many blocks ...
 BLOCKS_PER_WINDOW = 16
+#: ... of at least this many rows (a report bins at most one block's rows again)
+MIN_BLOCK_ROWS = 32_768
 
 
 @attrs.define(eq=False)
@@ -152,10 +155,42 @@ class Sliding:
         self._empty = empty
         self.size = size
         self.exact_rows = exact_rows
-        self.block_rows = max(1, -(-size // BLOCKS_PER_WINDOW))
+        self.block_rows = max(1, -(-size // BLOCKS_PER_WINDOW), MIN_BLOCK_ROWS)
         self.blocks: list[Block] = []  # closed blocks, oldest first
         self.head = empty()
         self.seen = 0  # rows ever added (since reset)
+        # numeric rows live in one circular buffer (a fresh array per batch would cost page
+        # faults); rows alive <= size + block_rows, each write <= block_rows
+        self.capacity = size + 2 * self.block_rows
+        self._ring: np.ndarray | None = None
+        self._pos = 0
+
+    def cuts(self, n: int, numeric: bool) -> list[tuple[int, int]]:
+        """Where to cut a batch of n rows: at block boundaries, and at the buffer's end."""
+        out: list[tuple[int, int]] = []
+        a, head, pos = 0, self.head.n, self._pos
+        while a < n:
+            k = min(n - a, max(1, self.block_rows - head))
+            if numeric:
+                k = min(k, self.capacity - pos)
+                pos = (pos + k) % self.capacity
+            head = 0 if head + k >= self.block_rows else head + k
+            out.append((a, a + k))
+            a += k
+        return out
+
+    def stash(self, batch: Batch) -> Batch:
+        """``batch`` with its numeric columns copied into the circular buffer (a piece from
+        :meth:`cuts`, so it never wraps)."""
+        if not isinstance(batch.cols, np.ndarray):
+            return batch
+        f, k = batch.cols.shape
+        if self._ring is None or self._ring.shape[0] != f:
+            self._ring = np.empty((f, self.capacity))
+        view = self._ring[:, self._pos : self._pos + k]
+        view[...] = batch.cols
+        self._pos = (self._pos + k) % self.capacity
+        return attrs.evolve(batch, cols=view)
 
     @property
     def n(self) -> int:
@@ -163,7 +198,10 @@ class Sliding:
 
     def add(self, block: Block) -> None:
         """Add the summarised state (with its rows) of new rows."""
-        self.head.merge(block, None)
+        if self.head.n == 0 and block.batches is not None:
+            self.head = block
+        else:
+            self.head.merge(block, None)
         self.seen += block.n
         if self.head.n >= self.block_rows:
             self.blocks.append(self.head)
