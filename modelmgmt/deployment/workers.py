@@ -41,6 +41,7 @@ class _Worker:
 
     def __init__(self, index: int, config: dict[str, Any], pass_fds: tuple[int, ...]) -> None:
         self.index = index
+        self.pid: int | None = None
         env = dict(os.environ)
         env["PYTHONUNBUFFERED"] = "1"
         self.proc = subprocess.Popen(

@@ -201,6 +201,7 @@ class ScoresBase(MetricBase):
     """Keeps every (y_true, y_score, weight) batch: exact, memory grows with the data."""
 
     needs_proba = True
+    batches: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]  # declared in _declare_states
 
     def _declare_states(self) -> None:
         self.add_state("batches", [], _cat_batches)

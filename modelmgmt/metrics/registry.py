@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from modelmgmt.errors import InvalidArgumentError, NotFoundError
 from modelmgmt.metrics import stateful as _st
+from modelmgmt.metrics.base import Metric
 from modelmgmt.metrics.classification import accuracy, f1, precision, recall
 from modelmgmt.metrics.probabilistic import brier_score_loss, log_loss
 from modelmgmt.metrics.ranking import average_precision, roc_auc
@@ -58,7 +59,7 @@ def _spec(name: Any) -> tuple[type, Callable[..., Any], dict[str, Any]]:
         raise NotFoundError(f"unknown metric {name!r}; known metrics: {', '.join(names())}") from None
 
 
-def get(name: str) -> _st.Metric:
+def get(name: str) -> Metric:
     """A fresh stateful metric for ``name`` (with ``.name``, ``.needs_proba``, ``.greater_is_better``)."""
     cls, _, kwargs = _spec(name)
     metric = cls(**kwargs)

@@ -70,7 +70,8 @@ def classification_report(
     yt, yp, w = check_label_pair(y_true, y_pred, sample_weight)
     et, ep = np.searchsorted(classes, yt), np.searchsorted(classes, yp)
     hit = et == ep
-    true_sum = np.bincount(et, weights=w, minlength=len(classes))
+    true_sum: np.ndarray = np.bincount(et, weights=w, minlength=len(classes))
+    tp_sum: np.ndarray
     if hit.any():
         tp_sum = np.bincount(et[hit], weights=None if w is None else w[hit], minlength=len(classes))
     else:

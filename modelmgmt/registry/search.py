@@ -266,11 +266,11 @@ def _compare(op: str, value: Any) -> Callable[[Any], bool]:
     if isinstance(value, str):
         fn, lit = _TEXT[op], value
         return lambda v: v is not None and fn(_text(v), lit)
-    fn, num = _NUMERIC[op], float(value)
+    cmp, num = _NUMERIC[op], float(value)
 
     def test(v: Any) -> bool:
         n = _number(v)
-        return n is not None and fn(n, num)  # NaN compares as in Python (and MLflow)
+        return n is not None and cmp(n, num)  # NaN compares as in Python (and MLflow)
 
     return test
 

@@ -41,7 +41,7 @@ def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     mag = 10.0 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw * (1 - 1e-9))
     start = math.ceil(lo / step - 1e-9) * step
-    ticks = []
+    ticks: list[float] = []
     t = start
     while t <= hi + step * 1e-9 and len(ticks) < 50:
         ticks.append(0.0 if abs(t) < step * 1e-9 else t)
@@ -90,7 +90,7 @@ def series_from(data: Any) -> list[tuple[str, np.ndarray, np.ndarray]]:
                     y = arr.ravel()
                     x = np.arange(y.size, dtype=np.float64)
         else:
-            label, x, y = item
+            label, x, y = item  # type: ignore[misc]  # a (label, x, y) triple when data is a list
         out.append((str(label), np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)))
     return out
 
@@ -332,7 +332,7 @@ def timeline_chart(tracks: Iterable[tuple[str, Sequence[dict[str, Any]]]], *, wi
     paths, dots = [], []
     for label, color, pts in prepared:
         d, prev = [], None
-        for t, v, action in pts:
+        for t, v, _action in pts:
             x = float(frame.px(t))
             if prev is not None and prev[1] is not None:
                 d.append(f"L{x:.1f},{float(frame.py(prev[1])):.1f}")

@@ -4,7 +4,7 @@ layer needs nothing from the layers above it."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from modelmgmt import __version__
 from modelmgmt.viz.charts import histogram_chart, line_chart
@@ -81,8 +81,8 @@ def drift_report_repr(report: Any) -> str:
                       tables=[], tensors={}, body=drift_body(report)))
 
 
-def _repr(heading: str, facts: list[tuple[str, Any]], *, charts: list[tuple[str, Any]] = (),
-          tables: list[tuple[str, dict[str, Any]]] = (), tensors: dict[str, Any] | None = None,
+def _repr(heading: str, facts: list[tuple[str, Any]], *, charts: Sequence[tuple[str, Any]] = (),
+          tables: Sequence[tuple[str, dict[str, Any]]] = (), tensors: dict[str, Any] | None = None,
           body: Any = None) -> str:
     return str(render("repr.html.j2", css=stylesheet(), heading=heading, facts=facts,
                       charts=list(charts), tables=list(tables), tensors=tensors or {}, body=body))
