@@ -33,7 +33,7 @@ from modelmgmt.registry.refs import check_version, parse_ref
 from modelmgmt.registry.search import compile_filter, compile_order, select
 from modelmgmt.registry.signing import SIGNATURE, Trust
 from modelmgmt.registry.tracking import Run, find_run, list_experiments, list_runs
-from modelmgmt.registry.trust import VerifyResult, export_version, read_version, verify_version
+from modelmgmt.registry.trust import VerifyResult, check_location, export_version, read_version, verify_version
 from modelmgmt.registry.version import ModelVersion
 from modelmgmt.stores import open_store
 from modelmgmt.stores.base import Store, validate_key
@@ -101,7 +101,9 @@ class Registry:
             if not self._is_model(name):
                 raise NotFoundError(f"no model named {name!r} in registry {self.url!r}") from None
             raise NotFoundError(f"model {name!r} has no version {version} in registry {self.url!r}") from None
-        return artifact.parse_manifest(data, key), hashlib.sha256(data).hexdigest()
+        manifest = artifact.parse_manifest(data, key)
+        check_location(manifest, name, version)
+        return manifest, hashlib.sha256(data).hexdigest()
 
     def _has_version(self, name: str, version: int) -> bool:
         return self.store.exists(version_key(name, version, MANIFEST))

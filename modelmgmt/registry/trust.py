@@ -26,7 +26,7 @@ from modelmgmt.registry.version import ModelVersion
 from modelmgmt.stores import open_store
 from modelmgmt.stores.base import Store
 
-__all__ = ["VerifyResult", "read_version", "verify_version", "export_version"]
+__all__ = ["VerifyResult", "read_version", "check_location", "verify_version", "export_version"]
 
 
 @attrs.frozen(eq=False)
@@ -71,13 +71,18 @@ def read_version(store: Store, trust: Trust, name: str, version: int) -> tuple[d
         store, layout.version_key(name, version, artifact.MANIFEST),
         layout.version_key(name, version, SIGNATURE), trust, where,
     )
+    check_location(manifest, name, version)
+    return manifest, digest, signed_by
+
+
+def check_location(manifest: dict[str, Any], name: str, version: int) -> None:
+    """IntegrityError unless the manifest says it is ``name/version`` (where it is stored)."""
     meta = manifest.get("metadata", {})
     if meta.get("name") != name or meta.get("version") != version or isinstance(meta.get("version"), bool):
         raise IntegrityError(
             f"manifest of {name}/{version}: fields 'metadata.name'/'metadata.version' say "
             f"{meta.get('name')!r}/{meta.get('version')!r}; a manifest copied from another version is refused"
         )
-    return manifest, digest, signed_by
 
 
 def verify_version(store: Store, manifest: dict[str, Any], digest: str, signed_by: str | None,
