@@ -9,6 +9,9 @@ Usage: python benchmarks/bench_training.py [--quick]
 - losses: CrossEntropy value + gradient on (n, 10) logits vs torch (forward + backward).
 - data: StandardScaler and SimpleImputer(median) fit_transform on (n, 20) float64,
   StratifiedKFold(5) layout, vs scikit-learn.
+- linear: LinearRegression (least squares, and ridge) and LogisticRegression (L-BFGS, binary
+  and 5 classes, same tol and max_iter, C = 1 / (n * l2)) on 100,000 x 100 float64, vs
+  scikit-learn's LinearRegression, Ridge(solver="cholesky") and LogisticRegression(lbfgs).
 
 Each line prints ``peer/ours`` = peer time / our time (> 1 means we are faster). Times are
 the best of 3 runs (1 with --quick), ours and the peer alternating so both see the same load.
@@ -158,6 +161,43 @@ def bench_data(quick, repeat):
     line(f"StratifiedKFold(5) split ({n})", t_o, "sklearn", t_p)
 
 
+def bench_linear(quick, repeat):
+    from sklearn.linear_model import LinearRegression as SkLinear
+    from sklearn.linear_model import LogisticRegression as SkLogistic
+    from sklearn.linear_model import Ridge as SkRidge
+
+    n, d = (2_000, 20) if quick else (100_000, 100)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n, d))
+    w = rng.standard_normal(d)
+    y = X @ w + rng.standard_normal(n)
+
+    def fitted(model, *args):
+        model.fit(*args)
+        return model
+
+    t_o, o, t_p, p = race(lambda: fitted(mm.models.LinearRegression(), X, y), lambda: SkLinear().fit(X, y), repeat)
+    line(f"LinearRegression lstsq ({n}x{d})", t_o, "sklearn", t_p)
+    print(f"{'':<34} max |coef diff| {np.abs(o.params['W'] - p.coef_).max():.1e}")
+    l2 = 1e-3
+    t_o, o, t_p, p = race(lambda: fitted(mm.models.LinearRegression(l2=l2), X, y),
+                          lambda: SkRidge(alpha=n * l2 / 2, solver="cholesky").fit(X, y), repeat)
+    line(f"LinearRegression ridge ({n}x{d})", t_o, "sklearn Ridge", t_p)
+    print(f"{'':<34} max |coef diff| {np.abs(o.params['W'] - p.coef_).max():.1e}")
+    C = 1.0
+    for k in (2, 5):
+        scores = X @ rng.standard_normal((d, k)) * 0.3 + rng.gumbel(size=(n, k))
+        labels = scores.argmax(axis=1)
+        for tol in (1e-4, 1e-8):
+            ours = lambda: fitted(mm.models.LogisticRegression(l2=1 / (C * n), tol=tol, max_iter=1000), X, labels)  # noqa: E731
+            peer = lambda: SkLogistic(C=C, tol=tol, max_iter=1000).fit(X, labels)  # noqa: E731
+            t_o, o, t_p, p = race(ours, peer, repeat)
+            line(f"LogisticRegression k={k} tol={tol:g}", t_o, "sklearn lbfgs", t_p)
+            W = o.params["W"]
+            coef = (W[:, 1] - W[:, 0])[None] if k == 2 else W.T
+            print(f"{'':<34} max |coef diff| {np.abs(coef - p.coef_).max():.1e}, iterations: sklearn {int(p.n_iter_[0])}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
@@ -166,6 +206,7 @@ def main(argv=None):
     bench_fit(args.quick, repeat)
     bench_losses(args.quick, repeat)
     bench_data(args.quick, repeat)
+    bench_linear(args.quick, repeat)
 
 
 if __name__ == "__main__":

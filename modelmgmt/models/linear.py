@@ -79,13 +79,11 @@ class _SolverMixin:
         if solver is None:
             raise InvalidArgumentError(f"{type(self).__name__}(solver={self.solver!r}) trains by gradient descent; use fit")
         self.initialize(X, y, np.random.default_rng(0))  # type: ignore[attr-defined]
-        X, t = self.prepare_targets(X, y)  # type: ignore[attr-defined]
-        if solver == "lstsq":
-            w, b = solvers.lstsq(X, t, l2=self.l2, fit_intercept=self.fit_intercept)  # type: ignore[attr-defined]
-            self._params["W"][...] = w  # type: ignore[attr-defined]
-            if self.fit_intercept:  # type: ignore[attr-defined]
-                self._params["b"][...] = b  # type: ignore[attr-defined]
-            return {"loss": self.compute_loss(X, y), "n_iter": 1, "converged": True}  # type: ignore[attr-defined]
+        X = np.asarray(X, dtype=np.float64)  # checked by initialize
+        t = self._targets(np.asarray(y).ravel())  # type: ignore[attr-defined]
+        return self._solve(solver, X, t)
+
+    def _solve(self, solver: str, X: np.ndarray, t: np.ndarray) -> dict[str, Any]:
         return solvers.lbfgs(self, X, t, tol=self.tol, max_iter=self.max_iter)
 
 
@@ -116,6 +114,16 @@ class LinearRegression(_SolverMixin, TrainableModel):
 
     def _auto_solver(self) -> str:
         return "lstsq" if isinstance(self.loss, MSE) else "lbfgs"
+
+    def _solve(self, solver: str, X: np.ndarray, t: np.ndarray) -> dict[str, Any]:
+        if solver != "lstsq":
+            return super()._solve(solver, X, t)
+        w, b = solvers.lstsq(X, t, l2=self.l2, fit_intercept=self.fit_intercept)
+        self._params["W"][...] = w
+        if self.fit_intercept:
+            self._params["b"][...] = b
+        residual = self.forward(X)[0] - t
+        return {"loss": float(residual @ residual) / len(t) + self.penalty()[0], "n_iter": 1, "converged": True}
 
     def _expected_shapes(self) -> dict[str, tuple[int, ...]]:
         shapes: dict[str, tuple[int, ...]] = {"W": (int(self.n_features_),)}
@@ -184,6 +192,14 @@ class LogisticRegression(_SolverMixin, ClassifierMixin, TrainableModel):
     def _expected_shapes(self) -> dict[str, tuple[int, ...]]:
         k = len(self.classes_)
         return {"W": (int(self.n_features_), k), "b": (k,)}
+
+    def _solve(self, solver: str, X: np.ndarray, t: np.ndarray) -> dict[str, Any]:
+        if not isinstance(self.loss, CrossEntropy):
+            return super()._solve(solver, X, t)
+        W, b, info = solvers.logistic_lbfgs(X, t, len(self.classes_), l2=self.l2, tol=self.tol, max_iter=self.max_iter)
+        self._params["W"][...] = W
+        self._params["b"][...] = b
+        return info
 
     def initialize(self, X: Any, y: Any, rng: np.random.Generator) -> None:
         """Zero weights for the classes seen in y (the loss is convex)."""
