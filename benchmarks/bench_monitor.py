@@ -26,6 +26,7 @@ Then, on the same data (wasserstein case):
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import resource
 import subprocess
@@ -92,6 +93,16 @@ def timed(fn) -> float:
     return time.perf_counter() - t
 
 
+def feed(mon, cur: np.ndarray, y_pred: np.ndarray | None = None, y_score: np.ndarray | None = None) -> None:
+    """Observe ``cur`` in batches of BATCH rows (with predictions and scores when given)."""
+    for i in range(0, len(cur), BATCH):
+        sl = slice(i, i + BATCH)
+        if y_score is None:
+            mon.observe(cur[sl])
+        else:
+            mon.observe(cur[sl], y_pred=y_pred[sl], y_score=y_score[sl])
+
+
 def timed_both(fn) -> tuple[float, float]:
     """(wall seconds, this process's CPU seconds) of fn()."""
     t, c = time.perf_counter(), time.process_time()
@@ -109,7 +120,7 @@ def bench_window(ref: np.ndarray, cur: np.ndarray, window: int, repeats: int = 3
     for _ in range(repeats):
         for label, win in (("cumulative", None), (f"window={window:,}", window)):
             mon = mm.Monitor(ref, window=win)
-            w, c = timed_both(lambda: [mon.observe(cur[i : i + BATCH]) for i in range(0, len(cur), BATCH)])
+            w, c = timed_both(functools.partial(feed, mon, cur))
             old = best.get(label, [math.inf, math.inf])
             best[label] = [min(old[0], w), min(old[1], c)]
             mons[label] = mon
@@ -159,12 +170,10 @@ def bench_cbpe(ref: np.ndarray, cur: np.ndarray) -> None:
         for _ in range(2):
             mon = mm.Monitor(ref)
             if label == "no scores":
-                fn = lambda: [mon.observe(cur[i : i + BATCH]) for i in range(0, n, BATCH)]  # noqa: E731
+                t = timed(functools.partial(feed, mon, cur))
             else:
-                s_, p_ = cases[label]
-                fn = lambda: [mon.observe(cur[i : i + BATCH], y_pred=p_[i : i + BATCH], y_score=s_[i : i + BATCH])  # noqa: E731
-                              for i in range(0, n, BATCH)]
-            t = timed(fn)
+                score, pred = cases[label]
+                t = timed(functools.partial(feed, mon, cur, pred, score))
             best = t if best is None else min(best, t)
         if base is None:
             base = best
@@ -194,7 +203,7 @@ elapsed = time.perf_counter() - t
 drifted = None
 for m in d.get("metrics", []):
     v = m.get("value")
-    if isinstance(v, dict) and "count" in v and "DriftedColumnsCount" in str(m.get("metric_id", "")):
+    if isinstance(v, dict) and "count" in v and "DriftedColumnsCount" in str(m.get("metric_name", "")):
         drifted = int(v["count"])
 print(evidently.__version__, elapsed, drifted)
 """
@@ -204,9 +213,8 @@ def bench_evidently(python: str, n_ref: int, ref: np.ndarray, cur: np.ndarray) -
     """Evidently's DataDriftPreset on the same data, in the interpreter ``python``."""
     import modelmgmt as mm
 
-    t = timed(lambda: None)
     mon = mm.Monitor(ref)
-    t = timed(lambda: ([mon.observe(cur[i : i + BATCH]) for i in range(0, len(cur), BATCH)], mon.report()))
+    t = timed(lambda: (feed(mon, cur), mon.report()))
     rep = mon.report()
     out = subprocess.run([python, "-c", EVIDENTLY_SCRIPT, str(n_ref), str(len(cur)), str(ref.shape[1])],
                          capture_output=True, text=True)
