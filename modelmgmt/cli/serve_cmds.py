@@ -87,7 +87,7 @@ def _serve(args: argparse.Namespace, out) -> int:
         options["monitor"] = (monitor_from_attachment(reg, exact, args.monitor) if args.monitor
                               else Monitor.load(reg, exact))
     refs = args.ref if len(args.ref) > 1 else args.ref[0]
-    dep = deploy(refs, registry=reg, target="http", **options)
+    dep: Any = deploy(refs, registry=reg, target="http", **options)  # an HTTP deployment: split, shadow, url
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -81,7 +81,7 @@ class HTTPDeployment(ServingDeployment):
             else:
                 self.server = ModelServer((host, port), self, token=token, max_body_bytes=max_body_bytes,
                                           read_timeout=read_timeout, reuse_port=reuse_port, sock=sock)
-                real_host, real_port = self.server.server_address[:2]
+                real_host, real_port = self.server.server_address[:2]  # type: ignore[assignment]  # (str, int) for AF_INET/6
         except OSError as exc:
             self._stop_slots()
             raise ModelmgmtError(f"cannot listen on {host}:{port}: {exc}") from exc

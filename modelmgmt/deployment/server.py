@@ -209,7 +209,7 @@ class Handler(BaseHTTPRequestHandler):
         self.command = None
         self.request_version = self.default_request_version
         self.close_connection = True
-        requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")  # type: ignore[attr-defined]
         self.requestline = requestline
         words = requestline.split()
         if not words:

@@ -207,7 +207,7 @@ def hash_tensors(params: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], dic
 
 
 def _bytes_of(arr: np.ndarray) -> memoryview:
-    return memoryview(arr.reshape(-1).view(np.uint8)) if arr.size else memoryview(b"")
+    return memoryview(arr.reshape(-1).view(np.uint8)) if arr.size else memoryview(b"")  # type: ignore[arg-type]
 
 
 def _put_blob(store: Store, digest: str, arr: np.ndarray, skipped: set[str] | None) -> int:
@@ -385,7 +385,7 @@ def _read_one(store: Store, name: str, info: dict[str, Any], verify: bool, mmap:
         except FileNotFoundError:
             raise _missing(key, name, store) from None
         _check_size(key, name, size, False, nbytes)
-        arr = np.memmap(path, dtype=dtype, mode="c", shape=shape)
+        arr: np.ndarray = np.memmap(path, dtype=dtype, mode="c", shape=shape)
     else:
         try:
             f = store.open(key)

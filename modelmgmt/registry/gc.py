@@ -108,7 +108,7 @@ def _stale_temp_files(registry: Any, grace_period: float, writers: int) -> list[
     if probe is None:
         return []
     root = os.path.dirname(probe)
-    temps = []
+    temps: list[str] = []
     for folder, _, files in os.walk(root):
         temps.extend(os.path.join(folder, f) for f in files if f.startswith(TEMP_PREFIX))
     if not temps:

@@ -89,7 +89,7 @@ class VersionIndex:
         if memo is not None and memo[0] == (top, changes_seq):
             return memo[1]
         if memo is not None and memo[0][0] <= top and memo[0][1] <= changes_seq:  # catch up from memory
-            snap = {"covered": memo[0][0], "pending": [], "changes": memo[0][1]}
+            snap: dict[str, Any] = {"covered": memo[0][0], "pending": [], "changes": memo[0][1]}
             versions = dict(memo[1])
         else:
             try:
@@ -111,7 +111,7 @@ class VersionIndex:
                 found = list(pool.map(lambda n: self._read_one(name, n), look))
         else:
             found = [self._read_one(name, n) for n in look]
-        pending = []
+        pending: list[int] = []
         for n, got in zip(look, found):
             if got == "pending":
                 versions.pop(n, None)
@@ -119,7 +119,7 @@ class VersionIndex:
             elif got is None:
                 versions.pop(n, None)
             else:
-                versions[n] = got
+                versions[n] = got  # type: ignore[assignment]  # "pending" was handled above
         if len(look) >= _REWRITE_AFTER or (look and not snap["covered"]):
             body = {"format": _FORMAT, "covered": top, "pending": pending, "changes": changes_seq,
                     "versions": {str(k): v for k, v in versions.items()}}

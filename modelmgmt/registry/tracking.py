@@ -13,7 +13,7 @@ import os
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -256,7 +256,7 @@ class Run:
         """Status, params, last metric values and metric curves, for notebooks."""
         return run_html(self)
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Literal[False]:
         if exc_type is None:
             self.end("finished")
         else:

@@ -109,7 +109,9 @@ def cross_validate(
     scorers = check_scoring(scoring)
     classifier = bool(capabilities(probe)["is_classifier"])
     splits = check_cv(cv, X, y, classifier)
-    tasks = [(factory, {}, X[tr], y[tr], X[te], y[te], scorers, fit_params, error_score) for tr, te in splits]
+    tasks: list[tuple[Any, ...]] = [
+        (factory, {}, X[tr], y[tr], X[te], y[te], scorers, fit_params, error_score) for tr, te in splits
+    ]
     bar = make_progress(progress, len(tasks), "cross_validate")
     try:
         results = run_tasks(executor, tasks, bar)
