@@ -39,12 +39,13 @@ def test_exports_and_interface():
 
 
 def test_defaults_are_torchs():
-    assert SGD().hyperparams == dict(lr=1e-3, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0)
+    no = dict(maximize=False)
+    assert SGD().hyperparams == dict(lr=1e-3, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0, **no)
     assert Adagrad().hyperparams == dict(
-        lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10
+        lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10, **no
     )
-    assert RMSprop().hyperparams == dict(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False)
-    assert Adam().hyperparams == dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False)
+    assert RMSprop().hyperparams == dict(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False, **no)
+    assert Adam().hyperparams == dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, **no)
     assert AdamW().weight_decay == 1e-2 and AdamW().betas == (0.9, 0.999)
 
 

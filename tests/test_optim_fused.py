@@ -31,6 +31,13 @@ def _configs():
     for wd, mom, centered, alpha in itertools.product((0.0, 0.1), (0.0, 0.9), (False, True), (0.99, 0.3)):
         out.append((f"rmsprop-wd{wd}-m{mom}-c{centered}-a{alpha}", lambda wd=wd, mom=mom, centered=centered, alpha=alpha:
                     mm.optim.RMSprop(lr=0.01, alpha=alpha, weight_decay=wd, momentum=mom, centered=centered)))
+    out += [  # maximize=True negates the gradient in both kernels
+        ("adam-max", lambda: mm.optim.Adam(lr=0.01, weight_decay=0.1, amsgrad=True, maximize=True)),
+        ("adamw-max", lambda: mm.optim.AdamW(lr=0.01, maximize=True)),
+        ("sgd-max", lambda: mm.optim.SGD(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.05, maximize=True)),
+        ("adagrad-max", lambda: mm.optim.Adagrad(lr=0.1, weight_decay=0.1, maximize=True)),
+        ("rmsprop-max", lambda: mm.optim.RMSprop(lr=0.01, momentum=0.9, centered=True, weight_decay=0.1, maximize=True)),
+    ]
     return out
 
 

@@ -100,3 +100,36 @@ def test_state_dict_resume_is_bit_identical_and_matches_torch(case):
     for k in last_full:
         np.testing.assert_array_equal(p2[k], last_full[k])
         np.testing.assert_allclose(p2[k].ravel(), case["trajectory"][-1][k], rtol=1e-10, atol=1e-13)
+
+
+def test_reference_covers_maximize_for_every_optimizer():
+    names = {c["optimizer"] for c in REF["cases"] if c["kwargs"].get("maximize")}
+    assert names == {"SGD", "Adagrad", "RMSprop", "Adam", "AdamW"}
+
+
+@pytest.mark.parametrize("case", REF["scheduled"], ids=lambda c: f"{c['optimizer']}+OneCycleLR({c['one_cycle']})")
+def test_one_cycle_driven_trajectory_matches_torch(case):
+    # OneCycleLR moves lr and momentum / beta1 every step; Adam's moments must survive beta changes
+    opt = _make(case)
+    sched = mm.optim.schedules.OneCycleLR(opt, **case["one_cycle"])
+    for i, params in _replay(case, opt):
+        sched.step()
+        for k, arr in params.items():
+            np.testing.assert_allclose(arr.ravel(), case["trajectory"][i][k], rtol=1e-10, atol=1e-13, err_msg=f"step {i + 1}, {k}")
+
+
+def test_maximize_is_descent_on_the_negated_gradient():
+    rng = np.random.default_rng(5)
+    for name in ("SGD", "Adagrad", "RMSprop", "Adam", "AdamW"):
+        up = {"w": rng.normal(size=7)}
+        down = {"w": up["w"].copy()}
+        a = getattr(mm.optim, name)(lr=0.05, maximize=True)
+        b = getattr(mm.optim, name)(lr=0.05)
+        for _ in range(5):
+            g = rng.normal(size=7)
+            a.step(up, {"w": g})
+            b.step(down, {"w": -g})
+        np.testing.assert_array_equal(up["w"], down["w"])
+        assert a.state_dict()["hyperparams"]["maximize"] is True
+    with pytest.raises(TypeError, match="maximize"):
+        mm.optim.Adam(maximize="yes")

@@ -73,6 +73,11 @@ def test_schedules_match_torch_live(T_max, eta_min, gamma):
         (lambda o: L.StepLR(o, T_max, gamma), lambda o: mm.optim.schedules.StepLR(o, T_max, gamma)),
         (lambda o: L.ExponentialLR(o, gamma), lambda o: mm.optim.schedules.ExponentialLR(o, gamma)),
         (lambda o: L.LinearLR(o, start_factor=gamma, total_iters=T_max), lambda o: mm.optim.schedules.LinearWarmup(o, T_max, gamma)),
+        (lambda o: L.MultiStepLR(o, [T_max, 2 * T_max, 2 * T_max], gamma), lambda o: mm.optim.schedules.MultiStepLR(o, [T_max, 2 * T_max, 2 * T_max], gamma)),
+        (lambda o: L.PolynomialLR(o, T_max, 1 + gamma), lambda o: mm.optim.schedules.PolynomialLR(o, T_max, 1 + gamma)),
+        (lambda o: L.CosineAnnealingWarmRestarts(o, T_max, 2, eta_min), lambda o: mm.optim.schedules.CosineAnnealingWarmRestarts(o, T_max, 2, eta_min)),
+        (lambda o: L.OneCycleLR(o, 0.5, total_steps=3 * T_max + 5, pct_start=gamma / 2),
+         lambda o: mm.optim.schedules.OneCycleLR(o, 0.5, total_steps=3 * T_max + 5, pct_start=gamma / 2)),
     ]
     for make_t, make_o in makers:
         topt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
@@ -109,6 +114,7 @@ def _random_config(draw):
         kw = dict(betas=(draw(unit), draw(unit)), eps=draw(st.sampled_from([1e-8, 1e-4])),
                   weight_decay=wd, amsgrad=draw(st.booleans()))
     kw["lr"] = draw(st.sampled_from([1e-3, 0.01, 0.1]))
+    kw["maximize"] = draw(st.booleans())
     return name, kw
 
 

@@ -19,22 +19,30 @@ REF = json.loads((pathlib.Path(__file__).parent / "data" / "torch_schedules_refe
 
 
 def _ours(case: dict):
-    opt = mm.optim.SGD(lr=REF["base_lr"])
+    opt = getattr(mm.optim, case.get("optimizer", "SGD"))(lr=REF["base_lr"])
     sched = getattr(S, case["schedule"])(opt, **case["kwargs"])
     return opt, sched
 
 
-def _run(case: dict) -> list[float]:
+def _momentum(opt) -> float:
+    return opt.betas[0] if hasattr(opt, "betas") else opt.momentum
+
+
+def _run(case: dict, momenta: list | None = None) -> list[float]:
     opt, sched = _ours(case)
     lrs = []
     for i in range(case["steps"]):
         lrs.append(opt.lr)
+        if momenta is not None:
+            momenta.append(_momentum(opt))
         if case["metrics"] is None:
             sched.step()
         else:
             sched.step(case["metrics"][i])
         assert sched.get_last_lr() == sched.last_lr == opt.lr
     lrs.append(opt.lr)
+    if momenta is not None:
+        momenta.append(_momentum(opt))
     return lrs
 
 
@@ -44,8 +52,10 @@ def _id(case: dict) -> str:
 
 def test_reference_covers_every_schedule():
     assert {c["schedule"] for c in REF["cases"]} == {
-        "StepLR", "ExponentialLR", "CosineAnnealingLR", "LinearWarmup", "ReduceLROnPlateau"
+        "StepLR", "ExponentialLR", "CosineAnnealingLR", "LinearWarmup", "ReduceLROnPlateau",
+        "MultiStepLR", "PolynomialLR", "CosineAnnealingWarmRestarts", "OneCycleLR",
     }
+    assert {c["optimizer"] for c in REF["cases"] if c["schedule"] == "OneCycleLR"} == {"SGD", "Adam", "RMSprop"}
     cos = [c for c in REF["cases"] if c["schedule"] == "CosineAnnealingLR"]
     assert all(c["steps"] == 3 * c["kwargs"]["T_max"] for c in cos)
     # the plateau runs really reduce the lr, several times in some
@@ -56,7 +66,12 @@ def test_reference_covers_every_schedule():
 
 @pytest.mark.parametrize("case", REF["cases"], ids=_id)
 def test_sequence_matches_torch(case):
-    np.testing.assert_allclose(_run(case), case["lrs"], rtol=1e-10, atol=1e-15)
+    momenta: list = []
+    # torch's linear OneCycleLR extrapolates below zero after its last update; ours stops at 0.0
+    want = [max(lr, 0.0) for lr in case["lrs"]]
+    np.testing.assert_allclose(_run(case, momenta), want, rtol=1e-10, atol=1e-15)
+    if "momenta" in case:  # OneCycleLR moves momentum / beta1 the other way round
+        np.testing.assert_allclose(momenta, case["momenta"], rtol=1e-10, atol=1e-15)
 
 
 @pytest.mark.parametrize("case", [c for c in REF["cases"] if c["schedule"] != "ReduceLROnPlateau"], ids=_id)
@@ -67,9 +82,53 @@ def test_closed_form_functions_match_torch(case):
         "ExponentialLR": lambda e: S.exponential_lr(e, base, kw["gamma"]),
         "CosineAnnealingLR": lambda e: S.cosine_annealing_lr(e, base, kw["T_max"], kw["eta_min"]),
         "LinearWarmup": lambda e: S.linear_warmup_lr(e, base, kw["warmup_steps"], kw["start_factor"]),
+        "MultiStepLR": lambda e: S.multi_step_lr(e, base, kw["milestones"], kw["gamma"]),
+        "PolynomialLR": lambda e: S.polynomial_lr(e, base, kw["total_iters"], kw["power"]),
+        "CosineAnnealingWarmRestarts": lambda e: S.cosine_warm_restarts_lr(e, base, kw["T_0"], kw["T_mult"], kw["eta_min"]),
+        "OneCycleLR": lambda e: S.one_cycle(
+            e, kw["max_lr"], kw.get("total_steps") or kw["epochs"] * kw["steps_per_epoch"],
+            **{k: v for k, v in kw.items() if k not in ("max_lr", "total_steps", "epochs", "steps_per_epoch", "cycle_momentum")},
+        )[0],
     }[case["schedule"]]
     got = [fn(e) for e in range(case["steps"] + 1)]
-    np.testing.assert_allclose(got, case["lrs"], rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(got, case["lrs"], rtol=1e-10, atol=1e-15)  # the functions follow torch exactly
+
+
+def test_classes_wrap_the_functions_of_the_step():
+    # the maths is written once: each class's lr_at is its module-level function
+    opt = mm.optim.SGD(lr=0.4)
+    for sched, fn in (
+        (S.MultiStepLR(opt, milestones=[2, 5], gamma=0.5), lambda e: S.multi_step_lr(e, 0.4, [2, 5], 0.5)),
+        (S.PolynomialLR(mm.optim.SGD(lr=0.4), total_iters=6, power=2.0), lambda e: S.polynomial_lr(e, 0.4, 6, 2.0)),
+        (S.CosineAnnealingWarmRestarts(mm.optim.SGD(lr=0.4), T_0=3, T_mult=2), lambda e: S.cosine_warm_restarts_lr(e, 0.4, 3, 2)),
+    ):
+        for e in range(20):
+            assert sched.lr_at(e) == fn(e)
+
+
+def test_warm_restarts_restart_at_the_top_and_grow():
+    opt = mm.optim.SGD(lr=1.0)
+    sched = S.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=2, eta_min=0.0)
+    lrs = [opt.lr]
+    for _ in range(14):
+        sched.step()
+        lrs.append(opt.lr)
+    assert [i for i, lr in enumerate(lrs) if lr == 1.0] == [0, 2, 6, 14]  # cycles of 2, 4, 8
+
+
+def test_one_cycle_refuses_stepping_past_total_and_optimizers_without_momentum():
+    opt = mm.optim.SGD(lr=0.1, momentum=0.9)
+    sched = S.OneCycleLR(opt, max_lr=1.0, total_steps=10)
+    assert opt.lr == pytest.approx(1.0 / 25) and opt.momentum == 0.95
+    for _ in range(10):
+        sched.step()
+    with pytest.raises(ValueError, match="total steps"):
+        sched.step()
+    with pytest.raises(ValueError, match="momentum"):
+        S.OneCycleLR(mm.optim.Adagrad(), max_lr=1.0, total_steps=3)
+    S.OneCycleLR(mm.optim.Adagrad(), max_lr=1.0, total_steps=3, cycle_momentum=False)
+    with pytest.raises(ValueError, match="total_steps"):
+        S.OneCycleLR(mm.optim.SGD(), max_lr=1.0)
 
 
 def test_linear_warmup_applies_start_factor_on_creation():
@@ -192,6 +251,15 @@ def test_plateau_state_dict_round_trip():
         (lambda o: S.ReduceLROnPlateau(o, threshold_mode="pct"), ValueError, "threshold_mode"),
         (lambda o: S.StepLR("adam", step_size=2), TypeError, "Optimizer"),
         (lambda o: S.ReduceLROnPlateau(object()), TypeError, "Optimizer"),
+        (lambda o: S.MultiStepLR(o, milestones=3), ValueError, "milestones"),
+        (lambda o: S.MultiStepLR(o, milestones=[2, -1]), ValueError, "milestones"),
+        (lambda o: S.PolynomialLR(o, total_iters=0), ValueError, "total_iters"),
+        (lambda o: S.PolynomialLR(o, power="2"), TypeError, "power"),
+        (lambda o: S.CosineAnnealingWarmRestarts(o, T_0=0), ValueError, "T_0"),
+        (lambda o: S.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=0), ValueError, "T_mult"),
+        (lambda o: S.OneCycleLR(o, max_lr=1.0, total_steps=10, pct_start=1.5), ValueError, "pct_start"),
+        (lambda o: S.OneCycleLR(o, max_lr=1.0, total_steps=10, anneal_strategy="exp"), ValueError, "anneal_strategy"),
+        (lambda o: S.OneCycleLR(o, max_lr=-1.0, total_steps=10), ValueError, "max_lr"),
     ],
 )
 def test_bad_arguments_raise_clear_errors(make, exc, match):

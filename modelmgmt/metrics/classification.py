@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from modelmgmt.errors import InvalidArgumentError
 from modelmgmt.metrics._checks import (
     as_labels,
     check_average,
@@ -21,7 +22,6 @@ from modelmgmt.metrics._checks import (
     check_zero_division,
     class_counts,
 )
-from modelmgmt.errors import InvalidArgumentError
 
 __all__ = [
     "accuracy",

@@ -16,8 +16,8 @@ from typing import Any, Callable
 import numpy as np
 
 from modelmgmt._validation import check_real, check_same_length
-from modelmgmt.metrics._checks import as_labels, as_scores, as_weights, check_average
 from modelmgmt.errors import InvalidArgumentError
+from modelmgmt.metrics._checks import as_labels, as_scores, as_weights, check_average
 
 __all__ = [
     "roc_auc",

@@ -19,8 +19,8 @@ import attrs
 import numpy as np
 
 from modelmgmt._validation import check_same_length
-from modelmgmt.metrics._checks import as_weights
 from modelmgmt.errors import InvalidArgumentError
+from modelmgmt.metrics._checks import as_weights
 
 __all__ = ["mse", "rmse", "mae", "r2", "explained_variance", "RegStats", "reg_stats", "check_multioutput", "MULTIOUTPUT"]
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from modelmgmt._validation import check_same_length
+from modelmgmt.errors import InvalidArgumentError
 from modelmgmt.metrics import classification as _cls
 from modelmgmt.metrics import probabilistic as _prob
 from modelmgmt.metrics import ranking as _rank
@@ -30,8 +32,6 @@ from modelmgmt.metrics._metric_base import MetricBase as _Base
 from modelmgmt.metrics._metric_base import ScoresBase as _ScoresBase
 from modelmgmt.metrics._metric_base import add_dicts, either, none_aware, same_label_kind, same_value
 from modelmgmt.metrics._rocauc import ROCAUC
-from modelmgmt._validation import check_same_length
-from modelmgmt.errors import InvalidArgumentError
 
 __all__ = [
     "Accuracy",

@@ -114,7 +114,7 @@ class BlockOptimizer(Optimizer):
     def __init__(self, **hyperparams: Any) -> None:
         self._hp: dict[str, Any] = dict(hyperparams)
         self._state: dict[str, dict[str, Any]] = {}
-        self._scratch: dict[str, list[np.ndarray]] = {}
+        self._scratch: dict[str, list[list[np.ndarray]]] = {}
 
     # ----------------------------------------------------------------- hyperparameters
     @property
@@ -223,7 +223,7 @@ class BlockOptimizer(Optimizer):
     def _scratch_for(self, dtype: np.dtype, n: int, worker: int) -> list[np.ndarray]:
         """Preallocated scratch blocks of ``dtype`` for one worker (made once, reused every step)."""
         size = min(BLOCK, max(n, 1))
-        per_worker = self._scratch.setdefault(dtype.str, [])
+        per_worker: list[list[np.ndarray]] = self._scratch.setdefault(dtype.str, [])
         while len(per_worker) <= worker:
             per_worker.append([])
         have = per_worker[worker]
@@ -290,8 +290,7 @@ class BlockOptimizer(Optimizer):
             g = gf[lo:hi]
             if maximize:
                 g = np.negative(g, out=tmp[-1])
-                tmp = tmp[:-1]
-            kernel(pf[lo:hi], g, [b[lo:hi] for b in bf], tmp, c, step)
+            kernel(pf[lo:hi], g, [b[lo:hi] for b in bf], tmp[:-1], c, step)
 
     # ----------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:

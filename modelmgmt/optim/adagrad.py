@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from modelmgmt.optim._core import BlockOptimizer, check_number, hyper
+from modelmgmt.optim._core import BlockOptimizer, check_maximize, check_number, hyper
 
 __all__ = ["Adagrad"]
 
@@ -12,7 +12,7 @@ __all__ = ["Adagrad"]
 class Adagrad(BlockOptimizer):
     """Adagrad with torch.optim.Adagrad's update rule and defaults.
 
-    Per step ``t`` (1-based): ``g += weight_decay * p``; ``clr = lr / (1 + (t - 1) * lr_decay)``;
+    Per step ``t`` (1-based; ``g`` negated first when ``maximize=True``): ``g += weight_decay * p``; ``clr = lr / (1 + (t - 1) * lr_decay)``;
     ``sum += g * g`` (``sum`` starts at ``initial_accumulator_value``);
     ``p -= clr * g / (sqrt(sum) + eps)``.
     """
@@ -26,6 +26,8 @@ class Adagrad(BlockOptimizer):
         weight_decay: float = 0.0,
         initial_accumulator_value: float = 0.0,
         eps: float = 1e-10,
+        *,
+        maximize: bool = False,
     ) -> None:
         super().__init__(
             lr=check_number("learning rate", lr),
@@ -33,9 +35,11 @@ class Adagrad(BlockOptimizer):
             weight_decay=check_number("weight_decay value", weight_decay),
             initial_accumulator_value=check_number("initial_accumulator_value", initial_accumulator_value),
             eps=check_number("epsilon value", eps),
+            maximize=check_maximize(maximize),
         )
 
     lr_decay = hyper("lr_decay")
+    maximize = hyper("maximize")
     weight_decay = hyper("weight_decay")
     initial_accumulator_value = hyper("initial_accumulator_value")
     eps = hyper("eps")
@@ -51,10 +55,10 @@ class Adagrad(BlockOptimizer):
         clr = h["lr"] / (1 + (step - 1) * h["lr_decay"])
         return (clr, h["weight_decay"], h["eps"])
 
-    def _fused_step(self, fused, p, g, bufs, c, step) -> bool:
+    def _fused_step(self, fused, p, g, bufs, c, step, maximize) -> bool:
         clr, wd, eps = c
         dt = p.dtype.type  # numpy casts Python-float scalars to the array's dtype; so do we
-        fused.adagrad(p, g, bufs[0], dt(wd), dt(-clr), dt(eps))
+        fused.adagrad(p, g, bufs[0], dt(wd), dt(-clr), dt(eps), maximize)
         return True
 
     def _kernel(self, p, g, bufs, tmp, c, step) -> None:

@@ -343,7 +343,9 @@ class OneCycleLR(Schedule):
     Give ``total_steps``, or ``epochs`` and ``steps_per_epoch``. With ``cycle_momentum`` (the
     default, as torch) the optimizer's momentum (SGD, RMSprop) or first beta (Adam, AdamW) moves
     between ``max_momentum`` and ``base_momentum`` the other way round; Adagrad has neither and
-    is refused. Stepping past ``total_steps`` raises ValueError, as torch does.
+    is refused. Stepping past ``total_steps`` raises ValueError, as torch does. One difference:
+    the ``total_steps``-th step (after the last update) of a linear anneal extrapolates below
+    zero in torch; an lr cannot be negative here, so it is 0.0.
     """
 
     _chainable = False
@@ -405,7 +407,7 @@ class OneCycleLR(Schedule):
             self.optimizer.betas = (momentum, self.optimizer.betas[1])
         elif self._momentum_kind == "momentum":
             self.optimizer.momentum = momentum
-        return lr
+        return max(lr, 0.0)
 
 
 class ReduceLROnPlateau(_LRState):

@@ -12,8 +12,10 @@ Optimizers: two small tensors (shapes (3, 4) and (5,)) start from seeded numpy v
 20 seeded numpy gradient arrays (stored in the file, with a per-step scale so magnitudes vary);
 for every option combination that changes the arithmetic, the parameters after every step are
 stored. torch runs with its defaults on CPU (the single-tensor implementation), float64 unless
-the entry says float32. Schedules: the optimizer's lr before each of N steps (N = 3 * T_max
-for CosineAnnealingLR), and for ReduceLROnPlateau the fixed metric sequence fed to it.
+the entry says float32; "scheduled" holds runs driven by OneCycleLR (which moves momentum or
+beta1 every step). Schedules: the optimizer's lr before each of N steps (N = 3 * T_max for
+CosineAnnealingLR), for ReduceLROnPlateau the fixed metric sequence fed to it, and for
+OneCycleLR also the momentum (or beta1) before each step.
 """
 
 from __future__ import annotations
@@ -50,6 +52,13 @@ def optimizer_configs() -> list[tuple[str, dict]]:
             out.append((name, dict(lr=0.01, amsgrad=amsgrad, weight_decay=wd)))
         out.append((name, dict(lr=0.02, betas=(0.3, 0.5), eps=1e-6, amsgrad=True, weight_decay=0.05)))
     out.append(("AdamW", dict(lr=0.01)))  # the default weight decay 1e-2
+    # maximize=True: the gradient is negated before everything else
+    out.append(("SGD", dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.1, maximize=True)))
+    out.append(("SGD", dict(lr=0.05, maximize=True)))
+    out.append(("Adagrad", dict(lr=0.1, lr_decay=0.05, weight_decay=0.1, maximize=True)))
+    out.append(("RMSprop", dict(lr=0.01, centered=True, momentum=0.9, weight_decay=0.1, maximize=True)))
+    for name in ("Adam", "AdamW"):
+        out.append((name, dict(lr=0.01, amsgrad=True, weight_decay=0.1, maximize=True)))
     return out
 
 
@@ -61,17 +70,32 @@ def float32_configs() -> list[tuple[str, dict]]:
         ("RMSprop", dict(lr=0.01, centered=True, momentum=0.9)),
         ("Adam", dict(lr=0.01, amsgrad=True, weight_decay=0.1)),
         ("AdamW", dict(lr=0.01)),
+        ("Adam", dict(lr=0.01, maximize=True)),
     ]
 
 
-def run_optimizer(name: str, kwargs: dict, init: dict, grads: list[dict], dtype) -> list[dict]:
+def scheduled_configs() -> list[tuple[str, dict, dict]]:
+    """Optimizer runs driven by OneCycleLR, whose cycle_momentum moves momentum / beta1 each step."""
+    return [
+        ("SGD", dict(lr=0.05, momentum=0.9), dict(max_lr=0.1, total_steps=STEPS)),
+        ("SGD", dict(lr=0.05), dict(max_lr=0.1, total_steps=STEPS, three_phase=True)),  # momentum turned on
+        ("RMSprop", dict(lr=0.01, momentum=0.5), dict(max_lr=0.02, total_steps=STEPS, anneal_strategy="linear")),
+        ("Adam", dict(lr=0.01), dict(max_lr=0.05, total_steps=STEPS)),
+        ("AdamW", dict(lr=0.01, amsgrad=True), dict(max_lr=0.05, total_steps=STEPS, pct_start=0.5)),
+    ]
+
+
+def run_optimizer(name: str, kwargs: dict, init: dict, grads: list[dict], dtype, one_cycle: dict | None = None) -> list[dict]:
     params = {k: torch.tensor(np.asarray(v), dtype=dtype, requires_grad=True) for k, v in init.items()}
     opt = getattr(torch.optim, name)(list(params.values()), **kwargs)
+    sched = None if one_cycle is None else torch.optim.lr_scheduler.OneCycleLR(opt, **one_cycle)
     traj = []
     for g in grads:
         for k, p in params.items():
             p.grad = torch.tensor(np.asarray(g[k]), dtype=dtype)
         opt.step()
+        if sched is not None:
+            sched.step()
         traj.append({k: p.detach().numpy().astype(np.float64).ravel().tolist() for k, p in params.items()})
     return traj
 
@@ -95,32 +119,47 @@ def make_optim_reference() -> dict:
             traj = run_optimizer(name, kwargs, init_d, grads_d, dtype)
             kw = {k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()}
             cases.append({"optimizer": name, "kwargs": kw, "dtype": dtype_name, "trajectory": traj})
-    return {"torch_version": torch.__version__, "shapes": SHAPES, "init": init, "grads": grads, "cases": cases}
+    scheduled = []
+    for name, kwargs, one_cycle in scheduled_configs():
+        traj = run_optimizer(name, kwargs, init, grads, torch.float64, one_cycle)
+        scheduled.append({"optimizer": name, "kwargs": kwargs, "one_cycle": one_cycle, "dtype": "float64", "trajectory": traj})
+    return {"torch_version": torch.__version__, "shapes": SHAPES, "init": init, "grads": grads, "cases": cases,
+            "scheduled": scheduled}
 
 
-def schedule_lrs(make, steps: int, metrics: list[float] | None = None) -> list[float]:
+def schedule_lrs(make, steps: int, metrics: list[float] | None = None, optimizer: str = "SGD"):
     p = torch.zeros(1, requires_grad=True)
-    opt = torch.optim.SGD([p], lr=0.1)
+    opt = getattr(torch.optim, optimizer)([p], lr=0.1)
     sched = make(opt)
-    lrs = []
+    lrs, momenta = [], []
+
+    def momentum():
+        group = opt.param_groups[0]
+        return group["betas"][0] if "betas" in group else group.get("momentum")
+
     for i in range(steps):
         lrs.append(opt.param_groups[0]["lr"])
+        momenta.append(momentum())
         opt.step()
         if metrics is None:
             sched.step()
         else:
             sched.step(metrics[i])
     lrs.append(opt.param_groups[0]["lr"])
-    return lrs
+    momenta.append(momentum())
+    return lrs, momenta
 
 
 def make_schedules_reference() -> dict:
     L = torch.optim.lr_scheduler
     cases = []
 
-    def add(name, kwargs, steps, make, metrics=None):
-        cases.append({"schedule": name, "kwargs": kwargs, "steps": steps, "metrics": metrics,
-                      "lrs": schedule_lrs(make, steps, metrics)})
+    def add(name, kwargs, steps, make, metrics=None, optimizer="SGD"):
+        lrs, momenta = schedule_lrs(make, steps, metrics, optimizer)
+        case = {"schedule": name, "kwargs": kwargs, "steps": steps, "metrics": metrics, "lrs": lrs}
+        if name == "OneCycleLR":
+            case["optimizer"], case["momenta"] = optimizer, momenta
+        cases.append(case)
 
     for step_size, gamma in ((3, 0.5), (1, 0.9), (7, 0.1)):
         add("StepLR", dict(step_size=step_size, gamma=gamma), 30, lambda o: L.StepLR(o, step_size, gamma))
@@ -132,6 +171,26 @@ def make_schedules_reference() -> dict:
     for warmup, start in ((5, 0.1), (1, 0.5), (12, 0.01), (4, 1.0)):
         add("LinearWarmup", dict(warmup_steps=warmup, start_factor=start), 3 * warmup + 3,
             lambda o: L.LinearLR(o, start_factor=start, end_factor=1.0, total_iters=warmup))
+    for milestones, gamma in (([3, 7, 12], 0.5), ([5, 5, 9], 0.1), ([0, 2], 0.9), ([40], 0.5)):
+        add("MultiStepLR", dict(milestones=milestones, gamma=gamma), 30, lambda o: L.MultiStepLR(o, milestones, gamma))
+    for total_iters, power in ((5, 1.0), (10, 2.0), (7, 0.5), (1, 1.0)):
+        add("PolynomialLR", dict(total_iters=total_iters, power=power), 2 * total_iters + 5,
+            lambda o: L.PolynomialLR(o, total_iters=total_iters, power=power))
+    for T_0, T_mult, eta_min in ((5, 1, 0.0), (3, 2, 0.01), (1, 3, 0.0), (7, 1, 0.001), (4, 2, 0.0)):
+        add("CosineAnnealingWarmRestarts", dict(T_0=T_0, T_mult=T_mult, eta_min=eta_min), 60,
+            lambda o: L.CosineAnnealingWarmRestarts(o, T_0, T_mult=T_mult, eta_min=eta_min))
+    one_cycle = [
+        ("SGD", dict(max_lr=1.0, total_steps=30)),
+        ("SGD", dict(max_lr=0.5, total_steps=25, pct_start=0.4, anneal_strategy="linear", div_factor=10.0,
+                     final_div_factor=100.0)),
+        ("SGD", dict(max_lr=0.3, epochs=4, steps_per_epoch=5, three_phase=True)),
+        ("SGD", dict(max_lr=0.2, total_steps=12, cycle_momentum=False)),
+        ("Adam", dict(max_lr=0.01, total_steps=40, base_momentum=0.8, max_momentum=0.9)),
+        ("RMSprop", dict(max_lr=0.05, total_steps=17, pct_start=0.25, three_phase=True, anneal_strategy="linear")),
+    ]
+    for optimizer, kw in one_cycle:
+        total = kw.get("total_steps") or kw["epochs"] * kw["steps_per_epoch"]
+        add("OneCycleLR", dict(kw), total, lambda o: L.OneCycleLR(o, **kw), optimizer=optimizer)
     rng = np.random.default_rng(7)
     # a loss that falls, then plateaus with noise, then falls again, then plateaus
     metrics = np.concatenate([
