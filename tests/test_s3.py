@@ -164,7 +164,9 @@ def test_registry_on_s3_from_environment_only(s3_endpoint, tmp_path):
 def test_six_processes_move_one_alias_on_s3(s3_endpoint):
     from test_registry_aliases import check_concurrent_moves
 
-    check_concurrent_moves(_url(), {"client_kwargs": {"endpoint_url": s3_endpoint}}, 4)
+    # credentials as options: worker processes may predate the fixture's environment
+    options = {"key": "testing", "secret": "testing", "client_kwargs": {"endpoint_url": s3_endpoint}}
+    check_concurrent_moves(_url(), options, 4)
 
 
 def test_models_versions_and_search_on_s3(s3_endpoint):

@@ -114,7 +114,7 @@ class Registry:
             validate_name(name)
         except (TypeError, ValueError):
             return False
-        return self.store.exists(version_key(name, 1, CLAIM)) or bool(self.store.list_dirs(version_prefix(name)))
+        return self.store.exists(version_key(name, 1, CLAIM)) or bool(self.store.list(version_prefix(name)))
 
     def _resolve(self, ref: Any) -> tuple[str, int]:
         name, version, alias = parse_ref(ref, self._is_model)
