@@ -61,7 +61,7 @@ _LAZY: dict[str, str] = {
         for m in (
             "base", "data", "models", "losses", "optim", "callbacks", "training", "metrics",
             "tuning", "compress", "registry", "stores", "deployment", "monitor",
-            "testing", "hookspecs", "plugin_manager", "errors", "ui", "plot", "viz",
+            "testing", "hookspecs", "plugin_manager", "errors", "ui", "plot", "viz", "explain",
         )
     },
 }
