@@ -503,6 +503,8 @@ def test_gc_removes_stale_temp_files_everywhere_and_reports_them(tmp_path):
     reg.register("m", ToyLinear.random())
     err = _write_limited(tmp_path / "reg", 2000)  # the 32 KiB blob cannot be written
     assert "failed:" in err, err
+    # the failed writes removed their own temp files
+    assert not [f for _, _, fs in os.walk(tmp_path / "reg") for f in fs if f.startswith(".tmp-")]
     # what killed or failed writers leave, in every kind of folder
     leftovers = ["models/m/versions/1/.tmp-aa", "models/m/aliases/prod/.tmp-bb", "blobs/sha256/.tmp-cc",
                  "runs/exp/.tmp-dd"]
