@@ -129,7 +129,7 @@ def test_fit_logs_into_a_run(tmp_path):
     y = (X[:, 0] > 0).astype(int)
     model = mm.models.LogisticRegression()
     with reg.start_run("train") as run:
-        model.fit(X, y, epochs=3, seed=0, run=run)
+        model.fit(X, y, epochs=3, seed=0, run=run, optimizer=mm.optim.SGD(lr=0.1))  # the gradient path: one loss per epoch
         reg.register("clf", model, run=run)
     back = reg.get_run(run.id)
     assert len(back.metrics["loss"]) == 3
