@@ -600,3 +600,16 @@ def test_cli_verify_exits_non_zero_on_damage(tmp_path):
     blob.write_bytes(b"\1" * blob.stat().st_size)
     done = verify()
     assert done.returncode != 0 and "damaged" in done.stderr
+
+
+def test_single_artifacts_can_be_signed_too(tmp_path, keys):
+    private, public, fp = keys["ed25519-2"]
+    digest = mm.save(ToyLinear.random(seed=7), tmp_path / "art", signing_key=private)
+    sig = json.loads((tmp_path / "art" / "manifest.sig").read_text())
+    assert sig["key"] == fp and sig["manifest_sha256"] == digest
+    back = mm.load(tmp_path / "art", trusted_keys=[public], require_signature=True)
+    np.testing.assert_array_equal(back.params["W"], ToyLinear.random(seed=7).params["W"])
+    other = keys["ecdsa-p256-2"][1]
+    with pytest.raises(mm.IntegrityError, match="not one of the 1 trusted key"):
+        mm.load(tmp_path / "art", trusted_keys=[other], require_signature=True)
+    assert type(mm.load(tmp_path / "art")) is ToyLinear  # no keys: the signature is not checked
