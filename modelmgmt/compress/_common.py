@@ -46,6 +46,6 @@ def type_name(model: Model) -> str:
     return model_type_name(model)
 
 
-def resolve_type(name: str) -> type:
+def resolve_type(name: str) -> type[Model]:
     """The registered Model class a :func:`type_name` stands for (nothing is imported)."""
     return resolve_model_type(name, MODEL, "config.wrapped_type")

@@ -41,7 +41,7 @@ def _type_name(obj: Any) -> str:
     )
 
 
-def _resolve(name: Any) -> type:
+def _resolve(name: Any) -> type[Any]:
     """The registered Transformer class a saved sub-transformer names (nothing is imported)."""
     try:
         cls = plugin_manager.get_model_type(name) if isinstance(name, str) else None

@@ -128,7 +128,7 @@ def model_type_name(obj: Any) -> str:
     return _qualified(cls)
 
 
-def resolve_model_type(name: Any, kinds: tuple[type, ...] = MODEL, what: str = "model_type") -> type:
+def resolve_model_type(name: Any, kinds: tuple[type, ...] = MODEL, what: str = "model_type") -> type[Any]:
     """The registered class ``name`` stands for, checked to be a concrete ``kinds`` subclass.
 
     Never imports anything: unknown, abstract and wrong-kind types raise ModelTypeError

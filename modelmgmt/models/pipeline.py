@@ -26,7 +26,7 @@ def type_name(obj: Any) -> str:
     return model_type_name(obj)
 
 
-def resolve_type(name: str) -> type:
+def resolve_type(name: str) -> type[Any]:
     """The registered Model or Transformer class a step type names (nothing is imported)."""
     return resolve_model_type(name, STEP, "config.steps[].type")
 
