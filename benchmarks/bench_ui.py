@@ -7,7 +7,8 @@ Builds, on a local file:// registry:
 
 Then measures, for each page, the in-process render time (view + template, no HTTP) and
 the time to first byte / total over HTTP on 127.0.0.1 (median of several requests). When an
-MLflow 3 install is found (``--mlflow-python``, default ``/tmp/mlflow-venv/bin/python``), the
+MLflow 3 install is found (``--mlflow-python``, default ``/tmp/mlflow-ui-venv/bin/python``, made
+with ``python -m venv /tmp/mlflow-ui-venv && /tmp/mlflow-ui-venv/bin/pip install mlflow==3.17.2``), the
 same experiment is logged into an MLflow tracking server (SQLite backend, ``mlflow server``)
 and the calls its UI makes are timed the same way: the runs table
 (``POST /ajax-api/2.0/mlflow/runs/search``, 100 runs) and one run's metric history
@@ -193,7 +194,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=None)
     parser.add_argument("--points", type=int, default=None)
     parser.add_argument("--repeat", type=int, default=None)
-    parser.add_argument("--mlflow-python", default="/tmp/mlflow-venv/bin/python")
+    parser.add_argument("--mlflow-python", default="/tmp/mlflow-ui-venv/bin/python",
+                        help="python of a venv with mlflow==3.17.2 (the full package: its server needs Flask)")
     parser.add_argument("--no-mlflow", action="store_true", help="skip the MLflow side")
     args = parser.parse_args(argv)
     n_versions = args.versions or (200 if args.quick else 10_000)

@@ -333,3 +333,21 @@ def test_demo_ends_with_report_and_ui_command():
     finally:
         shutil.rmtree(command.group(2)[len("file://"):], ignore_errors=True)
         Path(report).unlink(missing_ok=True)
+
+
+def test_nested_runs_parent_column_and_children_link(tmp_path):
+    reg = mm.Registry(f"file://{tmp_path}")
+    with reg.start_run("search") as parent:
+        for lr in (0.1, 0.01):
+            with reg.start_run("search", params={"lr": lr}, parent=parent) as child:
+                child.log_metric("score", lr)
+    with reg.start_run("search") as other:
+        pass
+    with mm.ui.serve(reg) as ui:
+        site = {"url": ui.url}
+        body = page(site, "/experiments/search")
+        assert f'href="/runs/{parent.id}">{parent.id[:8]}</a>' in body and ">parent</th>" in body
+        link = api(site, f"/runs/{parent.id}")["children"]
+        children = api(site, link)["runs"]
+        assert sorted(r["params"]["lr"] for r in children) == [0.01, 0.1]
+        assert other.id not in {r["id"] for r in children}

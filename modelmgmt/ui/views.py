@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from typing import Any, Callable
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import attrs
 
@@ -299,8 +299,9 @@ def run_page(reg: Any, query: Query, run_id: str) -> Page:
     """One run: params, tags, last metric values and one chart per metric curve."""
     opts = _curve_options(query)
     run = reg.get_run(run_id)
-    artifacts = run.artifacts() if hasattr(run, "artifacts") else []
-    data = {**_run_row(run), "error": run.error, "artifacts": artifacts, "options": opts,
+    children = f"/experiments/{quote(run.experiment, safe='')}?" + urlencode({"filter": f"attributes.parent_id = '{run.id}'"})
+    data = {**_run_row(run), "error": run.error, "artifacts": run.artifacts(), "options": opts,
+            "children": children,
             "points": {k: len(pts) for k, pts in run.metrics.items()}}
     charts = {k: line_chart({k: (steps, values)}, ylabel=k, width=560, height=220, **opts)
               for k, (steps, values) in _curves(run).items() if len(steps) > 1}
