@@ -567,7 +567,8 @@ class ClaimUpdater:
     """Adds blob digests to a version's claim (rewritten atomically) as a pipeline finds them."""
 
     def __init__(self, registry: Registry, name: str, version: int) -> None:
-        self.store, self.key, self.digests = registry.store, version_key(name, version, CLAIM), []
+        self.store, self.key = registry.store, version_key(name, version, CLAIM)
+        self.digests: list[str] = []
 
     def add(self, digest: str) -> None:
         self.digests.append(digest)
