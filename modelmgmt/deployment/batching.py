@@ -1,7 +1,8 @@
 """Adaptive batching: concurrent requests for one model run as one predict call.
 
 Requests wait in a queue; one thread takes the first, adds every compatible request that
-arrives within ``max_batch_delay_ms`` (or is already queued) up to ``max_batch_size`` rows,
+arrives within ``max_batch_delay_ms`` (or is already queued) up to ``max_batch_size`` rows
+(it waits only while other requests are in flight, so a lone request is not delayed),
 runs the model once on the stacked rows and hands each request its own slice. The call
 pads the rows to a multiple of :data:`~modelmgmt.deployment.served.ROW_ALIGN`, and a
 request served alone goes through the same path, so a request's answer is bit-identical
@@ -43,6 +44,8 @@ class Batcher:
         self._queue: collections.deque[_Item] = collections.deque()
         self._cv = threading.Condition()
         self._stopped = False
+        self._inflight = 0  # submitted and not yet answered
+        self._last = 0  # requests in the previous call
         self.batches = 0
         self.rows = 0
         self.requests = 0
@@ -56,8 +59,13 @@ class Batcher:
             if self._stopped:
                 raise RuntimeError("the deployment's batcher is stopped")
             self._queue.append(item)
+            self._inflight += 1
             self._cv.notify()
-        item.done.wait()
+        try:
+            item.done.wait()
+        finally:
+            with self._cv:
+                self._inflight -= 1
         if item.error is not None:
             raise item.error
         return item.result  # type: ignore[return-value]
@@ -102,7 +110,10 @@ class Batcher:
                 batch = [self._queue.popleft()]
                 rows = self._take(batch, batch[0].X.shape[0])
                 deadline = time.monotonic() + self.delay
-                while rows < self.max_rows and not self._stopped:
+                # wait for company only when traffic is concurrent (other requests in flight, or
+                # the last call was shared): a lone client is answered at once
+                concurrent = self._inflight > len(batch) or self._last > 1
+                while rows < self.max_rows and not self._stopped and concurrent:
                     left = deadline - time.monotonic()
                     if left <= 0:
                         break
@@ -114,6 +125,7 @@ class Batcher:
         served = batch[0].served
         outputs = tuple(dict.fromkeys(o for it in batch for o in it.outputs))
         self.batches += 1
+        self._last = len(batch)
         self.rows += rows
         self.requests += len(batch)
         try:
