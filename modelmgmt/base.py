@@ -14,13 +14,16 @@ Capabilities are declared as class attributes, not probed: ``is_classifier``,
 from __future__ import annotations
 
 import abc
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
 from modelmgmt.errors import InvalidArgumentError, NotFittedError
 
 __all__ = ["Estimator", "ArrayEstimator", "Transformer", "Trainable", "capabilities"]
+
+
+_E = TypeVar("_E", bound="Estimator")
 
 
 class Estimator(abc.ABC):
@@ -49,7 +52,7 @@ class Estimator(abc.ABC):
 
     @classmethod
     @abc.abstractmethod
-    def from_config(cls, config: dict[str, Any], params: dict[str, np.ndarray]) -> "Estimator":
+    def from_config(cls: type[_E], config: dict[str, Any], params: dict[str, np.ndarray]) -> _E:
         """Rebuild from ``config`` and ``params`` (as saved); no pickle involved."""
 
     @property

@@ -41,7 +41,7 @@ def _teacher_logits(teacher: Model, X: np.ndarray) -> np.ndarray:
     try:
         out, _ = teacher.forward(X)
     except NotImplementedError:
-        return np.log(np.clip(teacher.predict_proba(X), 1e-300, None))
+        return np.log(np.clip(teacher.predict_proba(X), 1e-300, None))  # type: ignore[attr-defined]  # a classifier
     return _as_logits(out)[0]
 
 
@@ -66,7 +66,7 @@ class _Distiller(Model):
         return self.student.config
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], params: dict[str, np.ndarray]) -> Model:
+    def from_config(cls, config: dict[str, Any], params: dict[str, np.ndarray]) -> _Distiller:
         raise NotImplementedError("the distillation wrapper exists only during distill()")
 
     def predict(self, X: Any) -> np.ndarray:

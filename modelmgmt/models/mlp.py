@@ -6,7 +6,7 @@ Dense(10, softmax) network.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -38,7 +38,7 @@ def _sigmoid_grad(z: np.ndarray, a: np.ndarray) -> np.ndarray:
 
 
 #: activation name -> (function, derivative given (pre-activation, activation))
-ACTIVATIONS = {
+ACTIVATIONS: dict[str, tuple[Callable[..., np.ndarray], Callable[..., np.ndarray]]] = {
     "relu": (_relu, _relu_grad),
     "tanh": (np.tanh, _tanh_grad),
     "sigmoid": (_sigmoid, _sigmoid_grad),
@@ -118,7 +118,7 @@ class MLP(ClassifierMixin, TrainableModel):
         act = ACTIVATIONS[self.activation][0]
         p = self._params
         h = X
-        cache = []
+        cache: list[tuple[np.ndarray, Any, Any]] = []
         last = self.n_layers - 1
         for i in range(self.n_layers):
             z = h @ p[f"layers.{i}.W"]

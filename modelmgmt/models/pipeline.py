@@ -163,7 +163,7 @@ class Pipeline(Model):
         """The final classifier's probabilities on the transformed X."""
         if not self.is_classifier:
             raise AttributeError(f"{type(self.model).__name__} is not a classifier; it has no predict_proba")
-        return self.model.predict_proba(self.transform(X))
+        return self.model.predict_proba(self.transform(X))  # type: ignore[attr-defined]  # is_classifier
 
     # --- training --------------------------------------------------------------------
     def initialize(self, X: Any, y: Any, rng: np.random.Generator) -> None:
