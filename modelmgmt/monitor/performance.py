@@ -47,15 +47,16 @@ def score_columns(y_score: np.ndarray) -> np.ndarray:
 
 
 def predicted_columns(y_pred: np.ndarray | None, p: np.ndarray) -> np.ndarray:
-    """The predicted class of each row as a column of ``p``: ``y_pred`` when it holds column
-    indices (0/1 for a binary score), else the most probable column."""
-    k = p.shape[1]
+    """The predicted class of each row as a column of ``p`` ((n, k), or a 1-D positive-class
+    score): ``y_pred`` when it holds column indices (0/1 for a binary score), else the most
+    probable column."""
+    k = 2 if p.ndim == 1 else p.shape[1]
     if y_pred is not None and y_pred.dtype.kind in "biuf":
         whole = y_pred.dtype.kind != "f" or bool(np.array_equal(y_pred, np.round(y_pred)))
         col = y_pred.astype(np.int64)
         if whole and (col.size == 0 or (col.min() >= 0 and col.max() < k)):
             return col
-    return np.argmax(p, axis=1)
+    return (p > 0.5).astype(np.int64) if p.ndim == 1 else np.argmax(p, axis=1)
 
 
 def _bins(p: np.ndarray) -> np.ndarray:
@@ -245,19 +246,31 @@ class CBPEState:
     @classmethod
     def of_batch(cls, y_score: np.ndarray, y_pred: np.ndarray | None) -> "CBPEState":
         """The state of one batch of probabilities (1-D positive-class or (n, k))."""
-        p = score_columns(y_score)
-        n, k = p.shape
-        pred = predicted_columns(y_pred, p)
-        p_pred = p[np.arange(n), pred]
-        idx = _bins(p)
-        hn = np.zeros((k, SCORE_BINS), dtype=np.int64)
-        hp = np.zeros((k, SCORE_BINS))
-        for c in range(k):
-            hn[c] = np.bincount(idx[:, c], minlength=SCORE_BINS)
-            hp[c] = np.bincount(idx[:, c], weights=p[:, c], minlength=SCORE_BINS)
+        n = len(y_score)
+        hn = np.zeros((2 if y_score.ndim == 1 else y_score.shape[1], SCORE_BINS), dtype=np.int64)
+        hp = np.zeros(hn.shape)
+        if y_score.ndim == 1:  # binary: only the positive column's histogram is read
+            p1 = y_score
+            pred = predicted_columns(y_pred, p1)
+            p_pred = np.where(pred == 1, p1, 1.0 - p1)
+            s1 = float(p1.sum())
+            support = np.array([n - s1, s1])
+            idx = _bins(p1)
+            hn[1] = np.bincount(idx, minlength=SCORE_BINS)
+            hp[1] = np.bincount(idx, weights=p1, minlength=SCORE_BINS)
+        else:
+            p = y_score
+            pred = predicted_columns(y_pred, p)
+            p_pred = p[np.arange(n), pred]
+            support = p.sum(axis=0)
+            idx = _bins(p)
+            for c in range(p.shape[1]):
+                hn[c] = np.bincount(idx[:, c], minlength=SCORE_BINS)
+                hp[c] = np.bincount(idx[:, c], weights=p[:, c], minlength=SCORE_BINS)
+        k = hn.shape[0]
         return cls(n=n, tp=np.bincount(pred, weights=p_pred, minlength=k),
                    predicted=np.bincount(pred, minlength=k).astype(np.int64),
-                   support=p.sum(axis=0), hist_n=hn, hist_p=hp)
+                   support=support, hist_n=hn, hist_p=hp)
 
     def merge(self, other: "CBPEState") -> "CBPEState":
         """Add ``other``'s rows in place; returns self."""
