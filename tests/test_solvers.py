@@ -166,3 +166,15 @@ def test_lbfgs_iteration_limit_warns():
     X, y = load_breast_cancer(return_X_y=True)
     with pytest.warns(mm.ConvergenceWarning, match="max_iter=3"):
         LogisticRegression(max_iter=3).fit(X, y)
+
+
+def test_rank_deficient_and_ill_conditioned_data_give_sklearns_minimum_norm_solution():
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((50, 3))
+    X = np.column_stack([X, X[:, 0], X[:, 1] * 1e-7 + X[:, 2]])  # a duplicate and a near-duplicate column
+    y = X @ np.array([1.0, 2.0, 3.0, 4.0, 5.0]) + rng.standard_normal(50)
+    ours = LinearRegression()
+    ours.fit(X, y)
+    ref = sk.LinearRegression().fit(X, y)
+    np.testing.assert_allclose(ours.params["W"], ref.coef_, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(ours.predict(X), ref.predict(X), rtol=1e-9, atol=1e-9)

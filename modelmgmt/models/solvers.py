@@ -1,8 +1,10 @@
 """Non-gradient solvers for the linear models: least squares / ridge and L-BFGS.
 
-``lstsq`` minimises ``mean((X w + b - y)²) + l2/2 ||w||²`` in closed form: with ``l2 = 0``
-by an SVD least-squares solve of the centred data (scikit-learn's LinearRegression), else by
-the normal equations with ``alpha = n * l2 / 2`` (scikit-learn's ``Ridge(alpha)``).
+``lstsq`` minimises ``mean((X w + b - y)²) + l2/2 ||w||²`` in closed form on the centred
+data: with ``l2 = 0`` by the normal equations refined once (the SVD solve scikit-learn's
+LinearRegression uses when X'X is ill-conditioned or singular: the minimum-norm solution),
+else by the normal equations with ``alpha = n * l2 / 2`` (scikit-learn's ``Ridge(alpha)``
+with its Cholesky solver).
 ``lbfgs`` minimises any smooth training loss of a model through scipy.optimize's L-BFGS-B,
 the same routine and stopping rule scikit-learn's LogisticRegression uses.
 """
@@ -18,6 +20,9 @@ from modelmgmt.errors import ConvergenceWarning
 
 __all__ = ["lstsq", "lbfgs", "logistic_lbfgs"]
 
+#: condition number of X'X above which least squares uses the SVD instead of the normal equations
+_MAX_COND = 1e10
+
 
 def lstsq(X: np.ndarray, y: np.ndarray, *, l2: float, fit_intercept: bool) -> tuple[np.ndarray, float]:
     """Weights (d,) and intercept minimising the mean squared error plus ``l2/2 ||w||²``."""
@@ -28,11 +33,17 @@ def lstsq(X: np.ndarray, y: np.ndarray, *, l2: float, fit_intercept: bool) -> tu
         yc = y - y_mean
     else:
         x_mean, y_mean, Xc, yc = np.zeros(X.shape[1]), 0.0, X, y
+    A = Xc.T @ Xc  # numpy computes X'X with one symmetric rank-k update
+    b = Xc.T @ yc
     if l2 > 0:
-        A = Xc.T @ Xc
         A.flat[:: A.shape[0] + 1] += len(X) * l2 / 2.0
-        w = np.linalg.solve(A, Xc.T @ yc)
-    else:
+        w = np.linalg.solve(A, b)
+    elif np.linalg.cond(A) < _MAX_COND:
+        # the normal equations plus one step of iterative refinement: as accurate as an SVD
+        # solve for a well-conditioned X, and several times faster than one
+        w = np.linalg.solve(A, b)
+        w += np.linalg.solve(A, Xc.T @ (yc - Xc @ w))
+    else:  # ill-conditioned or rank-deficient: the minimum-norm SVD solution, as scikit-learn
         w = np.linalg.lstsq(Xc, yc, rcond=None)[0]
     return w, y_mean - float(x_mean @ w)
 
