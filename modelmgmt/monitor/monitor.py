@@ -616,21 +616,26 @@ class Monitor:
         return self
 
     def save(self, registry: Any, ref: Any) -> str:
-        """Store the current report and this monitor's state beside a registered version.
+        """Store the current report and this monitor's state beside a registered version;
+        return the report's attachment name.
 
-        One JSON attachment (no pickle) named ``monitor/report-<UTC timestamp>.json``:
-        the report's fields (what the UI draws) plus ``monitor_state``, from which
-        :meth:`load` rebuilds the monitor. Alert rules are not saved (callbacks are code).
+        Two JSON attachments (no pickle) with one UTC timestamp: ``monitor/report-<t>.json``
+        (the report: what the UI draws) and ``monitor/state-<t>.json`` (settings, reference
+        and current state, from which :meth:`load` rebuilds the monitor). Alert rules are
+        not saved (callbacks are code).
         """
         rep = self.report()
         stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-        name = f"monitor/report-{stamp}.json"
-        registry.attach(ref, name, persist.dump(self, rep))
+        name = f"{persist.PREFIX}{stamp}.json"
+        state = persist.dump(self)
+        registry.attach(ref, name, rep.to_json().encode("utf-8"))
+        registry.attach(ref, persist.state_name(name), state)
         return name
 
     @classmethod
     def load(cls, registry: Any, ref: Any, name: str | None = None) -> "Monitor":
-        """The monitor saved last (or as ``name``) with :meth:`save` beside version ``ref``."""
+        """The monitor saved last with :meth:`save` beside version ``ref`` (or the one saved
+        with report ``name``, the name ``save`` returned)."""
         return persist.load(cls, registry, ref, name)
 
     def __repr__(self) -> str:
