@@ -106,7 +106,7 @@ class VersionIndex:
             replay = [r for r in (log.record(s) for s in range(snap["changes"] + 1, changes_seq + 1)) if r]
         again = sorted({int(r["version"]) for r in replay} - set(todo))
         look = todo + again
-        if len(look) > 32:
+        if len(look) > 32 and not self.registry._local:  # remote: many reads in flight
             with ThreadPoolExecutor(8) as pool:
                 found = list(pool.map(lambda n: self._read_one(name, n), look))
         else:

@@ -32,7 +32,7 @@ from modelmgmt.registry.log import writer_id
 from modelmgmt.registry.refs import check_version, parse_ref
 from modelmgmt.registry.search import compile_filter, compile_order, select
 from modelmgmt.registry.signing import SIGNATURE, Trust
-from modelmgmt.registry.tracking import Run, find_run, list_experiments, list_runs
+from modelmgmt.registry.tracking import Run, find_run, list_experiments, list_runs, record_summary, run_records
 from modelmgmt.registry.trust import VerifyResult, check_location, export_version, read_version, verify_version
 from modelmgmt.registry.version import ModelVersion
 from modelmgmt.stores import open_store
@@ -79,6 +79,8 @@ class Registry:
         self.alias_book = AliasBook(self.store, self._has_version)
         self.deployments = DeploymentHistory(self.store)
         self.index = VersionIndex(self)
+        #: on local disk many small reads are fastest in one thread (no GIL contention)
+        self._local = self.store.local_path(layout.MODELS + "x") is not None
 
     def __repr__(self) -> str:
         return f"Registry({self.url!r})"
@@ -296,7 +298,7 @@ class Registry:
             return self._model_version(manifest, digest)
 
         if limit is None and offset == 0:
-            if len(numbers) > 32:  # object stores answer many small reads best in parallel
+            if len(numbers) > 32 and not self._local:  # object stores answer many small reads best in parallel
                 with ThreadPoolExecutor(8) as pool:
                     found = list(pool.map(read, numbers))
             else:
@@ -535,7 +537,7 @@ class Registry:
             except NotFoundError:  # deleted meanwhile
                 return None
 
-        if len(chosen) > 32:
+        if len(chosen) > 32 and not self._local:
             with ThreadPoolExecutor(8) as pool:
                 found = list(pool.map(read, chosen))
         else:
@@ -551,8 +553,8 @@ class Registry:
         if limit is not None:
             limit = check_int(limit, "limit", min=0)
         experiments = [experiment] if experiment is not None else self.experiments()
-        rows = [run.summary() for e in experiments for run in self.runs(e)]
-        return [row["run"] for row in select(rows, predicate, order, limit)]
+        rows = [record_summary(r) for e in experiments for r in run_records(self, e)]
+        return [Run.from_dict(row["record"], self) for row in select(rows, predicate, order, limit)]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.models())

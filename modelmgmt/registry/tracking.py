@@ -23,7 +23,7 @@ from modelmgmt.registry import artifact, layout
 from modelmgmt.stores.base import validate_key
 from modelmgmt.viz import run_html
 
-__all__ = ["Run", "list_runs", "find_run", "list_experiments"]
+__all__ = ["Run", "list_runs", "find_run", "list_experiments", "run_records", "record_summary"]
 
 _STATUSES = ("running", "finished", "failed")
 
@@ -177,16 +177,6 @@ class Run:
         self._update(self.tags, {key: value}, "tags")
         self.flush()
 
-    def summary(self) -> dict[str, Any]:
-        """The run as search sees it: latest metric values, params, tags, attributes."""
-        return {
-            "metrics": {k: pts[-1][1] for k, pts in self.metrics.items() if pts},
-            "params": self.params, "tags": self.tags,
-            "run_id": self.id, "status": self.status, "experiment": self.experiment,
-            "start_time": self.start_time, "end_time": self.end_time, "parent_id": self.parent_id,
-            "run": self,
-        }
-
     def latest(self, key: str) -> float:
         """The last logged value of metric ``key``."""
         if key not in self.metrics or not self.metrics[key]:
@@ -276,30 +266,48 @@ def list_experiments(registry: Any) -> list[str]:
     return registry.store.list_dirs(layout.runs_prefix())
 
 
-def list_runs(registry: Any, experiment: str) -> list[Run]:
-    """Every run of ``experiment`` re-read from the store, by start time.
+def run_records(registry: Any, experiment: str) -> list[dict[str, Any]]:
+    """Every stored run record of ``experiment`` (JSON dicts), by start time.
 
     An experiment without runs does not exist: NotFoundError lists the known ones."""
     validate_name(experiment, "experiment name")
-    keys = [k for k in registry.store.list(layout.runs_prefix(experiment)) if layout.is_run_record(k, experiment)]
+    store = registry.store
+    keys = [k for k in store.list(layout.runs_prefix(experiment)) if layout.is_run_record(k, experiment)]
     if not keys:
         known = list_experiments(registry)
         raise NotFoundError(f"no experiment named {experiment!r} in registry {registry.url!r}; known: {known}")
 
-    def read(key: str) -> Run | None:
+    def read(key: str) -> dict[str, Any] | None:
         try:
-            return Run.from_dict(json.loads(registry.store.get(key)), registry)
+            return json.loads(store.get(key))
         except NotFoundError:  # pragma: no cover - deleted meanwhile
             return None
 
-    if len(keys) > 64:  # many small reads: parallel (object stores, and file:// too)
+    if len(keys) > 64 and store.local_path(keys[0]) is None:  # remote stores: many reads in flight
         with ThreadPoolExecutor(8) as pool:
             found = list(pool.map(read, keys, chunksize=64))
-    else:
+    else:  # local disk: threads would only contend for the GIL
         found = [read(k) for k in keys]
-    runs = [r for r in found if r is not None]
-    runs.sort(key=lambda r: (r.start_time, r.id))
-    return runs
+    records = [r for r in found if r is not None]
+    records.sort(key=lambda r: (r.get("start_time", ""), r.get("id", "")))
+    return records
+
+
+def record_summary(record: dict[str, Any]) -> dict[str, Any]:
+    """A stored run record as search sees it (see :meth:`Run.summary`), without building the Run."""
+    return {
+        "metrics": {k: pts[-1][1] for k, pts in record.get("metrics", {}).items() if pts},
+        "params": record.get("params", {}), "tags": record.get("tags", {}),
+        "run_id": record.get("id"), "status": record.get("status"), "experiment": record.get("experiment"),
+        "start_time": record.get("start_time"), "end_time": record.get("end_time"),
+        "parent_id": record.get("parent_id"), "record": record,
+    }
+
+
+def list_runs(registry: Any, experiment: str) -> list[Run]:
+    """Every run of ``experiment`` re-read from the store, by start time (NotFoundError when
+    the experiment has no runs, listing the known experiments)."""
+    return [Run.from_dict(r, registry) for r in run_records(registry, experiment)]
 
 
 def find_run(registry: Any, run_id: str) -> Run:
