@@ -100,7 +100,11 @@ def test_model_page_versions_aliases_deployments(site):
     assert data["aliases"] == {"production": 1, "staging": 3}
     assert [e["action"] for e in data["alias_history"]["production"]] == ["set", "set", "rollback"]
     assert data["deployments"][0]["name"] == "churn-api"
-    assert api(site, "/models/churn?limit=2&offset=0")["versions"][0]["version"] == 2
+    newest = api(site, "/models/churn?limit=2")
+    assert [v["version"] for v in newest["versions"]] == [3, 2] and newest["page"]["prev"] is None
+    older = api(site, newest["page"]["next"])
+    assert [v["version"] for v in older["versions"]] == [1] and older["page"]["next"] is None
+    assert [v["version"] for v in api(site, older["page"]["prev"])["versions"]] == [3, 2]
 
 
 def test_model_metric_choice(site):

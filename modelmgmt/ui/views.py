@@ -4,6 +4,7 @@ and, for the HTML page, the charts drawn from that data. Reads the registry only
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 from urllib.parse import quote, urlencode
 
@@ -146,10 +147,10 @@ def model_page(reg: Any, query: Query, name: str) -> Page:
     validate_name(name, "model name")
     latest = reg.get(name)
     limit = query.int("limit", 100, min=1, max=MAX_LIMIT)
-    default_offset = max(0, latest.version - limit)
-    offset = query.int("offset", default_offset)
-    versions = reg.versions(name, offset=offset, limit=limit)
-    rows = [_version_row(v) for v in reversed(versions)]
+    before = query.int("before", latest.version + 1, min=2)
+    numbers = range(min(before, latest.version + 1) - 1, max(0, before - 1 - limit), -1)
+    versions = [v for v in _read_versions(reg, name, numbers) if v is not None]
+    rows = [_version_row(v) for v in versions]
     aliases = reg.aliases(name)
     histories = {}
     for alias in sorted(aliases):
@@ -158,8 +159,7 @@ def model_page(reg: Any, query: Query, name: str) -> Page:
     metric = query.str("metric") or (metric_names[0] if metric_names else "")
     if metric and metric_names and metric not in metric_names:
         raise NotFoundError(f"no metric {metric!r} among the versions shown; known: {metric_names}")
-    page = _page_links(f"/models/{name}", query, offset, limit, len(versions), None)
-    page["next"] = page["next"] if offset + limit < latest.version else None
+    page = _keyset_links(f"/models/{name}", query, numbers, limit, latest.version)
     data = {"name": name, "latest_version": latest.version, "aliases": aliases,
             "alias_history": histories, "versions": rows, "metric": metric, "metric_names": metric_names,
             "deployments": _deployments_of(reg, name), "page": page,
@@ -174,6 +174,33 @@ def model_page(reg: Any, query: Query, name: str) -> Page:
         charts["aliases"] = timeline_chart(
             [(alias, [_alias_event(e) for e in events[-TIMELINE_EVENTS:]]) for alias, events in histories.items()])
     return Page("model.html", name, data, charts, crumbs=[("Models", "/models"), (name, "")])
+
+
+def _read_versions(reg: Any, name: str, numbers: range) -> list[Any]:
+    """The versions with these numbers (None where deleted), read in parallel: a page costs
+    O(page) store reads whatever the number of versions."""
+    def read(n: int) -> Any:
+        try:
+            return reg.get(f"{name}/{n}")
+        except NotFoundError:  # deleted, aborted or in flight
+            return None
+
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(read, numbers))
+
+
+def _keyset_links(path: str, query: Query, numbers: range, limit: int, top: int) -> dict[str, Any]:
+    """Keyset pagination by version number, newest first: ``before=N`` shows N-1, N-2, ..."""
+    def link(before: int) -> str:
+        params = {k: v[-1] for k, v in query.params.items() if k not in ("before", "token")}
+        params.update(before=str(before), limit=str(limit))
+        return f"{path}?{urlencode(params)}"
+
+    first, last = (numbers[0], numbers[-1]) if len(numbers) else (0, 0)
+    return {"before": first + 1, "limit": limit, "total": None, "offset": max(0, top - first),
+            "label": f"versions {first} to {last} of {top}" if len(numbers) else "no versions",
+            "prev": link(min(top + 1, first + 1 + limit)) if first < top else None,
+            "next": link(last) if last > 1 else None}
 
 
 def _alias_event(e: dict[str, Any]) -> dict[str, Any]:
