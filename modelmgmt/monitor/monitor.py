@@ -339,13 +339,17 @@ class Monitor:
         """Bytes of current-data state (histograms, kept rows): flat in the stream length."""
         with self._lock:
             self._flush()
-            blocks = [self._store.block] if isinstance(self._store, Cumulative) else [*self._store.blocks, self._store.head]
-            n = 0
+            store = self._store
+            blocks = [store.block] if isinstance(store, Cumulative) else [*store.blocks, store.head]
+            n = sum(s.nbytes() for b in blocks for s in b.features)
+            ring = store.buffer_nbytes if isinstance(store, Sliding) else 0
+            n += ring
             for b in blocks:
-                n += sum(s.nbytes() for s in b.features)
                 for batch in b.batches or []:
-                    cols = batch.cols if isinstance(batch.cols, np.ndarray) else np.asarray([])
-                    n += cols.nbytes if isinstance(batch.cols, np.ndarray) else sum(c.nbytes for c in batch.cols)
+                    if isinstance(batch.cols, np.ndarray):
+                        n += 0 if ring else batch.cols.nbytes
+                    else:
+                        n += sum(c.nbytes for c in batch.cols)
             return n
 
     # ------------------------------------------------------------------ observe

@@ -165,6 +165,11 @@ class Sliding:
         self._ring: np.ndarray | None = None
         self._pos = 0
 
+    @property
+    def buffer_nbytes(self) -> int:
+        """Bytes of the circular buffer of numeric rows (0 before the first)."""
+        return 0 if self._ring is None else int(self._ring.nbytes)
+
     def cuts(self, n: int, numeric: bool) -> list[tuple[int, int]]:
         """Where to cut a batch of n rows: at block boundaries, and at the buffer's end."""
         out: list[tuple[int, int]] = []
