@@ -12,7 +12,6 @@ True
 from __future__ import annotations
 
 import importlib as _importlib
-from typing import Any as _Any
 
 from modelmgmt.errors import (
     ConflictError,
@@ -24,6 +23,10 @@ from modelmgmt.errors import (
     NotFoundError,
     PluginError,
 )
+
+TYPE_CHECKING = False  # typing is not imported at run time: it would double the import time
+if TYPE_CHECKING:
+    from typing import Any as _Any
 
 __version__ = "0.1.0"
 
