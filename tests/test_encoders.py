@@ -240,3 +240,27 @@ def test_a_numeric_pipeline_still_refuses_strings():
     pipe = mm.models.Pipeline([StandardScaler(), mm.models.LinearRegression()])
     with pytest.raises(mm.InvalidArgumentError, match="numeric"):
         pipe.fit(np.array([["a", 1.0]], dtype=object), [1.0])
+
+
+def test_from_sklearn_converts_the_encoders_and_column_transformers():
+    from sklearn.linear_model import LogisticRegression as SkLogistic
+    from sklearn.pipeline import make_pipeline
+
+    df = _table(120, seed=4)
+    y = (df["plan"] == "pro").to_numpy().astype(int)
+    sk = make_pipeline(
+        SkColumnTransformer(
+            [("cat", SkOneHotEncoder(handle_unknown="ignore"), ["plan", "city"]), ("num", SkMinMaxScaler((-1, 1)), ["spend"]),
+             ("skip", "drop", ["age"])],
+            remainder="passthrough",
+        ),
+        SkLogistic(),
+    ).fit(df, y)
+    ours = mm.models.from_sklearn(sk)
+    np.testing.assert_allclose(ours.predict_proba(df), sk.predict_proba(df), rtol=0, atol=1e-12)
+    X = df.to_numpy(dtype=object)
+    np.testing.assert_array_equal(ours.predict(X), sk.predict(df))
+    clone = type(ours).from_config(ours.config, ours.params)
+    np.testing.assert_array_equal(clone.predict(df), sk.predict(df))
+    with pytest.raises(mm.InvalidArgumentError, match="drop"):
+        mm.models.from_sklearn(SkOneHotEncoder(drop="first").fit(X[:, :1]))

@@ -17,11 +17,14 @@ from typing import Any, Callable
 
 import numpy as np
 
+from modelmgmt.data.compose import ColumnTransformer
+from modelmgmt.data.encoders import MinMaxScaler, OneHotEncoder
 from modelmgmt.data.preprocessing import SimpleImputer, StandardScaler
 from modelmgmt.errors import InvalidArgumentError
 from modelmgmt.models.base import Model
 from modelmgmt.models.linear import LinearRegression, LinearSVM, LogisticRegression
 from modelmgmt.models.mlp import MLP
+from modelmgmt.models.model_types import model_type_name
 from modelmgmt.models.pipeline import Pipeline
 
 __all__ = ["from_sklearn", "SUPPORTED"]
@@ -126,6 +129,68 @@ def _simple_imputer(est: Any) -> Any:
     return SimpleImputer.from_config(config, {"statistics": stats})
 
 
+def _names_in(est: Any) -> list[str] | None:
+    names = getattr(est, "feature_names_in_", None)
+    return None if names is None else [str(c) for c in names]
+
+
+def _one_hot_encoder(est: Any) -> Any:
+    if getattr(est, "drop", None) is not None:
+        raise InvalidArgumentError("OneHotEncoder(drop=...) cannot be converted; only drop=None is supported")
+    if getattr(est, "min_frequency", None) is not None or getattr(est, "max_categories", None) is not None:
+        raise InvalidArgumentError("OneHotEncoder with infrequent categories cannot be converted")
+    if est.handle_unknown not in ("error", "ignore"):
+        raise InvalidArgumentError(f"OneHotEncoder(handle_unknown={est.handle_unknown!r}) cannot be converted; 'error' or 'ignore'")
+    kinds, cats = [], []
+    for c in est.categories_:
+        c = np.asarray(c)
+        if c.dtype.kind in "biuf":
+            kinds.append("number")
+            cats.append([None if np.isnan(v) else float(v) for v in c.astype(np.float64)])
+        elif all(isinstance(v, str) for v in c.tolist()):
+            kinds.append("string")
+            cats.append([str(v) for v in c.tolist()])
+        else:
+            raise InvalidArgumentError("OneHotEncoder categories must be all numbers or all strings per column")
+    config = {"handle_unknown": est.handle_unknown, "n_features_": _n_features(est), "categories_": cats,
+              "kinds_": kinds, "feature_names_in_": _names_in(est)}
+    return OneHotEncoder.from_config(config, {"n_categories": np.array([len(c) for c in cats], dtype=np.int64)})
+
+
+def _min_max_scaler(est: Any) -> Any:
+    config = {"feature_range": [float(v) for v in est.feature_range], "clip": bool(est.clip), "n_features_": _n_features(est)}
+    params = {"min": _f64(est.min_), "scale": _f64(est.scale_), "data_min": _f64(est.data_min_), "data_max": _f64(est.data_max_)}
+    return MinMaxScaler.from_config(config, params)
+
+
+def _ct_columns(cols: Any, n: int) -> Any:
+    if isinstance(cols, slice):
+        return list(range(n))[cols]
+    if isinstance(cols, (str, int, np.integer)):
+        return cols if isinstance(cols, str) else int(cols)
+    items = list(np.asarray(cols).tolist())
+    return [c if isinstance(c, (str, bool)) else int(c) for c in items]
+
+
+def _column_transformer(est: Any) -> Any:
+    n = _n_features(est)
+    entries: list[dict[str, Any]] = []
+    params: dict[str, np.ndarray] = {}
+    if not isinstance(est.remainder, str):
+        raise InvalidArgumentError("a ColumnTransformer remainder estimator cannot be converted; use 'drop' or 'passthrough'")
+    fitted_columns = {name: cols for name, _, cols in est.transformers_}
+    for name, spec, _ in est.transformers:
+        columns = _ct_columns(fitted_columns.get(name, []), n)
+        if isinstance(spec, str):  # "drop" / "passthrough" (scikit-learn stores a FunctionTransformer)
+            entries.append({"name": name, "type": spec, "config": None, "columns": columns})
+            continue
+        step = from_sklearn(est.named_transformers_[name])
+        entries.append({"name": name, "type": model_type_name(step), "config": step.config, "columns": columns})
+        params.update({f"{name}.{k}": v for k, v in step.params.items()})
+    config = {"transformers": entries, "remainder": est.remainder, "n_features_": n, "feature_names_in_": _names_in(est)}
+    return ColumnTransformer.from_config(config, params)
+
+
 def _pipeline(est: Any) -> Model:
     steps = [from_sklearn(step) for _, step in est.steps if step not in (None, "passthrough")]
     return Pipeline(steps)
@@ -140,6 +205,9 @@ SUPPORTED: dict[str, Callable[[Any], Any]] = {
     "MLPClassifier": _mlp_classifier,
     "StandardScaler": _standard_scaler,
     "SimpleImputer": _simple_imputer,
+    "OneHotEncoder": _one_hot_encoder,
+    "MinMaxScaler": _min_max_scaler,
+    "ColumnTransformer": _column_transformer,
     "Pipeline": _pipeline,
 }
 
@@ -148,7 +216,8 @@ def from_sklearn(estimator: Any) -> Any:
     """A native modelmgmt model (or pipeline step) equal to a fitted scikit-learn estimator.
 
     Supported: LinearRegression, Ridge, LogisticRegression (binary and multinomial),
-    LinearSVC (binary), MLPClassifier, StandardScaler, SimpleImputer and Pipelines of them.
+    LinearSVC (binary), MLPClassifier, StandardScaler, SimpleImputer, OneHotEncoder,
+    MinMaxScaler, ColumnTransformer and Pipelines of them.
     """
     cls = type(estimator)
     name = cls.__name__
