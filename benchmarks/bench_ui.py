@@ -31,7 +31,6 @@ import shutil
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import textwrap
 import time
@@ -231,7 +230,8 @@ def main(argv: list[str] | None = None) -> None:
             port = ui.port
             print(f"\n{'page':<48} {'render':>9} {'TTFB':>9} {'total':>9} {'bytes':>9}")
             for label, path, view in pages:
-                render = median_time(lambda: render_page(view(), registry_url=reg.url, path=path), repeat)
+                render = median_time(lambda view=view, path=path: render_page(view(), registry_url=reg.url, path=path),
+                                     repeat)
                 first, total, size = http_times("127.0.0.1", port, "GET", path, None, repeat)
                 ours[path] = (first, total)
                 print(f"{label:<48} {render * 1e3:7.1f}ms {first * 1e3:7.1f}ms {total * 1e3:7.1f}ms {size:>9,}")

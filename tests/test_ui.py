@@ -3,7 +3,6 @@ pagination, query options, and a million-point curve kept under 500 KB."""
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import re

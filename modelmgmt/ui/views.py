@@ -40,19 +40,19 @@ class Query:
     def __init__(self, params: dict[str, list[str]]) -> None:
         self.params = params
 
-    def str(self, key: str, default: str = "") -> str:
+    def text(self, key: str, default: str = "") -> str:
         values = self.params.get(key)
         return values[-1] if values else default
 
-    def list(self, key: str) -> list[str]:
+    def items(self, key: str) -> list[str]:
         """Every value of ``key``, comma-separated values split (``ids=a,b&ids=c``)."""
-        out = []
+        out: list[str] = []
         for v in self.params.get(key, []):
             out.extend(p.strip() for p in v.split(",") if p.strip())
         return out
 
-    def int(self, key: str, default: int | None, *, min: int = 0, max: int | None = None) -> int | None:
-        text = self.str(key)
+    def integer(self, key: str, default: int | None, *, min: int = 0, max: int | None = None) -> int | None:
+        text = self.text(key)
         if not text:
             return default
         try:
@@ -62,7 +62,7 @@ class Query:
         return check_int(value, f"query parameter {key}", min=min, max=max)
 
     def real(self, key: str, default: float, *, min: float, max: float) -> float:
-        text = self.str(key)
+        text = self.text(key)
         if not text:
             return default
         try:
@@ -72,7 +72,7 @@ class Query:
         return check_real(value, f"query parameter {key}", min=min, max=max)
 
     def flag(self, key: str) -> bool:
-        text = self.str(key, "0").lower()
+        text = self.text(key, "0").lower()
         if text not in ("0", "1", "true", "false", ""):
             raise InvalidArgumentError(f"query parameter {key} must be 0 or 1; got {text!r}")
         return text in ("1", "true")
@@ -103,9 +103,9 @@ def _version_row(v: Any) -> dict[str, Any]:
 # --- models --------------------------------------------------------------------------------
 def models_page(reg: Any, query: Query) -> Page:
     """Every model (paged): latest version, aliases, last update, the latest version's metrics."""
-    offset = query.int("offset", 0)
-    limit = query.int("limit", 50, min=1, max=MAX_LIMIT)
-    needle = query.str("q").lower()
+    offset = query.integer("offset", 0)
+    limit = query.integer("limit", 50, min=1, max=MAX_LIMIT)
+    needle = query.text("q").lower()
     names = [n for n in reg.models() if needle in n.lower()]
     rows = []
     for name in names[offset:offset + limit]:
@@ -116,7 +116,7 @@ def models_page(reg: Any, query: Query) -> Page:
         rows.append({"name": name, "latest_version": latest.version, "aliases": reg.aliases(name),
                      "updated": latest.created_at, "metrics": dict(latest.metrics)})
     metric_names = sorted({k for r in rows for k in r["metrics"]})[:8]
-    data = {"registry": reg.url, "models": rows, "q": query.str("q"),
+    data = {"registry": reg.url, "models": rows, "q": query.text("q"),
             "page": _page_links("/models", query, offset, limit, len(rows), len(names))}
     return Page("models.html", "Models", data, charts={"metric_names": metric_names})
 
@@ -146,8 +146,8 @@ def model_page(reg: Any, query: Query, name: str) -> Page:
     deployments, and a chart of a metric across the versions shown."""
     validate_name(name, "model name")
     latest = reg.get(name)
-    limit = query.int("limit", 100, min=1, max=MAX_LIMIT)
-    before = query.int("before", latest.version + 1, min=2)
+    limit = query.integer("limit", 100, min=1, max=MAX_LIMIT)
+    before = query.integer("before", latest.version + 1, min=2)
     numbers = range(min(before, latest.version + 1) - 1, max(0, before - 1 - limit), -1)
     versions = [v for v in _read_versions(reg, name, numbers) if v is not None]
     rows = [_version_row(v) for v in versions]
@@ -156,7 +156,7 @@ def model_page(reg: Any, query: Query, name: str) -> Page:
     for alias in sorted(aliases):
         histories[alias] = reg.alias_history(name, alias)
     metric_names = sorted({k for r in rows for k in r["metrics"]})
-    metric = query.str("metric") or (metric_names[0] if metric_names else "")
+    metric = query.text("metric") or (metric_names[0] if metric_names else "")
     if metric and metric_names and metric not in metric_names:
         raise NotFoundError(f"no metric {metric!r} among the versions shown; known: {metric_names}")
     page = _keyset_links(f"/models/{name}", query, numbers, limit, latest.version)
@@ -240,7 +240,7 @@ def version_page(reg: Any, query: Query, name: str, version: str) -> Page:
 
 def compare_page(reg: Any, query: Query) -> Page:
     """Two versions side by side: the differences only, unless ``all=1``."""
-    a, b = query.str("a"), query.str("b")
+    a, b = query.text("a"), query.text("b")
     if not a or not b:
         raise InvalidArgumentError("compare needs two references: /compare?a=name/1&b=name/2")
     show_all = query.flag("all")
@@ -288,9 +288,9 @@ def _run_row(run: Any) -> dict[str, Any]:
 def experiment_page(reg: Any, query: Query, name: str) -> Page:
     """The runs of one experiment (paged): filter with the search syntax, order, choose columns."""
     validate_name(name, "experiment name")
-    offset = query.int("offset", 0)
-    limit = query.int("limit", 100, min=1, max=MAX_LIMIT)
-    text, order = query.str("filter"), query.str("order_by")
+    offset = query.integer("offset", 0)
+    limit = query.integer("limit", 100, min=1, max=MAX_LIMIT)
+    text, order = query.text("filter"), query.text("order_by")
     known = reg.experiments()
     if name not in known:
         raise NotFoundError(f"no experiment named {name!r}; known: {known}")
@@ -303,7 +303,7 @@ def experiment_page(reg: Any, query: Query, name: str) -> Page:
     params = sorted({k for r in runs for k in r.params})
     metrics = sorted({k for r in runs for k in r.metrics})
     all_columns = [f"params.{p}" for p in params] + [f"metrics.{m}" for m in metrics]
-    chosen = query.list("columns")
+    chosen = query.items("columns")
     columns = [c for c in chosen if c in all_columns] if chosen else \
         [f"params.{p}" for p in params][:10] + [f"metrics.{m}" for m in metrics][:10]
     data = {"experiment": name, "filter": text, "order_by": order, "error": error, "runs": rows,
@@ -339,7 +339,7 @@ def run_page(reg: Any, query: Query, run_id: str) -> Page:
 
 def runs_compare_page(reg: Any, query: Query) -> Page:
     """Several runs: metric curves overlaid, params side by side (differences only by default)."""
-    ids = query.list("ids")
+    ids = query.items("ids")
     if len(ids) < 1:
         raise InvalidArgumentError("runs/compare needs run ids: /runs/compare?ids=ID,ID")
     if len(ids) > 50:
@@ -377,7 +377,7 @@ def _latest_report(reg: Any, name: str, version: int | None) -> tuple[str, str] 
         top = reg.get(name).version
         candidates = sorted(set(reg.aliases(name).values()) | set(range(max(1, top - MONITOR_SCAN + 1), top + 1)),
                         reverse=True)
-    found = []
+    found: list[tuple[str, str]] = []
     for n in candidates:
         ref = f"{name}/{n}"
         try:
@@ -394,7 +394,7 @@ def _latest_report(reg: Any, name: str, version: int | None) -> tuple[str, str] 
 def monitor_page(reg: Any, query: Query, name: str) -> Page:
     """The newest monitor report saved with ``mon.save(registry, ref)`` for model ``name``."""
     validate_name(name, "model name")
-    version = query.int("version", None, min=1)
+    version = query.integer("version", None, min=1)
     found = _latest_report(reg, name, version)
     if found is None:
         raise NotFoundError(f"no monitor report saved for model {name!r} "
