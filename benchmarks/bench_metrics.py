@@ -49,6 +49,9 @@ def _cases(n: int, rng: np.random.Generator):
         ("roc_auc (binary)", lambda: M.roc_auc(yb, score), lambda: skm.roc_auc_score(yb, score)),
         ("average_precision", lambda: M.average_precision(yb, score), lambda: skm.average_precision_score(yb, score)),
         ("log_loss (5 classes)", lambda: M.log_loss(yk, proba), lambda: skm.log_loss(yk, proba)),
+        ("brier_score_loss", lambda: M.brier_score_loss(yb, score), lambda: skm.brier_score_loss(yb, score)),
+        ("classification_report", lambda: M.classification_report(yk, pk, digits=4),
+         lambda: skm.classification_report(yk, pk, digits=4)),
         ("mse", lambda: M.mse(yr, pr), lambda: skm.mean_squared_error(yr, pr)),
         ("mae", lambda: M.mae(yr, pr), lambda: skm.mean_absolute_error(yr, pr)),
         ("r2", lambda: M.r2(yr, pr), lambda: skm.r2_score(yr, pr)),
@@ -74,7 +77,11 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             t_ours, v_ours = _best(ours, repeat)
             t_ref, v_ref = _best(ref, repeat)
-            if not np.allclose(np.asarray(v_ours, dtype=float), np.asarray(v_ref, dtype=float), rtol=1e-10, atol=1e-12):
+            if isinstance(v_ref, str):
+                same = v_ours == v_ref
+            else:
+                same = np.allclose(np.asarray(v_ours, dtype=float), np.asarray(v_ref, dtype=float), rtol=1e-10, atol=1e-12)
+            if not same:
                 print(f"MISMATCH {name} at {n}: ours={v_ours!r} sklearn={v_ref!r}", file=sys.stderr)
                 return 1
             print(f"{n:>9}  {name:<22} {t_ours:>11.6f} {t_ref:>12.6f} {t_ref / t_ours:>7.1f}x", flush=True)
