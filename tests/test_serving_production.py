@@ -346,8 +346,8 @@ def test_workers_share_one_port_and_memory_mapped_weights(reg):
     with mm.deploy("m@prod", registry=reg, target="http", workers=2, follow=0.05) as dep:
         answers = _fresh(dep.url, 40, {"inputs": [[1, 1, 1]]})
         assert all(a[:2] == (200, "m/1") and a[2] == {"predictions": [6.0]} for a in answers)
-        workers = dep.status()["workers"]
-        assert len({w["pid"] for w in workers}) == 2 and os.getpid() not in {w["pid"] for w in workers}
+        workers = dep.status()["workers"]  # this process is worker 0
+        assert len({w["pid"] for w in workers}) == 2 and workers[0]["pid"] == os.getpid()
         assert sum(w["predictions"] for w in workers) == 40
         assert all(w["predictions"] > 0 for w in workers)  # 2**-39 chance that one got nothing
         # every worker maps the version's weight blob from the registry instead of copying it
@@ -367,10 +367,19 @@ def test_workers_share_one_port_and_memory_mapped_weights(reg):
         while dep.version.version != 2 and time.monotonic() < deadline:
             time.sleep(0.02)
         assert {a[1] for a in _fresh(dep.url, 12, {"inputs": [[1, 1, 1]]})} == {"m/2"}
-        pids = [w["pid"] for w in workers]
-    for pid in pids:  # stopped with the deployment
+        pids = [w["pid"] for w in workers[1:]]
+    for pid in pids:  # the worker processes stopped with the deployment
         assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
     assert [e["event"] for e in reg.deployment_history("m")].count("follow") == 1
+
+
+def test_a_second_server_cannot_join_a_workers_port(reg):
+    with mm.deploy("m", registry=reg, target="http", workers=2) as dep:
+        with pytest.raises(mm.ModelmgmtError, match="cannot listen"):
+            mm.deploy("m", registry=reg, target="http", workers=2, port=dep.port)
+        with pytest.raises(mm.ModelmgmtError, match="cannot listen"):
+            mm.deploy("m", registry=reg, target="http", port=dep.port)
+        assert post(dep.url, "/invocations", {"inputs": [[1, 1, 1]]})[0] == 200
 
 
 def test_workers_need_a_registry_other_processes_can_open():

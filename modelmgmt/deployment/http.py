@@ -14,6 +14,8 @@ deployment is the first model's; ``dep.models`` maps each name to its own deploy
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import warnings
 from typing import Any
@@ -55,10 +57,10 @@ class HTTPDeployment(ServingDeployment):
         super().__init__(registry, served, name=name, monitor=monitor, ref=ref, max_batch_size=max_batch_size,
                          max_batch_delay_ms=max_batch_delay_ms, record=record)
         self.models: dict[str, ServingDeployment] = {self.name: self}
+        self.server: ModelServer | None = None
         self.follow = follow
         self.workers = workers
         self.pool: Any = None
-        self.server: ModelServer | None = None
         self._thread: threading.Thread | None = None
         for ref_i, served_i in extra:
             slot = ModelSlot(registry, served_i, ref=ref_i, max_batch_size=max_batch_size,
@@ -71,27 +73,41 @@ class HTTPDeployment(ServingDeployment):
                                            "on a port (use dep.split for a canary)")
             self.models[slot.name] = slot
         try:
-            if workers > 1:
-                self.pool = WorkerPool(registry, self._specs(), workers=workers, host=host, port=port, token=token,
+            if workers > 1 and not reuse_port and sock is None:
+                # this process is worker 0; the others listen on the same port (SO_REUSEPORT)
+                # or, without it, accept on this process's socket, which they inherit
+                url = getattr(registry, "url", None)
+                if not isinstance(url, str) or url.startswith("memory://"):
+                    raise InvalidArgumentError("workers > 1 need a registry other processes can open "
+                                               f"(file://, a path, s3://); got {url!r}")
+                share = hasattr(socket, "SO_REUSEPORT")
+                self.server = ModelServer((host, port), self, token=token, max_body_bytes=max_body_bytes,
+                                          read_timeout=read_timeout, reuse_port=share)
+                fd = None
+                if not share:
+                    self.server.socket.set_inheritable(True)
+                    fd = self.server.socket.fileno()
+                self.pool = WorkerPool(registry, self._specs(), workers=workers - 1, host=host,
+                                       port=self.server.server_address[1], fd=fd, token=token,
                                        max_body_bytes=max_body_bytes, read_timeout=read_timeout,
                                        max_batch_size=max_batch_size, max_batch_delay_ms=max_batch_delay_ms)
-                real_host, real_port = host, self.pool.port
                 for slot_name, m in self.models.items():
                     m.on_change = self._broadcaster(slot_name)
             else:
                 self.server = ModelServer((host, port), self, token=token, max_body_bytes=max_body_bytes,
-                                          read_timeout=read_timeout, reuse_port=reuse_port, sock=sock)
-                real_host, real_port = self.server.server_address[:2]  # type: ignore[assignment]  # (str, int) for AF_INET/6
+                                          read_timeout=read_timeout, reuse_port=reuse_port, sock=sock,
+                                          join=reuse_port)
+            real_host, real_port = self.server.server_address[:2]
         except OSError as exc:
-            self._stop_slots()
+            self._shutdown_partial()
             raise ModelmgmtError(f"cannot listen on {host}:{port}: {exc}") from exc
         except BaseException:
-            self._stop_slots()
+            self._shutdown_partial()
             raise
         shown = f"[{real_host}]" if ":" in real_host else real_host
         self.host, self.port = real_host, real_port
         self.url = f"http://{shown}:{real_port}"
-        if self.server is not None:
+        if self.server is not None:  # always: this process serves too
             self._thread = threading.Thread(
                 target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
                 name=f"modelmgmt-http-{self.name}", daemon=True,
@@ -104,6 +120,14 @@ class HTTPDeployment(ServingDeployment):
             self._follower = threading.Thread(target=self._follow_loop, name=f"modelmgmt-follow-{self.name}",
                                               daemon=True)
             self._follower.start()
+
+    def _shutdown_partial(self) -> None:
+        """Undo a start that failed half-way (server bound, some workers started)."""
+        if self.pool is not None:
+            self.pool.stop()
+        if self.server is not None:
+            self.server.server_close()
+        self._stop_slots()
 
     def _specs(self) -> list[dict[str, Any]]:
         """What a worker process needs to serve the same versions: name, ref, exact version."""
@@ -140,7 +164,8 @@ class HTTPDeployment(ServingDeployment):
             st["http"] = self.server.stats.snapshot()
         if self.pool is not None:
             workers = self.pool.status()
-            st["workers"] = workers
+            own = {k: st[k] for k in ("requests", "errors", "predictions", "split", "version")}
+            st["workers"] = [{"pid": os.getpid(), **own}, *workers]
             st["requests"] += sum(w.get("requests", 0) for w in workers)
             st["errors"] += sum(w.get("errors", 0) for w in workers)
             st["predictions"] += sum(w.get("predictions", 0) for w in workers)

@@ -130,10 +130,11 @@ class ModelServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], deployment: Any, *, token: str | None,
                  max_body_bytes: int, read_timeout: float = DEFAULT_READ_TIMEOUT,
-                 reuse_port: bool = False, sock: socket.socket | None = None) -> None:
+                 reuse_port: bool = False, sock: socket.socket | None = None, join: bool = False) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self.allow_reuse_port = reuse_port
+        self.join = join
         super().__init__(address, Handler, bind_and_activate=sock is None)
         if sock is not None:
             self.socket.close()
@@ -152,6 +153,10 @@ class ModelServer(ThreadingHTTPServer):
         if self.allow_reuse_port:
             if not hasattr(socket, "SO_REUSEPORT"):
                 raise OSError("SO_REUSEPORT is not available on this OS")
+            if not self.join and self.server_address[1] != 0:
+                # the first of a group: the port must be free, not shared with another server
+                with socket.socket(self.address_family, socket.SOCK_STREAM) as probe:
+                    probe.bind(self.server_address)
             self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         super().server_bind()
 

@@ -1,10 +1,10 @@
 """``workers=N``: N processes serving one port, weights shared through the page cache.
 
-Each worker is a fresh interpreter (``python -m modelmgmt.deployment.worker``, never a
-fork of a process that has threads) that opens the registry by its URL, loads the exact
-versions the parent loaded and listens on the same port with ``SO_REUSEPORT`` (the kernel
-spreads connections over the workers). Where the OS has no SO_REUSEPORT, the parent opens
-the listening socket and the workers inherit it. On a local (``file://``) registry the
+The deploying process is worker 0. Each other worker is a fresh interpreter (``python -m
+modelmgmt.deployment.worker``, never a fork of a process that has threads) that opens the
+registry by its URL, loads the exact versions the parent loaded and listens on the same
+port with ``SO_REUSEPORT`` (the kernel spreads connections over the workers). Where the OS
+has no SO_REUSEPORT, they accept on the parent's listening socket, which they inherit. On a local (``file://``) registry the
 tensors are memory-mapped from the blobs, so N workers hold one copy of the weights in the
 page cache (MLServer loads every model into every worker).
 
@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import select
-import socket
 import subprocess
 import sys
 import threading
@@ -94,46 +93,28 @@ class WorkerPool:
     """N worker processes serving the same models on one port."""
 
     def __init__(self, registry: Any, specs: list[dict[str, Any]], *, workers: int, host: str, port: int,
-                 token: str | None, max_body_bytes: int, read_timeout: float, max_batch_size: int,
-                 max_batch_delay_ms: float) -> None:
+                 fd: int | None, token: str | None, max_body_bytes: int, read_timeout: float,
+                 max_batch_size: int, max_batch_delay_ms: float) -> None:
         url = getattr(registry, "url", None)
         if not isinstance(url, str) or url.startswith("memory://"):
             raise InvalidArgumentError(
                 f"workers > 1 need a registry other processes can open (file://, a path, s3://); got {url!r}")
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.reuse_port = hasattr(socket, "SO_REUSEPORT")
-        self._sock = socket.socket(family, socket.SOCK_STREAM)
-        pass_fds: tuple[int, ...] = ()
-        try:
-            if self.reuse_port:  # reserve the port: bound, never listening, so it gets no connection
-                self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-                self._sock.bind((host, port))
-            else:
-                self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                self._sock.bind((host, port))
-                self._sock.listen(1024)
-                self._sock.set_inheritable(True)
-                pass_fds = (self._sock.fileno(),)
-        except OSError:
-            self._sock.close()
-            raise
-        self.port = self._sock.getsockname()[1]
+        self.port = port
         config = {
-            "registry": url, "specs": specs, "host": host, "port": self.port, "token": token,
+            "registry": url, "specs": specs, "host": host, "port": port, "token": token,
             "max_body_bytes": max_body_bytes, "read_timeout": read_timeout, "max_batch_size": max_batch_size,
-            "max_batch_delay_ms": max_batch_delay_ms, "reuse_port": self.reuse_port,
-            "fd": pass_fds[0] if pass_fds else None,
+            "max_batch_delay_ms": max_batch_delay_ms, "reuse_port": fd is None, "fd": fd,
         }
+        pass_fds = () if fd is None else (fd,)
         self._lock = threading.Lock()
         self.workers: list[_Worker] = []
         try:
             for i in range(workers):
-                self.workers.append(_Worker(i, config, pass_fds))
+                self.workers.append(_Worker(i + 1, config, pass_fds))
             for w in self.workers:
                 reply = w.receive(START_TIMEOUT)
                 if "error" in reply:
                     raise ModelmgmtError(f"worker {w.index} could not start: {reply['error']}")
-                w.pid = reply.get("pid")
         except BaseException:
             self.stop()
             raise
@@ -162,8 +143,7 @@ class WorkerPool:
             return [{"error": str(exc)}]
 
     def stop(self) -> None:
-        """Stop every worker (they finish the requests they are answering) and free the port."""
+        """Stop every worker (they finish the requests they are answering)."""
         for w in self.workers:
             w.stop()
         self.workers = []
-        self._sock.close()
