@@ -98,3 +98,13 @@ def test_one_value_object_for_drift_results():
                                               (9.0, 0.05, 0.05, False), (float("inf"), None, 10.0, True)])
 def test_the_one_verdict_rule(stat, p, thr, want):
     assert mm.drift.verdict(stat, p, thr) is want
+
+
+def test_drift_module_lives_in_monitor_and_keeps_its_names():
+    import modelmgmt.drift as old_path
+    from modelmgmt.monitor import drift as new_path
+
+    assert old_path is new_path is mm.drift
+    for name in ("ks", "chi2", "z_proportion", "psi", "wasserstein", "jensen_shannon", "TESTS", "DriftResult",
+                 "verdict", "DEFAULT_THRESHOLDS"):
+        assert hasattr(mm.drift, name), name
