@@ -7,11 +7,11 @@ import warnings
 
 import numpy as np
 import pytest
+from _deploy_fakes import SlowRegistry, linear, memory_registry
 
 import modelmgmt as mm
 from modelmgmt.deployment.inprocess import InProcessDeployment
 from modelmgmt.testing import DeployerContract
-from _deploy_fakes import SlowRegistry, linear, memory_registry
 
 
 def fake_registry(cls=None):
@@ -227,8 +227,9 @@ def test_stats_window_keeps_recent_values():
 
 
 def test_registry_given_as_path_or_store(tmp_path):
-    from modelmgmt.stores import open_store
     from _deploy_fakes import linear
+
+    from modelmgmt.stores import open_store
 
     root = tmp_path / "reg"
     mm.Registry(str(root)).register("m", linear([2.0]))

@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 import pytest
+from test_http import W1, Client, fake_registry, served  # noqa: F401 - served is a fixture
 
 import modelmgmt as mm
-from test_http import W1, Client, fake_registry, served  # noqa: F401 - served is a fixture
 
 HEADER = "Inference-Header-Content-Length"
 

@@ -97,7 +97,7 @@ class HTTPDeployment(ServingDeployment):
                 self.server = ModelServer((host, port), self, token=token, max_body_bytes=max_body_bytes,
                                           read_timeout=read_timeout, reuse_port=reuse_port, sock=sock,
                                           join=reuse_port)
-            real_host, real_port = self.server.server_address[:2]
+            real_host, real_port = str(self.server.server_address[0]), int(self.server.server_address[1])
         except OSError as exc:
             self._shutdown_partial()
             raise ModelmgmtError(f"cannot listen on {host}:{port}: {exc}") from exc
