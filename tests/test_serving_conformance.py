@@ -296,6 +296,16 @@ def test_content_types_other_than_json_or_csv_are_415(single, path):
     assert "application/xml" in (err.get("message") or err.get("error"))
 
 
+def test_no_content_type_or_urllibs_default_reads_as_json(single):
+    body = json.dumps({"inputs": [[1, 2, 3]]}).encode()
+    for headers in ({}, {"Content-Type": "application/x-www-form-urlencoded"},
+                    {"Content-Type": "application/json; charset=utf-8"}):
+        status, _, out = raw(single, "POST", "/invocations", body, headers)
+        assert status == 200 and out == {"predictions": [14.0]}, headers
+    status, _, _ = raw(single, "POST", "/invocations", body, {"Content-Type": "text/plain"})
+    assert status == 415
+
+
 def test_content_encodings(single):
     body = json.dumps({"inputs": [[1, 2, 3]]}).encode()
     for enc, data in (("gzip", gzip.compress(body)), ("deflate", zlib.compress(body)), ("identity", body)):

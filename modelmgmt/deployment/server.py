@@ -361,7 +361,8 @@ class Handler(BaseHTTPRequestHandler):
     def _content_type(self, allowed: tuple[str, ...]) -> str:
         """The request's media type (JSON when absent); 415 naming the allowed ones otherwise."""
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-        if not ctype:
+        if not ctype or ctype == "application/x-www-form-urlencoded":
+            # absent, or what urllib sends when the caller set nothing: the body decides (JSON)
             return _JSON
         if ctype in allowed or (ctype.endswith("+json") and _JSON in allowed):
             return ctype
