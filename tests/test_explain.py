@@ -208,3 +208,27 @@ def test_partial_dependence_bad_arguments(iris_model):
         mm.explain.partial_dependence(model, np.c_[np.zeros(200), np.r_[np.zeros(199), 1.0]], 1, grid_resolution=2)
     with pytest.raises(TypeError, match="predict"):
         mm.explain.partial_dependence(object(), X, 0)
+
+
+def test_dataframes_and_string_columns_are_shuffled_as_they_are():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(2)
+    X = pd.DataFrame({"x": rng.normal(size=300), "colour": rng.choice(["red", "blue"], 300)})
+    y = ((X["x"] > 0) ^ (X["colour"] == "red")).astype(int).to_numpy()
+
+    class Rule:
+        """Needs the DataFrame's column names, and reads a string column."""
+
+        def predict(self, frame):
+            return ((frame["x"] > 0) ^ (frame["colour"] == "red")).astype(int).to_numpy()
+
+    got = mm.explain.permutation_importance(Rule(), X, y, n_repeats=3, seed=0)
+    assert got.baseline_score == 1.0 and (got.importances > 0.3).all()
+    as_objects = X.to_numpy(dtype=object)
+
+    class RuleOnArrays:
+        def predict(self, A):
+            return ((A[:, 0].astype(float) > 0) ^ (A[:, 1] == "red")).astype(int)
+
+    again = mm.explain.permutation_importance(RuleOnArrays(), as_objects, y, n_repeats=3, seed=0)
+    np.testing.assert_array_equal(again.importances, got.importances)

@@ -75,14 +75,32 @@ class _MetricScore:
         return float(next(iter(evaluate(model, X, y, [self.metric]).values())))
 
 
-def _feature_scores(model: Any, X: np.ndarray, y: np.ndarray, column: int, seed: int, n_repeats: int,
+def _as_table(X: Any) -> Any:
+    """X as a 2-D numpy array (numbers as float; strings kept as objects) or a pandas DataFrame."""
+    if hasattr(X, "iloc") and hasattr(X, "columns"):  # a DataFrame: the model may want its column names
+        if len(X.shape) != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+            raise InvalidArgumentError(f"X must have at least one row and one column; got shape {X.shape}")
+        return X
+    a = np.asarray(X)
+    if a.dtype.kind in "biuf":
+        return as_float_2d(a, "X", allow_nan=True)
+    if a.ndim != 2 or a.shape[0] == 0 or a.shape[1] == 0:
+        raise InvalidArgumentError(f"X must be a non-empty 2-D array; got shape {a.shape}")
+    return a
+
+
+def _feature_scores(model: Any, X: Any, y: np.ndarray, column: int, seed: int, n_repeats: int,
                     score: Callable[..., float]) -> np.ndarray:
     """Scores of ``model`` with one column permuted, for each repeat (one task on an executor)."""
-    Xp = np.array(X, copy=True)
-    original = X[:, column]
+    frame = hasattr(X, "iloc")
+    Xp = X.copy()
+    original = X.iloc[:, column].to_numpy() if frame else X[:, column]
     out = np.empty(n_repeats)
     for r, order in enumerate(feature_permutations(X.shape[0], n_repeats, seed)):
-        Xp[:, column] = original[order]
+        if frame:
+            Xp.iloc[:, column] = original[order]
+        else:
+            Xp[:, column] = original[order]
         out[r] = score(model, Xp, y)
     return out
 
@@ -101,11 +119,13 @@ def permutation_importance(
 
     ``scoring``: a metric name of :func:`modelmgmt.metrics.get` (a loss such as "mse" counts
     as its negative, like sklearn's "neg_mean_squared_error"), a Metric, or a callable
-    ``(model, X, y) -> float`` where larger is better. One task per feature runs on
+    ``(model, X, y) -> float`` where larger is better. ``X`` may be a numeric array, a 2-D
+    object array with string columns, or a pandas DataFrame (shuffled column by column and
+    passed to the model as a DataFrame). One task per feature runs on
     ``executor`` (any concurrent.futures.Executor; a process pool pickles the model and data
     once per feature) or here. An int ``seed`` reproduces sklearn's ``random_state`` permutations.
     """
-    Xa = as_float_2d(X, "X", allow_nan=True)
+    Xa = _as_table(X)
     ya = np.asarray(y)
     check_same_length(X=Xa, y=ya)
     n_repeats = check_int(n_repeats, "n_repeats", min=1)
