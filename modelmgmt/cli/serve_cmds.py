@@ -29,7 +29,7 @@ def add_commands(sub) -> None:
     s.add_argument("--workers", type=int, default=1, help="processes serving the port (SO_REUSEPORT)")
     s.add_argument("--max-batch-size", type=int, default=1, help="rows stacked into one predict call")
     s.add_argument("--max-batch-delay-ms", type=float, default=0.0, help="how long a batch waits for more rows")
-    s.add_argument("--read-timeout", type=float, default=10.0, help="seconds a request body may take (408 after)")
+    s.add_argument("--read-timeout", type=float, default=5.0, help="seconds a request body may stay silent (408 after)")
     s.add_argument("--canary", metavar="REF:WEIGHT",
                    help="send WEIGHT (0..1) of the first model's requests to REF, e.g. churn/2:0.1")
     s.add_argument("--shadow", metavar="REF", help="mirror the first model's requests to REF and compare")

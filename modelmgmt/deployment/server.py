@@ -60,8 +60,8 @@ from modelmgmt.deployment.stats import RequestStats
 __all__ = ["ModelServer", "Handler", "DEFAULT_MAX_BODY", "DEFAULT_READ_TIMEOUT", "BACKLOG", "metrics_text"]
 
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
-#: seconds a request body may take to arrive (a stalled body gets 408)
-DEFAULT_READ_TIMEOUT = 10.0
+#: seconds a request body may stay silent (no byte arriving) before the answer is 408
+DEFAULT_READ_TIMEOUT = 5.0
 #: pending connections the listening socket accepts
 BACKLOG = 1024
 #: seconds an idle keep-alive connection is kept open
