@@ -87,10 +87,10 @@ def partial_dependence(
     if predict is None:
         raise InvalidArgumentError(f"model must have predict or predict_proba; got {type(model).__name__}")
     classifier = hasattr(model, "predict_proba")
-    grid = _grid(Xa[:, feature], tuple(percentiles), grid_resolution)
+    grid = _grid(Xa[:, feature], (float(percentiles[0]), float(percentiles[1])), grid_resolution)
     n = Xa.shape[0]
     per_block = max(1, _BLOCK_ROWS // n)
-    averages = []
+    averages: list[np.ndarray] = []
     for start in range(0, len(grid), per_block):
         values = grid[start:start + per_block]
         block = np.tile(Xa, (len(values), 1))
