@@ -143,6 +143,12 @@ def test_experiments_and_runs_table(site):
     data = api(site, "/experiments/churn-exp")
     assert {r["id"] for r in data["runs"]} == set(site["runs"])
     assert "params.l2" in data["columns"] and "metrics.accuracy" in data["columns"]
+    first = api(site, "/experiments/churn-exp?limit=2")
+    assert len(first["runs"]) == 2 and first["page"]["next"]
+    rest = api(site, first["page"]["next"])
+    assert len(rest["runs"]) == 1 and rest["page"]["next"] is None and rest["page"]["prev"]
+    assert {r["id"] for r in first["runs"] + rest["runs"]} == set(site["runs"])
+    assert [r["id"] for r in first["runs"]] == site["runs"][::-1][:2]  # newest first
 
 
 def test_runs_filter_uses_search_syntax(site):

@@ -78,14 +78,15 @@ class Query:
         return text in ("1", "true")
 
 
-def _page_links(path: str, query: Query, offset: int, limit: int, shown: int, total: int | None) -> dict[str, Any]:
+def _page_links(path: str, query: Query, offset: int, limit: int, shown: int, total: int | None,
+                more: bool | None = None) -> dict[str, Any]:
     """Offset/limit pagination: the links to the previous and next pages (None at the ends)."""
     def link(new_offset: int) -> str:
         params = {k: v[-1] for k, v in query.params.items() if k not in ("offset", "token")}
         params.update(offset=str(new_offset), limit=str(limit))
         return f"{path}?{urlencode(params)}"
 
-    has_next = total is not None and offset + shown < total if total is not None else shown >= limit
+    has_next = more if more is not None else (offset + shown < total if total is not None else shown >= limit)
     return {
         "offset": offset, "limit": limit, "total": total,
         "prev": link(max(0, offset - limit)) if offset > 0 else None,
@@ -295,13 +296,15 @@ def experiment_page(reg: Any, query: Query, name: str) -> Page:
     if name not in known:
         raise NotFoundError(f"no experiment named {name!r}; known: {known}")
     status, error = 200, None
-    try:
-        runs = reg.search_runs(text, experiment=name, order_by=[order] if order else ())
+    try:  # newest first by default, as MLflow; one run past the page tells if there is more
+        runs = reg.search_runs(text, experiment=name, order_by=[order or "attributes.start_time DESC"],
+                               limit=offset + limit + 1)
     except InvalidArgumentError as exc:  # a bad filter: show the page with the message
         runs, status, error = [], 400, str(exc)
-    rows = [_run_row(r) for r in runs[offset:offset + limit]]
-    params = sorted({k for r in runs for k in r.params})
-    metrics = sorted({k for r in runs for k in r.metrics})
+    shown = runs[offset:offset + limit]
+    rows = [_run_row(r) for r in shown]
+    params = sorted({k for r in shown for k in r.params})
+    metrics = sorted({k for r in shown for k in r.metrics})
     all_columns = [f"params.{p}" for p in params] + [f"metrics.{m}" for m in metrics]
     chosen = query.items("columns")
     columns = [c for c in chosen if c in all_columns] if chosen else \
@@ -309,7 +312,8 @@ def experiment_page(reg: Any, query: Query, name: str) -> Page:
     data = {"experiment": name, "filter": text, "order_by": order, "error": error, "runs": rows,
             "params": params, "metrics": metrics, "columns": columns, "all_columns": all_columns,
             "nested": any(r.get("parent_id") for r in rows),
-            "page": _page_links(f"/experiments/{name}", query, offset, limit, len(rows), len(runs))}
+            "page": _page_links(f"/experiments/{name}", query, offset, limit, len(rows), None,
+                                more=len(runs) > offset + limit)}
     return Page("experiment.html", name, data, status=status,
                 crumbs=[("Experiments", "/experiments"), (name, "")])
 
