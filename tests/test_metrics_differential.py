@@ -450,3 +450,20 @@ def test_classification_report_example_text():
         M.classification_report(y_true, y_pred, target_names=["a", "b"])
     with pytest.raises(ValueError, match="digits"):
         M.classification_report(y_true, y_pred, digits=-1)
+
+
+def test_evaluate_brier_uses_the_models_classes():
+    class Threshold:
+        classes_ = np.array(["no", "yes"])
+
+        def predict_proba(self, X):
+            p = np.clip(X[:, 0], 0, 1)
+            return np.c_[1 - p, p]
+
+        def predict(self, X):
+            return self.classes_[(X[:, 0] > 0.5).astype(int)]
+
+    X = np.random.default_rng(0).random((50, 1))
+    y = np.where(X[:, 0] > 0.4, "yes", "no")
+    got = M.evaluate(Threshold(), X, y, ["brier_score_loss"])["brier_score_loss"]
+    assert got == pytest.approx(skm.brier_score_loss(y, X[:, 0], pos_label="yes"), rel=1e-12)

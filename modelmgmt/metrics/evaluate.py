@@ -31,8 +31,11 @@ def _with_model_labels(metric: Metric, classes: np.ndarray | None) -> Metric:
     if classes is None or settings is None or "labels" not in settings or settings["labels"] is not None:
         return metric
     kind = type(metric).__name__
-    if kind == "LogLoss" or (kind == "ROCAUC" and len(classes) > 2):
-        new = type(metric)(**{**settings, "labels": np.asarray(classes).tolist()})
+    extra: dict[str, Any] = {}
+    if kind == "BrierScoreLoss" and len(classes) == 2 and settings.get("pos_label") is None:
+        extra["pos_label"] = np.asarray(classes).tolist()[1]  # the column evaluate passes is classes_[1]'s
+    if kind in ("LogLoss", "BrierScoreLoss") or (kind == "ROCAUC" and len(classes) > 2):
+        new = type(metric)(**{**settings, "labels": np.asarray(classes).tolist(), **extra})
         new.name = metric.name
         return new
     return metric
