@@ -173,7 +173,10 @@ class Trainable(Protocol):
     - ``loss_and_grad_prepared(X[idx], t[idx]) -> (loss, grads)`` once per batch;
     - ``loss_and_grad(X, y)`` and ``compute_loss(X, y)`` take raw data (validation, users);
     - ``penalty() -> (value, grads)``: the regularisation term inside the loss;
-    - ``masks``: ``{param name: bool array}`` of weights that must stay zero (pruning).
+    - ``masks``: ``{param name: bool array}`` of weights that must stay zero (pruning);
+    - ``loss`` / ``set_loss(loss)`` / ``allowed_losses``: ``fit(loss=...)``;
+    - ``solver`` / ``direct_solver`` / ``solve(X, y)``: a non-gradient fit used when fit gets
+      no optimizer (``direct_solver`` None: always gradient descent).
 
     :class:`modelmgmt.Model` gives defaults for every method but ``initialize`` and
     ``loss_and_grad``.
@@ -184,6 +187,17 @@ class Trainable(Protocol):
 
     @property
     def masks(self) -> dict[str, np.ndarray]: ...
+
+    loss: Any
+    solver: str
+    allowed_losses: tuple[str, ...]
+
+    @property
+    def direct_solver(self) -> str | None: ...
+
+    def set_loss(self, loss: Any) -> Any: ...
+
+    def solve(self, X: Any, y: Any) -> dict[str, Any]: ...
 
     def initialize(self, X: Any, y: Any, rng: np.random.Generator) -> None: ...
 

@@ -328,3 +328,22 @@ def test_metrics_are_recorded_each_epoch_on_train_and_validation_data():
     assert set(direct.history) == {"loss", "val_loss", "accuracy", "val_accuracy"}
     with pytest.raises(mm.NotFoundError):
         LogisticRegression().fit(X, y, metrics=("no_such_metric",))
+
+
+def test_a_third_party_model_with_its_own_fast_path_is_prepared_once():
+    """fit calls prepare_targets once per fit and loss_and_grad_prepared per batch (public methods)."""
+    calls = {"prepare": 0, "batch": 0}
+
+    class Encoded(ToyRegressor):
+        def prepare_targets(self, X, y):
+            calls["prepare"] += 1
+            return np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64) * 2.0
+
+        def loss_and_grad_prepared(self, X, t):
+            calls["batch"] += 1
+            return self.loss_and_grad(X, t / 2.0)
+
+    X = np.random.default_rng(1).standard_normal((40, 2))
+    y = X @ np.array([1.0, -1.0])
+    mm.fit(Encoded(), X, y, epochs=3, batch_size=10, optimizer=mm.optim.SGD(lr=0.1), seed=0)
+    assert calls == {"prepare": 1, "batch": 12}

@@ -141,7 +141,8 @@ def _one_hot_encoder(est: Any) -> Any:
         raise InvalidArgumentError("OneHotEncoder with infrequent categories cannot be converted")
     if est.handle_unknown not in ("error", "ignore"):
         raise InvalidArgumentError(f"OneHotEncoder(handle_unknown={est.handle_unknown!r}) cannot be converted; 'error' or 'ignore'")
-    kinds, cats = [], []
+    kinds: list[str] = []
+    cats: list[list[Any]] = []
     for c in est.categories_:
         c = np.asarray(c)
         if c.dtype.kind in "biuf":
