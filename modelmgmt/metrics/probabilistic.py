@@ -16,7 +16,7 @@ import numpy as np
 from modelmgmt._validation import check_same_length
 from modelmgmt.errors import InvalidArgumentError
 from modelmgmt.metrics._checks import as_labels, as_weights
-from modelmgmt.metrics.ranking import encode
+from modelmgmt.metrics.ranking import default_pos_label, encode, unique_labels
 
 __all__ = ["log_loss", "brier_score_loss", "as_probabilities", "log_loss_classes", "true_class_losses"]
 
@@ -108,21 +108,13 @@ def log_loss(
 
 
 def _binary_pos_label(yt: np.ndarray, pos_label: Any) -> Any:
-    """sklearn's brier pos_label rule: given, else 1 for {0, 1}/{-1, 1}, else the larger number."""
-    classes = np.unique(yt)
-    if len(classes) > 2:
+    """brier_score_loss's positive label: at most two classes; the default of :func:`default_pos_label`."""
+    if len(unique_labels(yt)) > 2:
         raise InvalidArgumentError(
             "The type of the target inferred from y_true is multiclass but should be binary according "
             "to the shape of y_prob."
         )
-    if pos_label is not None:
-        return pos_label
-    if classes.dtype.kind in "OUS":
-        raise InvalidArgumentError(
-            f"y_true takes value in {{{', '.join(map(repr, classes.tolist()))}}} and pos_label is not "
-            "specified: either make y_true take value in {0, 1} or {-1, 1} or pass pos_label explicitly."
-        )
-    return classes[-1] if not set(classes.tolist()) <= {0, 1} and not set(classes.tolist()) <= {-1, 1} else 1
+    return default_pos_label(yt, pos_label, largest_number=True)
 
 
 def brier_score_loss(

@@ -27,6 +27,7 @@ __all__ = [
     "unique_labels",
     "encode",
     "binary_auc",
+    "default_pos_label",
     "curve_auc",
     "check_max_fpr",
     "average_classes",
@@ -83,20 +84,26 @@ def binary_auc(pos: np.ndarray, score: np.ndarray, weight: np.ndarray | None = N
     return float(np.dot(wp, below + upto) / (2.0 * w_pos * w_neg))
 
 
-def _pos_label_or_default(y_true: np.ndarray, pos_label: Any) -> Any:
-    """sklearn's _check_pos_label_consistency: pos_label=None needs labels {0, 1} or {-1, 1}."""
+def default_pos_label(y_true: np.ndarray, pos_label: Any, *, largest_number: bool = False) -> Any:
+    """sklearn's _check_pos_label_consistency: ``pos_label``, or 1 for labels {0, 1} / {-1, 1}.
+
+    Other labels raise, unless ``largest_number`` (brier_score_loss's rule) picks the largest
+    of numeric labels; string labels always need an explicit ``pos_label``.
+    """
     if pos_label is not None:
         return pos_label
     classes = unique_labels(y_true)
     ok = classes.dtype.kind not in "OUS" and len(classes) <= 2 and any(
         np.array_equal(classes, np.array(allowed)) for allowed in ([0, 1], [-1, 1], [0], [-1], [1])
     )
-    if not ok:
-        raise InvalidArgumentError(
-            f"y_true takes value in {{{', '.join(map(repr, classes.tolist()))}}} and pos_label is not "
-            "specified: either make y_true take value in {0, 1} or {-1, 1} or pass pos_label explicitly."
-        )
-    return 1
+    if ok:
+        return 1
+    if largest_number and classes.dtype.kind not in "OUS":
+        return classes[-1]
+    raise InvalidArgumentError(
+        f"y_true takes value in {{{', '.join(map(repr, classes.tolist()))}}} and pos_label is not "
+        "specified: either make y_true take value in {0, 1} or {-1, 1} or pass pos_label explicitly."
+    )
 
 
 def _binary_inputs(y_true: Any, y_score: Any, sample_weight: Any) -> tuple:
@@ -159,7 +166,7 @@ def roc_curve(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(fpr, tpr, thresholds) of a binary ROC curve, as sklearn's roc_curve."""
     yt, ys, w = _binary_inputs(y_true, y_score, sample_weight)
-    pos_label = _pos_label_or_default(yt, pos_label)
+    pos_label = default_pos_label(yt, pos_label)
     return _roc_points(yt == pos_label, ys, w, drop_intermediate, 4)
 
 
@@ -249,7 +256,7 @@ def precision_recall_curve(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(precision, recall, thresholds) of a binary classifier, as sklearn's precision_recall_curve."""
     yt, ys, w = _binary_inputs(y_true, y_score, sample_weight)
-    pos_label = _pos_label_or_default(yt, pos_label)
+    pos_label = default_pos_label(yt, pos_label)
     return _pr_curve(yt == pos_label, ys, w, drop_intermediate)
 
 
