@@ -280,15 +280,16 @@ class Registry:
     def versions(self, name: str, *, offset: int = 0, limit: int | None = None) -> list[ModelVersion]:
         """Visible versions of ``name``, ascending, from the ``offset``-th on, at most ``limit``.
 
-        Pages through the version folders (one delimiter listing) reading only the manifests
-        of the page, so a model with 10,000 versions lists in bounded memory."""
+        Pages through the version numbers reading only the manifests
+        of the page (version numbers are claimed contiguously, so nothing is listed): a model
+        with 10,000 versions pages in bounded memory and time proportional to offset + limit."""
         validate_name(name, "model name")
         offset = check_int(offset, "offset", min=0)
         if limit is not None:
             limit = check_int(limit, "limit", min=0)
         if not self._is_model(name):
             raise NotFoundError(f"no model named {name!r} in registry {self.url!r}")
-        numbers = sorted(int(d) for d in self.store.list_dirs(version_prefix(name)) if d.isdigit())
+        numbers = range(1, self._top_claim(name) + 1)  # claims are contiguous from 1: no listing
 
         def read(n: int) -> ModelVersion | None:
             try:

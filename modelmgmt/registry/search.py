@@ -269,8 +269,10 @@ def _compare(op: str, value: Any) -> Callable[[Any], bool]:
     cmp, num = _NUMERIC[op], float(value)
 
     def test(v: Any) -> bool:
+        if type(v) is float:  # the common case first: a metric
+            return cmp(v, num)  # NaN compares as in Python (and MLflow)
         n = _number(v)
-        return n is not None and cmp(n, num)  # NaN compares as in Python (and MLflow)
+        return n is not None and cmp(n, num)
 
     return test
 
@@ -294,7 +296,20 @@ def compile_filter(source: Any, kind: str = "version") -> Callable[[dict[str, An
         tests.append((get, _compare(op, value)))
     if not tests:
         return lambda row: True
-    return lambda row: all(test(get(row)) for get, test in tests)
+    if len(tests) == 1:
+        ((g1, t1),) = tests
+        return lambda row: t1(g1(row))
+    if len(tests) == 2:
+        (g1, t1), (g2, t2) = tests
+        return lambda row: t1(g1(row)) and t2(g2(row))
+
+    def every(row: dict[str, Any]) -> bool:
+        for get, test in tests:
+            if not test(get(row)):
+                return False
+        return True
+
+    return every
 
 
 def compile_order(order_by: Any, kind: str = "version") -> list[tuple[Callable[[dict[str, Any]], Any], bool]]:
@@ -334,8 +349,8 @@ def select(rows: Iterable[dict[str, Any]], predicate: Callable[[dict[str, Any]],
     """The rows passing ``predicate``, sorted by ``order`` (missing values last), at most ``limit``."""
     out = [r for r in rows if predicate(r)]
     for get, descending in reversed(order):  # stable sorts, last key first
-        present = [r for r in out if _sort_key(get(r))[0] < 2]
-        missing = [r for r in out if _sort_key(get(r))[0] == 2]
-        present.sort(key=lambda r: _sort_key(get(r)), reverse=descending)
-        out = present + missing
+        keyed = [(_sort_key(get(r)), r) for r in out]
+        present = [kr for kr in keyed if kr[0][0] < 2]
+        present.sort(key=lambda kr: kr[0], reverse=descending)
+        out = [r for _, r in present] + [r for k, r in keyed if k[0] == 2]
     return out if limit is None else out[:limit]
