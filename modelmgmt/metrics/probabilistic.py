@@ -21,21 +21,26 @@ from modelmgmt.metrics.ranking import default_pos_label, encode, unique_labels
 __all__ = ["log_loss", "brier_score_loss", "as_probabilities", "log_loss_classes", "true_class_losses"]
 
 
-def as_probabilities(y_pred: Any) -> np.ndarray:
-    """Validate predicted probabilities; return them as an (n, k) float array (1-D p → [1-p, p])."""
-    p = np.asarray(y_pred)
+def _checked_range(p: np.ndarray, name: str) -> np.ndarray:
+    """A non-empty 1-D/2-D float array (float16/32/64 kept: losses are computed in that dtype) in [0, 1]."""
     if p.dtype.kind not in "biuf":
-        raise InvalidArgumentError(f"y_pred must hold numeric probabilities; got dtype {p.dtype}")
+        raise InvalidArgumentError(f"{name} must hold numeric probabilities; got dtype {p.dtype}")
     if p.dtype.kind != "f" or p.dtype.itemsize > 8:
-        p = p.astype(np.float64)  # float16/32/64 stay: the loss is computed in their dtype
+        p = p.astype(np.float64)
     if p.ndim not in (1, 2) or p.shape[0] == 0:
-        raise InvalidArgumentError(f"y_pred must be a non-empty 1-D or 2-D array of probabilities; got shape {p.shape}")
+        raise InvalidArgumentError(f"{name} must be a non-empty 1-D or 2-D array of probabilities; got shape {p.shape}")
     if not np.isfinite(p).all():
-        raise InvalidArgumentError("y_pred must be finite; it contains NaN or infinite values")
+        raise InvalidArgumentError(f"{name} must be finite; it contains NaN or infinite values")
     if p.max() > 1:
         raise InvalidArgumentError(f"y_prob contains values greater than 1: {p.max()}")
     if p.min() < 0:
         raise InvalidArgumentError(f"y_prob contains values lower than 0: {p.min()}")
+    return p
+
+
+def as_probabilities(y_pred: Any) -> np.ndarray:
+    """Validate predicted probabilities; return them as an (n, k) float array (1-D p → [1-p, p])."""
+    p = _checked_range(np.asarray(y_pred), "y_pred")
     if p.ndim == 1:
         p = p[:, None]
     if p.shape[1] == 1:
@@ -135,21 +140,11 @@ def brier_score_loss(
     if not (isinstance(scale_by_half, str) and scale_by_half == "auto") and not isinstance(scale_by_half, (bool, np.bool_)):
         raise InvalidArgumentError(f"scale_by_half must be True, False or 'auto'; got {scale_by_half!r}")
     p = np.asarray(y_proba)
-    if p.dtype.kind not in "biuf":
-        raise InvalidArgumentError(f"y_proba must hold numeric probabilities; got dtype {p.dtype}")
-    if p.dtype.kind != "f" or p.dtype.itemsize > 8:
-        p = p.astype(np.float64)
     yt = as_labels(y_true, "y_true")
     if p.ndim == 1 or (p.ndim == 2 and p.shape[1] == 1):
-        p = p.reshape(-1)
+        p = _checked_range(p.reshape(-1), "y_proba")
         n = check_same_length(y_true=yt, y_proba=p)
         w = as_weights(sample_weight, n)
-        if not np.isfinite(p).all():
-            raise InvalidArgumentError("y_proba must be finite; it contains NaN or infinite values")
-        if p.max() > 1:
-            raise InvalidArgumentError(f"y_prob contains values greater than 1: {p.max()}")
-        if p.min() < 0:
-            raise InvalidArgumentError(f"y_prob contains values less than 0: {p.min()}")
         positive = (yt == _binary_pos_label(yt, pos_label)).astype(p.dtype)
         # sklearn's two columns (1 - p, p), so rounding in float32/float16 is the same
         row = ((1 - positive) - (1 - p)) ** 2 + (positive - p) ** 2
