@@ -19,6 +19,7 @@ from modelmgmt.errors import (
     IntegrityError,
     InvalidArgumentError,
     ModelmgmtError,
+    ModelTypeError,
     NotFittedError,
     NotFoundError,
     PluginError,
@@ -71,7 +72,7 @@ _LAZY: dict[str, str] = {
 
 __all__ = [
     "ModelmgmtError", "NotFoundError", "NotFittedError", "IntegrityError", "PluginError",
-    "ConflictError", "InvalidArgumentError", "ConvergenceWarning", "__version__",
+    "ConflictError", "InvalidArgumentError", "ModelTypeError", "ConvergenceWarning", "__version__",
     *(n for n in _LAZY if n != "testing"),  # testing needs pytest: reachable, not star-imported
 ]
 
