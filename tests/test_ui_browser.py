@@ -6,6 +6,7 @@ missing; CI installs it."""
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import sys
@@ -52,6 +53,7 @@ def browser():
         opts.add_argument(flag)
     opts.add_argument(f"--user-data-dir={profile}")
     opts.add_argument("--window-size=1280,900")
+    opts.add_argument("--hide-scrollbars")
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
     driver.set_page_load_timeout(60)
@@ -75,13 +77,15 @@ def open_page(driver, url: str) -> None:
     assert driver.execute_script("return document.readyState") == "complete"
 
 
-def screenshot(driver, path: Path, full: bool = True) -> None:
-    if full:
-        height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(1280, max(600, min(int(height) + 20, 2200)))
-    assert driver.save_screenshot(str(path))
+def screenshot(driver, path: Path) -> None:
+    """A PNG of the whole page (Chrome DevTools: capture beyond the viewport), 1280 px wide."""
+    metrics = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})
+    height = min(int(metrics["cssContentSize"]["height"]) + 16, 2400)
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": 0, "y": 0, "width": 1280, "height": height, "scale": 1}})
+    path.write_bytes(base64.b64decode(shot["data"]))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    driver.set_window_size(1280, 900)
 
 
 def assert_clean(driver) -> None:
@@ -207,7 +211,7 @@ def test_docs_screenshots(browser, tmp_path_factory, artifacts):
     info = _ui_data.build_showcase(f"file://{tmp_path_factory.mktemp('ui-showcase')}")
     runs = info["runs"]
     shots = {"ui-models.png": "/", "ui-model.png": "/models/churn",
-             "ui-version.png": "/models/churn/versions/10",
+             "ui-version.png": "/models/churn/versions/5",
              "ui-runs.png": "/experiments/churn-grid?order_by=" + urllib.parse.quote("metrics.accuracy DESC"),
              "ui-compare-runs.png": f"/runs/compare?ids={','.join(runs[1:8:2])}&smooth=0.3",
              "ui-monitor.png": "/monitors/churn"}
