@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -13,6 +14,8 @@ import time
 import numpy as np
 import pytest
 from _toy_models import ToyLinear
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import modelmgmt as mm
 from modelmgmt.cli import main as cli_main
@@ -613,3 +616,56 @@ def test_single_artifacts_can_be_signed_too(tmp_path, keys):
     with pytest.raises(mm.IntegrityError, match="not one of the 1 trusted key"):
         mm.load(tmp_path / "art", trusted_keys=[other], require_signature=True)
     assert type(mm.load(tmp_path / "art")) is ToyLinear  # no keys: the signature is not checked
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+@pytest.mark.parametrize("kind", signing.KEY_TYPES)
+def test_openssl_verifies_our_signatures_and_we_verify_its(tmp_path, kind):
+    """Differential check against an independent implementation: the openssl command line."""
+    import base64
+
+    key = tmp_path / "key"
+    signing.generate_key(key, kind)
+    reg = mm.Registry(tmp_path / "reg", signing_key=key)
+    reg.register("m", ToyLinear.random())
+    manifest = tmp_path / "reg" / "models" / "m" / "versions" / "1" / "manifest.json"
+    doc = json.loads((manifest.parent / "manifest.sig").read_text())
+    (tmp_path / "sig.bin").write_bytes(base64.b64decode(doc["signature"]))
+    digest = [] if kind == "ed25519" else ["-digest", "sha256"]
+    ok = subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", f"{key}.pub", "-rawin", *digest,
+                         "-in", str(manifest), "-sigfile", str(tmp_path / "sig.bin")], capture_output=True, text=True)
+    assert ok.returncode == 0 and "Signature Verified Successfully" in ok.stdout, ok.stderr
+    # and the other way: openssl signs the manifest bytes, our check accepts it, and refuses it for other bytes
+    subprocess.run(["openssl", "pkeyutl", "-sign", "-inkey", str(key), "-rawin", *digest, "-in", str(manifest),
+                    "-out", str(tmp_path / "theirs.bin")], check=True, capture_output=True)
+    doc["signature"] = base64.b64encode((tmp_path / "theirs.bin").read_bytes()).decode()
+    (manifest.parent / "manifest.sig").write_text(json.dumps(doc))
+    strict = mm.Registry(tmp_path / "reg", trusted_keys=[f"{key}.pub"], require_signature=True)
+    assert strict.verify("m").signed_by == doc["key"]
+    trust = signing.Trust(trusted_keys=[f"{key}.pub"])
+    with pytest.raises(mm.IntegrityError):
+        trust.check(manifest.read_bytes() + b" ", json.dumps({**doc, "manifest_sha256": "0" * 64}).encode(), "x")
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(alphabet='[]{}"\\ab,:'),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(alphabet='[]{}"\\ab'), inner, max_size=3),
+    max_leaves=30,
+)
+
+
+def _depth(value) -> int:
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    return 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=json_values, indent=st.sampled_from([None, 1]))
+def test_json_depth_is_measured_exactly_before_parsing(value, indent):
+    """The pre-parse depth measure agrees with the depth of what json parses (brackets in strings skipped)."""
+    from modelmgmt.registry.artifact import _json_depth
+
+    assert _json_depth(json.dumps(value, indent=indent).encode()) == _depth(value)
