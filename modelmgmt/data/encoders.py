@@ -149,6 +149,14 @@ class OneHotEncoder(Transformer):
             offset += len(cats)
         return out
 
+    @property
+    def input_signature(self) -> dict[str, Any] | None:
+        """``{"n_features", "dtype": "object"}`` once fitted, plus ``feature_names`` when fitted on a table."""
+        sig = super().input_signature
+        if sig is not None and self.feature_names_in_ is not None:
+            sig["feature_names"] = list(self.feature_names_in_)
+        return sig
+
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Output column names ``"{input}_{category}"`` (scikit-learn's)."""
         self.check_fitted()
