@@ -55,6 +55,8 @@ class MLP(ClassifierMixin, TrainableModel):
     last layer being the output layer.
     """
 
+    allowed_losses = ("cross_entropy",)
+
     def __init__(self, hidden: Any = (32,), activation: str = "relu", *, l2: float = 0.0) -> None:
         super().__init__()
         if isinstance(hidden, (int, np.integer)) and not isinstance(hidden, bool):
