@@ -155,7 +155,7 @@ def bench_mlflow(python: str, workdir: str, n_runs: int, n_points: int, repeat: 
     with open(script, "w") as f:
         f.write(MLFLOW_LOGGER)
     port = free_port()
-    env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     proc = subprocess.Popen([os.path.join(os.path.dirname(python), "mlflow"), "server", "--backend-store-uri", uri,
                              "--default-artifact-root", os.path.join(workdir, "artifacts"), "--host", "127.0.0.1",
                              "--port", str(port), "--workers", "1"],

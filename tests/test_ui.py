@@ -243,6 +243,7 @@ def test_headers_forbid_external_loads(site):
     for asset, ctype in (("app.css", "text/css"), ("app.js", "text/javascript"), ("icon.svg", "image/svg+xml")):
         status, headers, body = get(f"{site['url']}/static/{asset}")
         assert status == 200 and headers["Content-Type"].startswith(ctype) and body
+        assert headers["Cache-Control"] == "max-age=3600"
     assert get(site["url"] + "/static/../server.py")[0] == 404
 
 
