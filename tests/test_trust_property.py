@@ -5,6 +5,7 @@ type, never an import."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -142,11 +143,17 @@ def test_unsigned_tampering_is_refused_or_loads_what_the_manifest_says(unsigned,
     target = data.draw(st.sampled_from([unsigned.targets[0], *unsigned.targets]))  # the manifest twice as often
     changed, outcome = unsigned.attack(target, mutation)
     event(f"{target.rsplit('/', 1)[-1][:13]}: {'refused' if isinstance(outcome, Exception) else 'loaded'}")
+    if target.endswith("manifest.json"):  # reading the record refuses the same way, never otherwise
+        try:
+            unsigned.reader.get("m/1")
+        except mm.IntegrityError:
+            pass
     if isinstance(outcome, mm.IntegrityError):
         assert changed != unsigned.original[target]
         return
     if target.endswith("manifest.json"):
         _check_describes(outcome, changed, unsigned.store)
+        assert unsigned.reader.get("m/1").digest == hashlib.sha256(changed).hexdigest()
     else:  # a blob: every change is caught by its digest
         assert changed == unsigned.original[target]
 

@@ -168,6 +168,12 @@ def _field(where: str, field: str, problem: str) -> IntegrityError:
     return IntegrityError(f"manifest {where}: field {field!r} {problem}")
 
 
+_METADATA_TYPES: dict[str, Any] = {
+    "name": str, "version": int, "created_at": str, "description": str, "run_id": (str, type(None)),
+    "params": dict, "metrics": dict, "tags": dict, "input_signature": (dict, type(None)),
+}
+
+
 def parse_manifest(data: bytes, where: str) -> dict[str, Any]:
     """Decode and check every field of a manifest; IntegrityError naming the field otherwise.
 
@@ -206,8 +212,12 @@ def parse_manifest(data: bytes, where: str) -> dict[str, Any]:
         raise _field(where, "tensors", f"must be an object; got {type(tensors).__name__}")
     for name, info in tensors.items():
         _check_tensor_info(name, info, where)
-    if not isinstance(manifest.get("metadata", {}), dict):
+    metadata = manifest.get("metadata", {})
+    if not isinstance(metadata, dict):
         raise _field(where, "metadata", "must be an object")
+    for field, types in _METADATA_TYPES.items():
+        if field in metadata and not isinstance(metadata[field], types) or isinstance(metadata.get(field), bool):
+            raise _field(where, f"metadata.{field}", f"has the wrong type ({type(metadata[field]).__name__})")
     return manifest
 
 
