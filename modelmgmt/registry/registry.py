@@ -533,10 +533,15 @@ class Registry:
         chosen = select(rows, predicate, order, limit)
 
         def read(row: dict[str, Any]) -> ModelVersion | None:
+            # a record to show, not a model to build: the plain JSON read the index also uses
+            # (get/load/verify parse manifests with every integrity check)
             try:
-                return self.get(f"{row['name']}/{row['version']}")
-            except NotFoundError:  # deleted meanwhile
+                data = self.store.get(version_key(row["name"], row["version"], MANIFEST))
+                mv = ModelVersion.from_manifest(json.loads(data), hashlib.sha256(data).hexdigest())
+            except (NotFoundError, ValueError, KeyError):  # deleted meanwhile, or damaged
                 return None
+            # the summary's tags already include those set after register (set_tags)
+            return attrs.evolve(mv, tags=dict(row["tags"]))
 
         if len(chosen) > 32 and not self._local:
             with ThreadPoolExecutor(8) as pool:
