@@ -10,8 +10,9 @@ blobs before writing its manifest (re-writing any that vanished), which closes t
 of a registration that starts while gc runs.
 
 On local disk gc also removes temp files (``.tmp-*``) that failed or killed writers left in
-any folder (blobs, versions, aliases, runs), except those a process on this machine still
-has open, and reports their paths under the root with the removed blobs.
+any folder (blobs, versions, aliases, runs) once they are older than ``grace_period`` (blob
+temp files at once when no registration is in flight), never one that a process on this
+machine still has open, and reports their paths under the root with the removed blobs.
 """
 
 from __future__ import annotations
@@ -101,8 +102,9 @@ def _stale_temp_files(registry: Any, grace_period: float, writers: int) -> list[
     """(key, path) of temp files failed or killed writers left anywhere under a local registry.
 
     A temp file is never removed while a process on this machine has it open (it is being
-    written); otherwise it is stale once older than ``grace_period``, or at once when no
-    registration is in flight (writers on other machines are covered by their claims).
+    written); otherwise it is stale once older than ``grace_period``. In the blob folder it is
+    stale at once when no registration is in flight: only registrations write blobs, and
+    writers on other machines are covered by their claims.
     """
     probe = registry.store.local_path("probe")
     if probe is None:
@@ -122,8 +124,9 @@ def _stale_temp_files(registry: Any, grace_period: float, writers: int) -> list[
             continue
         if busy is not None and os.path.realpath(path) in busy:
             continue
-        if not writers or age >= grace_period:
-            out.append((os.path.relpath(path, root).replace(os.sep, "/"), path))
+        key = os.path.relpath(path, root).replace(os.sep, "/")
+        if age >= grace_period or (not writers and key.startswith(layout.BLOB_PREFIX)):
+            out.append((key, path))
     return out
 
 
