@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -264,3 +266,24 @@ def test_from_sklearn_converts_the_encoders_and_column_transformers():
     np.testing.assert_array_equal(clone.predict(df), sk.predict(df))
     with pytest.raises(mm.InvalidArgumentError, match="drop"):
         mm.models.from_sklearn(SkOneHotEncoder(drop="first").fit(X[:, :1]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=20),
+    st.lists(st.sampled_from(["a", "b", "c", "d", "new"]), min_size=1, max_size=20),
+    st.lists(st.sampled_from([0.5, 1.0, 2.0]), min_size=1, max_size=20),
+)
+def test_one_hot_ignore_matches_sklearn_on_unseen_values(train, test, numbers):
+    X = np.empty((len(train), 2), dtype=object)
+    X[:, 0] = train
+    X[:, 1] = [numbers[i % len(numbers)] for i in range(len(train))]
+    Z = np.empty((len(test), 2), dtype=object)
+    Z[:, 0] = test
+    Z[:, 1] = [[0.5, 7.0, 2.0][i % 3] for i in range(len(test))]
+    ours = OneHotEncoder(handle_unknown="ignore").fit(X)
+    ref = SkOneHotEncoder(handle_unknown="ignore", sparse_output=False).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # sklearn warns about unknown categories
+        expected = ref.transform(Z)
+    np.testing.assert_array_equal(ours.transform(Z), expected)
