@@ -14,7 +14,7 @@ from sklearn.metrics import r2_score
 from sklearn.preprocessing import StandardScaler
 
 import modelmgmt as mm
-from modelmgmt.models import LinearRegression, LogisticRegression, LinearSVM
+from modelmgmt.models import LinearRegression, LinearSVM, LogisticRegression
 
 
 def _sk_coefs(model):
