@@ -48,3 +48,22 @@ def test_unreadable_counter_gives_none(tmp_path):
     _powercap(tmp_path, {"intel-rapl:0": (10, 100)})
     (tmp_path / "intel-rapl:0" / "energy_uj").write_text("not a number")
     assert read_energy_uj(str(tmp_path)) is None
+
+
+def test_fit_history_and_tracked_runs_record_their_cost():
+    import modelmgmt as mm
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = (X[:, 0] > 0).astype(int)
+    reg = mm.Registry("memory://resources-test")
+    with reg.start_run("cost") as run:
+        history = mm.models.MLP(hidden=(8,)).fit(X, y, epochs=2, seed=0, run=run)
+    keys = {"cpu_seconds", "wall_seconds", "peak_rss_mb", "energy_joules"}
+    assert set(history.resources) == keys and history.resources["wall_seconds"] > 0
+    assert set(run.resources) == keys
+    assert run.resources["wall_seconds"] >= history.resources["wall_seconds"]
+    stored = reg.get_run(run.id).resources  # persisted with the run record
+    assert stored == run.resources
+    direct = mm.models.LinearRegression().fit(X, X[:, 1])  # the direct solver path records it too
+    assert set(direct.resources) == keys

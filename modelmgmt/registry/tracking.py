@@ -17,9 +17,11 @@ from typing import Any, Literal
 
 import attrs
 
+from modelmgmt._resources import ResourceMeter
 from modelmgmt._validation import validate_name
 from modelmgmt.errors import InvalidArgumentError, NotFoundError
 from modelmgmt.registry import artifact, layout
+from modelmgmt.registry.run_index import run_changed
 from modelmgmt.stores.base import validate_key
 from modelmgmt.viz import run_html
 
@@ -59,10 +61,13 @@ class Run:
     versions: list[str] = attrs.field(factory=list)
     error: str | None = None
     parent_id: str | None = None
+    resources: dict[str, Any] = attrs.field(factory=dict)
     flush_interval: float = attrs.field(default=0.5, repr=False)
     _registry: Any = attrs.field(default=None, repr=False, alias="_registry")
     _last_flush: float = attrs.field(default=0.0, repr=False, alias="_last_flush")
     _dirty: bool = attrs.field(default=False, repr=False, alias="_dirty")
+    _final_written: bool = attrs.field(default=False, repr=False, alias="_final_written")
+    _meter: Any = attrs.field(default=None, repr=False, alias="_meter")
 
     # --- creation and persistence ---------------------------------------------------------
     @classmethod
@@ -74,7 +79,7 @@ class Run:
         if parent_id is not None and (not isinstance(parent_id, str) or not parent_id.isalnum()):
             raise InvalidArgumentError(f"parent must be a Run or a run id (str); got {type(parent).__name__} {parent!r}")
         run = cls(id=uuid.uuid4().hex, experiment=experiment, start_time=artifact.utc_now(),
-                  parent_id=parent_id, _registry=registry)
+                  parent_id=parent_id, _registry=registry, _meter=ResourceMeter().start())
         if params is not None:
             run._update(run.params, params, "params")
         if tags is not None:
@@ -104,6 +109,7 @@ class Run:
             "versions": self.versions,
             "error": self.error,
             "parent_id": self.parent_id,
+            "resources": self.resources,
         }
 
     @classmethod
@@ -121,7 +127,9 @@ class Run:
             versions=list(data.get("versions", [])),
             error=data.get("error"),
             parent_id=data.get("parent_id"),
+            resources=dict(data.get("resources") or {}),
             _registry=registry,
+            _final_written=data.get("status") in _STATUSES[1:],
         )
 
     def flush(self) -> None:
@@ -130,6 +138,10 @@ class Run:
             return
         data = json.dumps(self.to_dict(), sort_keys=True).encode()
         self._registry.store.put(layout.run_key(self.experiment, self.id), data)
+        final = self.status in _STATUSES[1:]
+        if final and self._final_written:  # an ended run changed: the run index re-reads it
+            run_changed(self._registry.store, self.experiment, self.id)
+        self._final_written = final
         self._last_flush, self._dirty = time.monotonic(), False
 
     def _maybe_flush(self) -> None:
@@ -237,6 +249,8 @@ class Run:
         if status not in _STATUSES[1:]:
             raise InvalidArgumentError(f"status must be 'finished' or 'failed'; got {status!r}")
         self.status, self.error, self.end_time = status, error, artifact.utc_now()
+        if self._meter is not None:  # what the run cost: CPU, wall, peak RSS, energy
+            self.resources, self._meter = self._meter.stop(), None
         self.flush()
 
     def __enter__(self) -> "Run":
@@ -283,12 +297,16 @@ def run_records(registry: Any, experiment: str) -> list[dict[str, Any]]:
         except NotFoundError:  # pragma: no cover - deleted meanwhile
             return None
 
-    if len(keys) > 64 and store.local_path(keys[0]) is None:  # remote stores: many reads in flight
-        with ThreadPoolExecutor(8) as pool:
-            found = list(pool.map(read, keys, chunksize=64))
-    else:  # local disk: threads would only contend for the GIL
-        found = [read(k) for k in keys]
-    records = [r for r in found if r is not None]
+    index = getattr(registry, "run_index", None)
+    if index is not None:  # ended runs from the experiment's summary, the others read
+        records = index.records(experiment, keys)
+    else:
+        if len(keys) > 64 and store.local_path(keys[0]) is None:  # remote stores: many reads in flight
+            with ThreadPoolExecutor(8) as pool:
+                found = list(pool.map(read, keys, chunksize=64))
+        else:  # local disk: threads would only contend for the GIL
+            found = [read(k) for k in keys]
+        records = [r for r in found if r is not None]
     records.sort(key=lambda r: (r.get("start_time", ""), r.get("id", "")))
     return records
 

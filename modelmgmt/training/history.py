@@ -15,7 +15,9 @@ class History:
 
     ``history`` maps "loss", "val_loss", "lr" (and anything callbacks add to the epoch logs)
     to one float per epoch run; ``epoch`` lists the epoch numbers (from 0); ``params`` holds
-    the fit settings; ``stopped_epoch`` is the epoch a callback stopped training at, or None.
+    the fit settings; ``stopped_epoch`` is the epoch a callback stopped training at, or None;
+    ``resources`` is what the fit cost: ``cpu_seconds``, ``wall_seconds``, ``peak_rss_mb`` and
+    ``energy_joules`` (None where the CPU's energy counters are unreadable; see docs/interop.md).
     """
 
     def __init__(self, params: dict[str, Any] | None = None) -> None:
@@ -23,6 +25,7 @@ class History:
         self.epoch: list[int] = []
         self.params: dict[str, Any] = dict(params or {})
         self.stopped_epoch: int | None = None
+        self.resources: dict[str, Any] = {}
 
     def append(self, epoch: int, logs: dict[str, Any]) -> None:
         """Record the logs of one finished epoch."""

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from modelmgmt._resources import ResourceMeter
 from modelmgmt._validation import as_1d, as_float_2d, check_int, check_same_length
 from modelmgmt.base import Estimator, Trainable
 from modelmgmt.data.tables import as_2d, is_table, n_rows
@@ -194,6 +195,7 @@ def fit(
     if optimizer is None and not direct:
         optimizer = Adam(lr=1e-3)
 
+    meter = ResourceMeter().start()
     n_batches = 1 if direct else math.ceil(n / batch_size)
     history = History(
         {
@@ -235,6 +237,7 @@ def fit(
             run.log_metrics(dict(logs), step=0)
         for cb in cbs:
             cb.on_train_end({})
+        history.resources = meter.stop()
         return history
 
     if not model.is_fitted:
@@ -290,6 +293,8 @@ def fit(
             break
     for cb in cbs:
         cb.on_train_end({})
+    history.resources = meter.stop()
+
     def final_grad_norm() -> float:
         return _grad_norm(model.loss_and_grad_prepared(Xp, t)[1])
 
