@@ -20,10 +20,11 @@ from __future__ import annotations
 import os
 import re
 import sys
+import threading
 import time
 from typing import Any
 
-__all__ = ["ResourceMeter", "read_energy_uj", "POWERCAP_ROOT"]
+__all__ = ["ResourceMeter", "CpuPerRow", "read_energy_uj", "POWERCAP_ROOT"]
 
 POWERCAP_ROOT = "/sys/class/powercap"
 _PACKAGE = re.compile(r"^intel-rapl:\d+$")  # package domains; intel-rapl:N:M are sub-domains
@@ -103,3 +104,27 @@ class ResourceMeter:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+class CpuPerRow:
+    """CPU seconds per 1,000 rows of a repeated computation (a served model's predictions).
+
+    ``measure(rows)`` is a context manager around one call; it counts the CPU time of the
+    calling thread (``time.thread_time``): a BLAS library's own worker threads are not
+    included, nor is time spent waiting. Thread-safe.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.cpu_seconds = 0.0
+        self.rows = 0
+
+    def add(self, cpu_seconds: float, rows: int) -> None:
+        with self._lock:
+            self.cpu_seconds += cpu_seconds
+            self.rows += rows
+
+    def per_1k(self) -> float | None:
+        """CPU seconds per 1,000 rows so far, or None before the first row."""
+        with self._lock:
+            return 1000.0 * self.cpu_seconds / self.rows if self.rows else None

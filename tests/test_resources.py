@@ -67,3 +67,25 @@ def test_fit_history_and_tracked_runs_record_their_cost():
     assert stored == run.resources
     direct = mm.models.LinearRegression().fit(X, X[:, 1])  # the direct solver path records it too
     assert set(direct.resources) == keys
+
+
+def test_deployment_status_reports_cpu_seconds_per_1k_rows():
+    import modelmgmt as mm
+    from modelmgmt._resources import CpuPerRow
+
+    counter = CpuPerRow()
+    assert counter.per_1k() is None
+    counter.add(0.5, 2000)
+    assert counter.per_1k() == 0.25
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(400, 4))
+    model = mm.models.MLP(hidden=(64,))
+    model.fit(X, (X[:, 0] > 0).astype(int), epochs=1, seed=0)
+    reg = mm.Registry("memory://resources-deploy")
+    reg.register("m", model)
+    with mm.deploy("m", registry=reg) as dep:
+        assert dep.status()["cpu_seconds_per_1k"] is None  # nothing predicted yet
+        for _ in range(10):
+            dep.predict(X)
+        per_1k = dep.status()["cpu_seconds_per_1k"]
+    assert per_1k is not None and 0 < per_1k < 10

@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from modelmgmt._resources import CpuPerRow
 from modelmgmt.deployment.protocol import datatype_of
 from modelmgmt.errors import InvalidArgumentError
 
@@ -81,6 +82,7 @@ class ServedVersion:
     feature_names: tuple[str, ...] | None = None
     accepts_objects: bool = False
     loaded_at: float = attrs.field(factory=time.time)
+    cost: CpuPerRow = attrs.field(factory=CpuPerRow, repr=False)
 
     @classmethod
     def of(cls, version: Any, model: Any) -> "ServedVersion":
@@ -184,6 +186,7 @@ class ServedVersion:
 
     def compute(self, X: np.ndarray, outputs: tuple[str, ...]) -> dict[str, np.ndarray]:
         """Run the model on checked input; one entry per requested output."""
+        cpu0 = time.thread_time()
         result: dict[str, np.ndarray] = {}
         for out in outputs:
             if out == "predict":
@@ -192,6 +195,7 @@ class ServedVersion:
                 result[out] = np.asarray(self.model.predict_proba(X))
             else:
                 self.check_outputs((out,))
+        self.cost.add(time.thread_time() - cpu0, int(X.shape[0]))
         return result
 
     def compute_aligned(self, X: np.ndarray, outputs: tuple[str, ...], align: int = ROW_ALIGN) -> dict[str, np.ndarray]:

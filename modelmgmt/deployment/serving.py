@@ -359,6 +359,8 @@ class ServingDeployment(Deployment):
             "split": split.counts() if split is not None else None,
             "shadow": shadow.snapshot() if shadow is not None else None,
             "batching": self.batcher.stats() if self.batcher is not None else None,
+            # CPU seconds the served version's model spent per 1,000 predicted rows
+            "cpu_seconds_per_1k": cur.cost.per_1k() if cur else None,
         }
 
     def stop(self) -> None:
