@@ -89,3 +89,18 @@ def test_deployment_status_reports_cpu_seconds_per_1k_rows():
             dep.predict(X)
         per_1k = dep.status()["cpu_seconds_per_1k"]
     assert per_1k is not None and 0 < per_1k < 10
+
+
+def test_compression_report_adds_latency_and_cpu_per_1k_before_and_after():
+    import modelmgmt as mm
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(300, 8))
+    y = (X[:, 0] > 0).astype(int)
+    mlp = mm.models.MLP(hidden=(32,))
+    mlp.fit(X, y, epochs=2, seed=0)
+    rep = mm.compress.compression_report(mlp, mm.compress.quantize(mlp), X, y)
+    for which in ("original", "compressed"):
+        assert rep[f"{which}_latency_ms"] > 0
+        assert rep[f"{which}_cpu_seconds_per_1k"] >= 0
+    assert rep["compressed_bytes"] < rep["original_bytes"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, Sequence
 
 import numpy as np
@@ -40,6 +41,21 @@ def _sparsity(model: Model) -> float:
     return float(sum(int(np.count_nonzero(a == 0)) for a in arrays) / total) if total else 0.0
 
 
+def _speed(model: Model, X: Any, repeats: int = 3) -> tuple[float, float]:
+    """(best wall milliseconds of one ``predict(X)``, CPU seconds per 1,000 rows) over ``repeats`` calls.
+
+    CPU time is the calling thread's (``time.thread_time``), BLAS worker threads excluded.
+    """
+    best, cpu, rows = float("inf"), 0.0, 0
+    for _ in range(repeats):
+        c0, t0 = time.thread_time(), time.perf_counter()
+        model.predict(X)
+        best = min(best, time.perf_counter() - t0)
+        cpu += time.thread_time() - c0
+        rows += len(X)
+    return best * 1e3, 1000.0 * cpu / rows
+
+
 def _metric_value(name: str, model: Model, X: Any, y: Any) -> float:
     return float(evaluate(model, X, y, (name,))[name])
 
@@ -52,8 +68,10 @@ def compression_report(
     Keys: ``original_bytes`` / ``compressed_bytes`` (arrays at their stored dtypes),
     ``float32_bytes`` (the original's values at float32), ``compression_ratio`` (original /
     compressed bytes), ``ratio_vs_float32``, ``original_sparsity`` / ``sparsity`` (share of
-    zero weights), and ``metrics``: name -> {"original", "compressed", "delta"} with delta =
-    compressed - original.
+    zero weights), ``original_latency_ms`` / ``compressed_latency_ms`` (best of three
+    ``predict(X)`` calls), ``original_cpu_seconds_per_1k`` / ``compressed_cpu_seconds_per_1k``
+    (CPU seconds per 1,000 predicted rows), and ``metrics``: name -> {"original",
+    "compressed", "delta"} with delta = compressed - original.
     """
     check_model(original, "original")
     check_model(compressed, "compressed")
@@ -71,6 +89,8 @@ def compression_report(
         "sparsity": _sparsity(compressed),
         "metrics": {},
     }
+    for which, model in (("original", original), ("compressed", compressed)):
+        out[f"{which}_latency_ms"], out[f"{which}_cpu_seconds_per_1k"] = _speed(model, X)
     for name in metrics:
         a, b = _metric_value(name, original, X, y), _metric_value(name, compressed, X, y)
         out["metrics"][name] = {"original": a, "compressed": b, "delta": b - a}
