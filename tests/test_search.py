@@ -220,3 +220,28 @@ def test_the_index_survives_other_writers_and_crashes(tmp_path):
     assert len(mm.Registry(tmp_path).search_versions("")) == 70
     reg.store.put("models/m/index.json", b"not json")
     assert len(mm.Registry(tmp_path).search_versions("")) == 70
+
+
+def test_run_index_sees_new_runs_late_changes_and_running_runs(tmp_path):
+    reg = mm.Registry(tmp_path)
+    for i in range(70):  # above the rewrite threshold: the summary file gets written
+        with reg.start_run("e", params={"i": i}) as run:
+            run.log_metric("m", float(i))
+    assert len(reg.search_runs("metrics.m >= 0", experiment="e")) == 70
+    assert reg.store.exists("run-index/e.json")
+    other = mm.Registry(tmp_path)  # another process
+    late = other.get_run(run.id)
+    late.set_tag("late", "yes")  # an ended run written again
+    late.log_metric("m", 1000.0)
+    late.flush()
+    live = other.start_run("e", params={"i": 70})
+    live.log_metric("m", 5.0)
+    live.flush()
+    for r in (reg, mm.Registry(tmp_path)):  # the same process (memo) and a fresh one (file)
+        assert [x.id for x in r.search_runs("tags.late = 'yes'", experiment="e")] == [run.id]
+        assert [x.id for x in r.search_runs("metrics.m > 999", experiment="e")] == [run.id]
+        assert [x.status for x in r.search_runs("params.i = 70", experiment="e")] == ["running"]
+    live.end()
+    assert [x.status for x in reg.search_runs("params.i = 70", experiment="e")] == ["finished"]
+    reg.store.put("run-index/e.json", b"damaged")
+    assert len(mm.Registry(tmp_path).runs("e")) == 71

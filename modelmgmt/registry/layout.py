@@ -16,6 +16,8 @@ Keys, relative to the registry's root::
     runs/<experiment>/<run id>.json                 tracking runs
     runs/<experiment>/<run id>/artifacts/<file>     files logged by a run
     run-ids/<run id>                                the experiment of a run (O(1) get_run)
+    run-index/<experiment>.json                     search summary of ended runs (a cache)
+    run-changes/<experiment>/<seq>.json             ended runs written again (the index replays it)
     deployments/<name>/<seq>.json                   deployment events, append-only (a log)
 
 Nothing else in the package spells a key: gc, blobs, tracking and the registry all call these
@@ -149,6 +151,16 @@ def run_artifact_prefix(experiment: str, run_id: str) -> str:
 def run_id_key(run_id: str) -> str:
     """``run-ids/<id>``: holds the run's experiment name."""
     return f"{RUN_IDS}{run_id}"
+
+
+def run_index_key(experiment: str) -> str:
+    """The experiment's summary of ended runs (a cache any reader may rewrite)."""
+    return f"run-index/{experiment}.json"
+
+
+def run_changes_prefix(experiment: str) -> str:
+    """The log of ended runs that were written again."""
+    return f"run-changes/{experiment}/"
 
 
 def deployment_prefix(name: str) -> str:

@@ -30,6 +30,7 @@ from modelmgmt.registry.index import VersionIndex
 from modelmgmt.registry.layout import ABORTED, CLAIM, DELETED, MANIFEST, TAGS, version_key, version_prefix
 from modelmgmt.registry.log import writer_id
 from modelmgmt.registry.refs import check_version, parse_ref
+from modelmgmt.registry.run_index import RunIndex
 from modelmgmt.registry.search import compile_filter, compile_order, select
 from modelmgmt.registry.signing import SIGNATURE, Trust
 from modelmgmt.registry.tracking import Run, find_run, list_experiments, list_runs, record_summary, run_records
@@ -81,6 +82,7 @@ class Registry:
         self.index = VersionIndex(self)
         #: on local disk many small reads are fastest in one thread (no GIL contention)
         self._local = self.store.local_path(layout.MODELS + "x") is not None
+        self.run_index = RunIndex(self.store, parallel=not self._local)
 
     def __repr__(self) -> str:
         return f"Registry({self.url!r})"
