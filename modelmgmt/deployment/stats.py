@@ -22,9 +22,9 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from modelmgmt._prometheus import Exposition, escape, format_value
+from modelmgmt._prometheus import Exposition, format_value
 
-__all__ = ["DEFAULT_BUCKETS", "Histogram", "RequestStats", "escape_label"]
+__all__ = ["DEFAULT_BUCKETS", "Histogram", "RequestStats"]
 
 #: upper bounds (seconds) of the latency histogram buckets; +Inf is implicit
 DEFAULT_BUCKETS: tuple[float, ...] = (
@@ -32,10 +32,6 @@ DEFAULT_BUCKETS: tuple[float, ...] = (
     2.5, 5.0, 10.0,
 )
 
-
-def escape_label(value: Any) -> str:
-    """Escape a Prometheus label value (backslash, double quote, newline)."""
-    return escape(value)
 
 
 class Histogram:
