@@ -150,6 +150,24 @@ def _simple_imputer(g: _Graph, x: str, step: Any, p: _Params) -> str:
     return out
 
 
+def _clip(g: _Graph, x: str, lower: str, upper: str) -> str:
+    """np.clip semantics, NaN kept: comparisons with NaN are false, so NaN passes through."""
+    x = g.op("Where", [g.op("Less", [x, lower]), lower, x])
+    return g.op("Where", [g.op("Greater", [x, upper]), upper, x])
+
+
+def _min_max_scaler(g: _Graph, x: str, step: Any, p: _Params) -> str:
+    out = g.op("Add", [g.op("Mul", [x, p["scale"]]), p["min"]])
+    if step.config.get("clip"):
+        lo, hi = step.config["feature_range"]
+        out = _clip(g, out, g.const(np.array(lo, dtype=np.float64)), g.const(np.array(hi, dtype=np.float64)))
+    return out
+
+
+def _clipper(g: _Graph, x: str, step: Any, p: _Params) -> str:
+    return _clip(g, x, p["lower"], p["upper"])
+
+
 _MODELS: dict[str, Callable[..., dict[str, str]]] = {
     "LinearRegression": _linear_regression,
     "LogisticRegression": _logistic_regression,
@@ -159,6 +177,8 @@ _MODELS: dict[str, Callable[..., dict[str, str]]] = {
 _STEPS: dict[str, Callable[..., str]] = {
     "StandardScaler": _standard_scaler,
     "SimpleImputer": _simple_imputer,
+    "MinMaxScaler": _min_max_scaler,
+    "Clipper": _clipper,
 }
 
 

@@ -204,3 +204,30 @@ def test_onnxruntime_deployment_serves_updates_and_rolls_back(tmp_path):
         assert dep.status()["errors"] == 1
     with pytest.raises(mm.InvalidArgumentError, match="unknown option"):
         mm.deploy("iris/1", registry=reg, target="onnxruntime", port=1)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_min_max_scaler_and_clipper_steps(dtype):
+    X, y = datasets.load_wine(return_X_y=True)
+    X = X.copy()
+    X[::17, 3] = np.nan  # NaN passes through the clipper and is imputed after it
+    for clip in (False, True):
+        pipe = mm.models.Pipeline([mm.data.Clipper(0.05, 0.95), mm.data.SimpleImputer(),
+                                   mm.data.MinMaxScaler(feature_range=(-1, 2), clip=clip), mm.models.MLP(hidden=(8,))])
+        pipe.fit(X, y, epochs=3, seed=0)
+        Xt = X * 1.3  # values outside the fitted range exercise clip
+        _assert_parity(pipe, Xt, dtype)
+
+
+def test_from_sklearn_models_export_and_match_scikit_learn():
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = datasets.load_breast_cancer(return_X_y=True)
+    sk = make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression(max_iter=500)).fit(X, y)
+    native = mm.models.from_sklearn(sk)
+    out = _run(native, X, "float64")
+    np.testing.assert_allclose(out["predict_proba"], sk.predict_proba(X), atol=1e-9)
+    np.testing.assert_array_equal(out["predict"], sk.predict(X))
