@@ -127,6 +127,8 @@ class HTTPDeployment(ServingDeployment):
             self.pool.stop()
         if self.server is not None:
             self.server.server_close()
+        if self.batcher is not None:
+            self.batcher.stop()
         self._stop_slots()
 
     def _specs(self) -> list[dict[str, Any]]:
