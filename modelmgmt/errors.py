@@ -13,6 +13,10 @@ __all__ = [
     "ModelTypeError",
     "ConvergenceWarning",
     "PluginWarning",
+    "InputSignatureError",
+    "UnknownOutputError",
+    "AlertWarning",
+    "CBPEWarning",
 ]
 
 
@@ -60,3 +64,19 @@ class ConvergenceWarning(UserWarning):
 
 class PluginWarning(UserWarning):
     """A plugin (or one of its names) could not be used and was skipped; the message names it."""
+
+
+class InputSignatureError(InvalidArgumentError):
+    """Input does not match a served version's signature (feature count or dtype)."""
+
+
+class UnknownOutputError(InputSignatureError):
+    """A requested output the served model does not produce."""
+
+
+class AlertWarning(UserWarning):
+    """Warning category of monitor alerts that have no callback."""
+
+
+class CBPEWarning(UserWarning):
+    """The reference shows that the model's scores are not calibrated: CBPE can't be trusted."""

@@ -392,3 +392,31 @@ def test_one_module_attr_importer():
         if "import_module(" in path.read_text() or "__import__(" in path.read_text()
     }
     assert users <= allowed, f"use modelmgmt._importing.import_object instead in {sorted(users - allowed)}"
+
+
+#: exceptions that never reach a caller: each is turned into an HTTP status or an exit code
+INTERNAL_EXCEPTIONS = {
+    "modelmgmt.cli._common.CLIError", "modelmgmt.deployment.server.HTTPError",
+    "modelmgmt.deployment.protocol.BadRequest", "modelmgmt.deployment.protocol.ColumnError",
+    "modelmgmt.deployment.protocol.UnsupportedEncoding", "modelmgmt.deployment.protocol.BodyTooLarge",
+}
+
+
+def test_every_exception_class_lives_in_errors():
+    """errors.py holds every exception and warning class; each exception is a ModelmgmtError."""
+    import modelmgmt.errors as errors
+
+    outside = []
+    for module, path in MODULES.items():
+        if module == "modelmgmt.errors":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef) and not _is_private(node.name):
+                bases = [ast.unparse(b).rsplit(".", 1)[-1] for b in node.bases]
+                if any(b.endswith(("Error", "Exception", "Warning")) for b in bases):
+                    if f"{module}.{node.name}" not in INTERNAL_EXCEPTIONS:
+                        outside.append(f"{module}.{node.name}")
+    assert not outside, f"define these in modelmgmt/errors.py: {outside}"
+    for name in errors.__all__:
+        cls = getattr(errors, name)
+        assert issubclass(cls, (errors.ModelmgmtError, Warning)), name

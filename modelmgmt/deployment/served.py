@@ -18,20 +18,12 @@ import numpy as np
 
 from modelmgmt._resources import CpuPerRow
 from modelmgmt.deployment.protocol import datatype_of
-from modelmgmt.errors import InvalidArgumentError
+from modelmgmt.errors import InputSignatureError, InvalidArgumentError, UnknownOutputError
 
 __all__ = ["ServedVersion", "InputSignatureError", "UnknownOutputError", "ROW_ALIGN", "load_version", "final_model"]
 
 #: rows are padded to a multiple of this when batching, so a row's bits never depend on its batch
 ROW_ALIGN = 16
-
-
-class InputSignatureError(ValueError):
-    """Input does not match the served version's signature (feature count or dtype)."""
-
-
-class UnknownOutputError(InputSignatureError):
-    """A requested output the served model does not produce."""
 
 
 def final_model(model: Any) -> Any:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import attrs
 
-from modelmgmt.errors import NotFoundError
+from modelmgmt.errors import AlertWarning, NotFoundError
 
 if TYPE_CHECKING:
     from modelmgmt.monitor.report import DriftReport
@@ -44,10 +44,6 @@ METRICS = (
 )
 #: per-feature numbers: ``feature:<name>`` is the statistic, ``feature:<name>:<field>`` the field
 FEATURE_FIELDS = ("statistic", "p_value", "drifted", "missing_share", "out_of_range_share")
-
-
-class AlertWarning(UserWarning):
-    """Warning category of alerts that have no callback."""
 
 
 @attrs.frozen

@@ -25,7 +25,7 @@ import attrs
 import numpy as np
 
 from modelmgmt import metrics as _metrics
-from modelmgmt.errors import InvalidArgumentError
+from modelmgmt.errors import CBPEWarning, InvalidArgumentError
 
 __all__ = ["LabelState", "CBPEState", "CBPEWarning", "SCORE_BINS", "calibration_check",
            "score_columns", "predicted_columns"]
@@ -33,10 +33,6 @@ __all__ = ["LabelState", "CBPEState", "CBPEWarning", "SCORE_BINS", "calibration_
 #: bins of the score histograms (realised roc_auc past the kept rows, CBPE's roc_auc)
 SCORE_BINS = 1000
 _CENTRES = (np.arange(SCORE_BINS) + 0.5) / SCORE_BINS
-
-
-class CBPEWarning(UserWarning):
-    """The reference shows that the model's scores are not calibrated: CBPE can't be trusted."""
 
 
 def score_columns(y_score: np.ndarray) -> np.ndarray:
