@@ -97,3 +97,31 @@ def test_invalid_argument_error_is_caught_as_value_and_type_error():
     assert issubclass(mm.InvalidArgumentError, (ValueError))
     assert issubclass(mm.InvalidArgumentError, TypeError)
     assert issubclass(mm.InvalidArgumentError, mm.ModelmgmtError)
+
+
+def _registry(tmp_path):
+    reg = mm.Registry(f"file://{tmp_path / 'reg'}")
+    version = reg.register("lin", _fitted())
+    reg.set_alias("lin", "prod", version.version)
+    with reg.start_run("exp1"):
+        pass
+    return reg
+
+
+UNKNOWN = {
+    "metric": (lambda tmp: mm.metrics.get("nope"), "accuracy"),
+    "store scheme": (lambda tmp: mm.Registry("nope://x"), "memory"),
+    "deployer": (lambda tmp: mm.deploy("lin", registry=_registry(tmp), target="nope"), "inprocess"),
+    "export format": (lambda tmp: mm.export(_fitted(), tmp / "x", format="nope"), "modelmgmt"),
+    "experiment": (lambda tmp: _registry(tmp).runs("nope"), "exp1"),
+    "alias": (lambda tmp: _registry(tmp).get("lin@nope"), "prod"),
+}
+
+
+@pytest.mark.parametrize("what", sorted(UNKNOWN))
+def test_unknown_name_is_not_found_listing_known_names(what, tmp_path):
+    call, known = UNKNOWN[what]
+    with pytest.raises(mm.NotFoundError) as info:
+        call(tmp_path)
+    assert "nope" in str(info.value)
+    assert known in str(info.value)

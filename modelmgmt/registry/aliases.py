@@ -53,6 +53,11 @@ class AliasBook:
         """Every alias that ``name`` ever had (one delimiter listing), sorted."""
         return sorted(self.store.list_dirs(layout.alias_prefix(name)))
 
+    def missing(self, name: str, alias: str) -> NotFoundError:
+        """The error for an unknown alias, listing the live ones (read only on this error path)."""
+        known = ", ".join(sorted(self.current(name))) or "none"
+        return NotFoundError(f"model {name!r} has no alias {alias!r}; known: {known}")
+
     def current(self, name: str) -> dict[str, int]:
         """Every live alias of ``name`` and its target."""
         out = {}
@@ -67,7 +72,7 @@ class AliasBook:
         log = self.log(name, alias)
         records = log.read()
         if not records:
-            raise NotFoundError(f"model {name!r} has no alias {alias!r}")
+            raise self.missing(name, alias)
         states = self._legacy_states(log, records) if any("below" not in r for r in records) else None
         out, previous = [], None
         for r in records:
@@ -102,7 +107,7 @@ class AliasBook:
         def make(last: dict[str, Any] | None) -> dict[str, Any]:
             current, _ = self._state(log, last)
             if current is None:
-                raise NotFoundError(f"model {name!r} has no alias {alias!r}")
+                raise self.missing(name, alias)
             return {"action": "delete", "version": None, "previous": current, "below": 0}
 
         log.append(make)
@@ -113,7 +118,7 @@ class AliasBook:
 
         def make(last: dict[str, Any] | None) -> dict[str, Any]:
             if last is None:
-                raise NotFoundError(f"model {name!r} has no alias {alias!r}")
+                raise self.missing(name, alias)
             current, below = self._state(log, last)
             while below:
                 record = log.record(below)

@@ -127,7 +127,7 @@ class Registry:
             if target is None:
                 if not self._is_model(name):
                     raise NotFoundError(f"no model named {name!r} in registry {self.url!r}")
-                raise NotFoundError(f"model {name!r} has no alias {alias!r}")
+                raise self.alias_book.missing(name, alias)
             return name, target
         if version is None:
             latest = self._latest(name)
