@@ -170,6 +170,7 @@ def test_run_page_curves_and_options(site):
     data = api(site, f"/runs/{rid}")
     assert data["points"]["batch_loss"] == 500 and data["params"]["l2"] == 0.0
     assert data["versions"] == ["churn/1"]
+    assert data["resources"]["wall_seconds"] > 0 and "<h3>Cost</h3>" in body
 
 
 def test_runs_compare_overlays_curves(site):

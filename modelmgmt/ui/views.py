@@ -283,7 +283,8 @@ def _run_row(run: Any) -> dict[str, Any]:
             "start_time": run.start_time, "end_time": run.end_time,
             "parent_id": getattr(run, "parent_id", None), "params": dict(run.params),
             "metrics": {k: pts[-1][1] for k, pts in run.metrics.items() if pts},
-            "tags": dict(run.tags), "versions": list(run.versions)}
+            "tags": dict(run.tags), "versions": list(run.versions),
+            "resources": dict(getattr(run, "resources", None) or {})}
 
 
 def experiment_page(reg: Any, query: Query, name: str) -> Page:
