@@ -87,3 +87,19 @@ def test_versions_pages_in_bounded_memory(tmp_path):
         except mm.InvalidArgumentError:
             continue
         raise AssertionError(f"{bad} was accepted")
+
+
+def test_list_dirs_on_every_builtin_store(tmp_path):
+    import uuid
+
+    from modelmgmt.stores import open_store
+
+    for url in (str(tmp_path / "local"), f"memory://dirs-{uuid.uuid4().hex}"):
+        store = open_store(url)
+        for key in ("a/b/c", "a/d/e/f", "a/g", "h/i"):
+            store.put(key, b"1")
+        assert store.list_dirs("") == ["a", "h"]
+        assert store.list_dirs("a/") == ["b", "d"] == store.list_dirs("a")
+        assert store.list_dirs("a/d/") == ["e"] and store.list_dirs("missing/") == []
+        # the default implementation (for third-party stores) gives the same answers
+        assert mm.Store.list_dirs(store, "a/") == ["b", "d"]
