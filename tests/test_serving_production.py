@@ -175,6 +175,10 @@ def test_every_inference_response_names_the_version(reg):
         assert post(dep.url, "/v2/models/clf/infer", body)[1] == "clf/1"
         assert post(dep.url, "/v2/models/clf/versions/1/infer", body)[1] == "clf/1"
         assert post(dep.url, "/invocations", {"inputs": [[1, 2, 3]]})[1] == "clf/1"
+        # refused requests say which version refused them
+        assert post(dep.url, "/invocations", {"inputs": [[1, 2]]})[:2] == (422, "clf/1")
+        bad = {"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP64", "data": [1, 2]}]}
+        assert post(dep.url, "/v2/models/clf/infer", bad)[:2] == (422, "clf/1")
 
 
 # --- batching ----------------------------------------------------------------------------------

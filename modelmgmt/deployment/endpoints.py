@@ -64,6 +64,7 @@ class Endpoints:
     server: Any
     headers: Any
     query: str
+    version_label: str | None
 
     # the transport's part, defined by the handler
     def _has_body(self) -> bool:
@@ -179,6 +180,7 @@ class Endpoints:
 
     def _infer(self, name: str, version: str | None):
         slot, served = self._served_for(name, version)
+        self.version_label = served.label
         self._content_type((_JSON, "application/octet-stream"))
         raw = self._read_body()
         try:
@@ -222,6 +224,7 @@ class Endpoints:
             served = slot.served()
         except Exception as exc:
             raise HTTPError(503, str(exc)) from None
+        self.version_label = served.label
         raw = self._read_body()
         try:
             if ctype in ("text/csv", "application/csv"):

@@ -259,6 +259,7 @@ class Handler(Endpoints, BaseHTTPRequestHandler):
         path, _, self.query = self.path.partition("?")
         endpoint, allowed, route = self._route(path)
         self._body_read = False
+        self.version_label: str | None = None  # set by inference endpoints once a version is chosen
         extra: dict[str, str] = {}
         try:
             if route is None:
@@ -276,6 +277,8 @@ class Handler(Endpoints, BaseHTTPRequestHandler):
         except Exception as exc:  # never let a bug kill the connection without an answer
             code, ctype = 500, _JSON
             body = error_body(endpoint, 500, f"internal error: {type(exc).__name__}: {exc}")
+        if self.version_label is not None and "X-Model-Version" not in extra:
+            extra = {**extra, "X-Model-Version": self.version_label}  # errors of inference too
         refused = not self._body_read and self._has_body()
         if refused:
             self.close_connection = True
