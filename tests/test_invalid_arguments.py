@@ -85,9 +85,54 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
+def _reg():
+    reg = mm.Registry(f"memory://invalid-args-{id(object())}")
+    reg.register("lin", _fitted())
+    return reg
+
+
+SECOND_WAVE = {
+    "alert_when for_": (lambda: mm.Monitor(X).alert_when("drift_share", ">", 0.5, for_=0), "for_"),
+    "alert_when op": (lambda: mm.Monitor(X).alert_when("drift_share", "~", 0.5), "op"),
+    "Monitor window": (lambda: mm.Monitor(X, window=0), "window"),
+    "versions offset": (lambda: _reg().versions("lin", offset=-1), "offset"),
+    "versions limit": (lambda: _reg().versions("lin", limit="3"), "limit"),
+    "search_versions limit": (lambda: _reg().search_versions("", limit=-1), "limit"),
+    "deploy port": (lambda: mm.deploy("lin", registry=_reg(), target="http", port=-1), "port"),
+    "deploy max_batch_size": (lambda: mm.deploy("lin", registry=_reg(), max_batch_size=0), "max_batch_size"),
+    "permutation_importance n_repeats": (
+        lambda: mm.explain.permutation_importance(_fitted(), X, Y, n_repeats=0), "n_repeats"),
+    "partial_dependence grid_resolution": (
+        lambda: mm.explain.partial_dependence(_fitted(), X, 0, grid_resolution=1), "grid_resolution"),
+    "OneHotEncoder handle_unknown": (lambda: mm.data.OneHotEncoder(handle_unknown="warn"), "handle_unknown"),
+    "ColumnTransformer remainder": (
+        lambda: mm.data.ColumnTransformer([("s", mm.data.StandardScaler(), [0])], remainder="keep"), "remainder"),
+    "Clipper lower_quantile": (lambda: mm.data.Clipper(lower_quantile=2.0), "lower_quantile"),
+    "brier_score_loss scale_by_half": (
+        lambda: mm.metrics.brier_score_loss(Y, np.full(20, 0.5), scale_by_half="x"), "scale_by_half"),
+    "classification_report digits": (lambda: mm.metrics.classification_report(Y, Y, digits=-1), "digits"),
+    "roc_auc max_fpr": (lambda: mm.metrics.roc_auc(Y, X[:, 0], max_fpr=2.0), "max_fpr"),
+    "MultiStepLR milestones": (lambda: schedules.MultiStepLR(_opt(), milestones=[3, "x"]), "milestones"),
+    "OneCycleLR max_lr": (lambda: schedules.OneCycleLR(_opt(), max_lr=-1.0, total_steps=10), "max_lr"),
+    "PolynomialLR total_iters": (lambda: schedules.PolynomialLR(_opt(), total_iters=0), "total_iters"),
+    "CosineAnnealingWarmRestarts T_0": (lambda: schedules.CosineAnnealingWarmRestarts(_opt(), T_0=0), "T_0"),
+    "SGD maximize": (lambda: mm.optim.SGD(maximize="yes"), "maximize"),
+    "cross_validate cv": (lambda: mm.tuning.cross_validate(mm.models.LogisticRegression, X, Y, cv=1), "cv"),
+    "HalvingSearch factor": (
+        lambda: mm.tuning.HalvingSearch(mm.models.LogisticRegression, {"l2": [0.0]}, factor=1), "factor"),
+    "evaluate metrics": (lambda: mm.evaluate(_fitted(), X, Y, metrics=42), "metrics"),
+    "train_test_split seed": (lambda: mm.data.train_test_split(X, seed="x"), "seed"),
+    "KFold shuffle": (lambda: mm.data.KFold(shuffle="yes"), "shuffle"),
+    "quantize bits range": (lambda: mm.compress.quantize(_fitted(), bits=3), "bits"),
+    "distill alpha": (lambda: mm.compress.distill(_fitted(), mm.models.LogisticRegression(), X, alpha=2.0), "alpha"),
+    "LinearRegression solver": (lambda: mm.models.LinearRegression(solver="qr"), "solver"),
+    "Registry require_signature": (lambda: mm.Registry("memory://x", require_signature="yes"), "require_signature"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES) + sorted(SECOND_WAVE))
 def test_bad_number_raises_invalid_argument_naming_it(case):
-    call, argument = CASES[case]
+    call, argument = CASES[case] if case in CASES else SECOND_WAVE[case]
     with pytest.raises(mm.InvalidArgumentError) as info:
         call()
     assert re.search(argument, str(info.value)), f"the message should name {argument!r}: {info.value}"

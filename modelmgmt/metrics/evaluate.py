@@ -51,6 +51,8 @@ def evaluate(model: Any, X: Any, y: Any, metrics: Iterable[Any] = ("accuracy",))
     """
     if isinstance(metrics, (str, Metric)):
         metrics = (metrics,)
+    if not isinstance(metrics, Iterable):
+        raise InvalidArgumentError(f"metrics must be a metric name, a Metric or an iterable of them; got {metrics!r}")
     resolved = [_resolve(m) for m in metrics]
     if not resolved:
         raise InvalidArgumentError("metrics must name at least one metric")
