@@ -396,7 +396,7 @@ def test_one_module_attr_importer():
 
 #: exceptions that never reach a caller: each is turned into an HTTP status or an exit code
 INTERNAL_EXCEPTIONS = {
-    "modelmgmt.cli._common.CLIError", "modelmgmt.deployment.server.HTTPError",
+    "modelmgmt.cli._common.CLIError", "modelmgmt.deployment.endpoints.HTTPError",
     "modelmgmt.deployment.protocol.BadRequest", "modelmgmt.deployment.protocol.ColumnError",
     "modelmgmt.deployment.protocol.UnsupportedEncoding", "modelmgmt.deployment.protocol.BodyTooLarge",
 }
