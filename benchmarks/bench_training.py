@@ -80,7 +80,9 @@ def bench_fit(quick, repeat):
 
     def ours():
         model = mm.models.MLP(hidden=(32,))
-        model.fit(X_tr, y_tr, epochs=epochs, batch_size=32, optimizer=mm.optim.Adam(lr=0.01), seed=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # ConvergenceWarning: we stop after `epochs` on purpose
+            model.fit(X_tr, y_tr, epochs=epochs, batch_size=32, optimizer=mm.optim.Adam(lr=0.01), seed=0)
         return (model.predict(X_te) == y_te).mean()
 
     def sk():
