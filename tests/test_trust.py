@@ -671,3 +671,15 @@ def test_json_depth_is_measured_exactly_before_parsing(value, indent):
     from modelmgmt.registry.artifact import _json_depth
 
     assert _json_depth(json.dumps(value, indent=indent).encode()) == _depth(value)
+
+
+def test_gc_stops_at_a_damaged_manifest_and_deletes_nothing(url):
+    reg = mm.Registry(url)
+    reg.register("m", ToyLinear.random(seed=0))
+    reg.register("other", ToyLinear.random(seed=1))
+    reg.store.put("blobs/sha256/" + "0" * 64, b"orphan")
+    before = reg.store.list("blobs/")
+    reg.store.put(_manifest_key("other"), b"[" * 100_000)
+    with pytest.raises(mm.IntegrityError, match="levels deep"):
+        reg.gc(grace_period=0)
+    assert reg.store.list("blobs/") == before  # what a damaged manifest references is unknown: keep all

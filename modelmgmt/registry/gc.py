@@ -24,7 +24,7 @@ import time
 from typing import Any
 
 from modelmgmt.errors import InvalidArgumentError, NotFoundError
-from modelmgmt.registry import layout
+from modelmgmt.registry import artifact, layout
 
 __all__ = ["collect"]
 
@@ -59,8 +59,10 @@ def _referenced(registry: Any, grace_period: float) -> tuple[set[str], int]:
     now, in_flight = time.time(), 0
     for (name, version), leaves in folders.items():
         if layout.MANIFEST in leaves:
+            key = layout.version_key(name, version, layout.MANIFEST)
             try:
-                manifest = json.loads(store.get(layout.version_key(name, version, layout.MANIFEST)))
+                # a damaged manifest stops gc (IntegrityError): what it references is unknown
+                manifest = artifact.parse_manifest(store.get(key), key)
             except NotFoundError:  # deleted meanwhile: fall through to the claim
                 manifest = None
             if manifest is not None:
