@@ -287,3 +287,21 @@ def test_one_hot_ignore_matches_sklearn_on_unseen_values(train, test, numbers):
         warnings.simplefilter("ignore")  # sklearn warns about unknown categories
         expected = ref.transform(Z)
     np.testing.assert_array_equal(ours.transform(Z), expected)
+
+
+def test_searches_and_cross_validation_take_string_pipelines():
+    df = _table(150, seed=5)
+    X = df.to_numpy(dtype=object)
+    y = ((df["plan"] == "pro") | (df["spend"] > 80)).to_numpy().astype(int)
+
+    def factory(l2=0.0):
+        return mm.models.Pipeline([
+            ColumnTransformer([("cat", OneHotEncoder(handle_unknown="ignore"), [0, 2]), ("num", StandardScaler(), [1, 3])]),
+            mm.models.LogisticRegression(l2=l2),
+        ])
+
+    search = mm.tuning.GridSearch(factory, {"l2": [1e-3, 1.0]}, cv=3).fit(X, y)
+    assert search.best_params == {"l2": 1e-3} and search.best_score > 0.9
+    assert (search.best_model.predict(X) == y).mean() > 0.9
+    scores = mm.tuning.cross_validate(factory, X, y, cv=3)
+    assert len(scores["test_accuracy"]) == 3

@@ -10,6 +10,7 @@ import numpy as np
 from modelmgmt._validation import as_1d, as_float_2d, check_same_length
 from modelmgmt.base import capabilities
 from modelmgmt.data import KFold, StratifiedKFold
+from modelmgmt.data.tables import as_2d
 from modelmgmt.errors import InvalidArgumentError
 from modelmgmt.tuning._progress import make_progress
 from modelmgmt.tuning._scoring import check_scoring
@@ -66,12 +67,18 @@ def check_cv(cv: Any, X: np.ndarray, y: np.ndarray | None, classifier: bool) -> 
     return out
 
 
-def prepare_xy(X: Any, y: Any, allow_nan: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def prepare_xy(X: Any, y: Any, allow_nan: bool = False, allow_strings: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Validate the data every search takes: 2-D finite X, 1-D y of the same length.
 
     ``allow_nan`` lets NaN through (never infinity) for models that impute, such as a
-    Pipeline with a SimpleImputer step.
+    Pipeline with a SimpleImputer step; ``allow_strings`` lets string columns through (as a
+    2-D object array, columns in order) for models that encode them.
     """
+    if allow_strings:
+        X = as_2d(X, "X")
+        y = as_1d(y, "y")
+        check_same_length(X=X, y=y)
+        return X, y
     X = as_float_2d(X, "X", allow_nan=allow_nan)
     if allow_nan and np.isinf(X).any():
         raise InvalidArgumentError(f"X must not contain infinite values; it contains {int(np.isinf(X).sum())}")
@@ -104,7 +111,8 @@ def cross_validate(
     if fit_params is not None and not isinstance(fit_params, dict):
         raise InvalidArgumentError(f"fit_params must be a dict of keyword arguments for fit; got {type(fit_params).__name__}")
     probe = factory()
-    X, y = prepare_xy(X, y, allow_nan=bool(capabilities(probe)["accepts_nan"]))
+    caps = capabilities(probe)
+    X, y = prepare_xy(X, y, allow_nan=bool(caps["accepts_nan"]), allow_strings=bool(caps["accepts_strings"]))
     check_error_score(error_score)
     scorers = check_scoring(scoring)
     classifier = bool(capabilities(probe)["is_classifier"])

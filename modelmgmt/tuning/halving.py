@@ -114,8 +114,8 @@ class HalvingSearch(_BaseSearch):
     def fit(self, X: Any, y: Any) -> "HalvingSearch":
         """Run the rounds on (X, y); fills ``results``, ``n_resources``, ``n_candidates``; returns self."""
         candidates = parameter_grid(self.param_grid)
-        classifier, accepts_nan = self._probe(candidates)
-        X, y = prepare_xy(X, y, allow_nan=accepts_nan)
+        classifier, accepts_nan, accepts_strings = self._probe(candidates)
+        X, y = prepare_xy(X, y, allow_nan=accepts_nan, allow_strings=accepts_strings)
         splits = check_cv(self.cv, X, y, classifier)
         n_classes = len(np.unique(y)) if classifier else 0
         min_r, max_r, n_iter = self._budget(len(X), len(splits), n_classes, len(candidates))

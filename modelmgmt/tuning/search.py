@@ -285,19 +285,19 @@ class _BaseSearch:
             for r, m in zip(rows, means):
                 r[rank_key] = int(1 + np.sum(means > m))
 
-    def _probe(self, candidates: list[dict]) -> tuple[bool, bool]:
-        """Build the first candidate and check fit__ names; return (is classifier, accepts NaN)."""
+    def _probe(self, candidates: list[dict]) -> tuple[bool, bool, bool]:
+        """Build the first candidate and check fit__ names; (is classifier, accepts NaN, accepts strings)."""
         model = self.factory(**split_params(candidates[0])[0])
         check_fit_names(model, {n for c in candidates for n in c})
         caps = capabilities(model)
-        return bool(caps["is_classifier"]), bool(caps["accepts_nan"])
+        return bool(caps["is_classifier"]), bool(caps["accepts_nan"]), bool(caps["accepts_strings"])
 
     def fit(self, X: Any, y: Any) -> "_BaseSearch":
         """Run the search on (X, y); fills ``results`` and the ``best_*`` attributes; returns self."""
         candidates = self._candidates()
         check_param_names(self.factory, {n for c in candidates for n in c})
-        classifier, accepts_nan = self._probe(candidates)
-        X, y = prepare_xy(X, y, allow_nan=accepts_nan)
+        classifier, accepts_nan, accepts_strings = self._probe(candidates)
+        X, y = prepare_xy(X, y, allow_nan=accepts_nan, allow_strings=accepts_strings)
         check_scoring(self.scoring)
         splits = check_cv(self.cv, X, y, classifier)
         bar = make_progress(self.progress, len(candidates) * len(splits), type(self).__name__)
