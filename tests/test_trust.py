@@ -683,3 +683,12 @@ def test_gc_stops_at_a_damaged_manifest_and_deletes_nothing(url):
     with pytest.raises(mm.IntegrityError, match="levels deep"):
         reg.gc(grace_period=0)
     assert reg.store.list("blobs/") == before  # what a damaged manifest references is unknown: keep all
+
+
+def test_register_after_a_damaged_earlier_version_still_works(tmp_path):
+    reg = mm.Registry(tmp_path / "reg")
+    big = {"a": np.ones((600, 1000)), "c": np.zeros((600, 1000))}  # > 8 MiB: the pipelined register
+    reg.register("m", ToyLinear.random(extra=big))
+    reg.store.put(_manifest_key(), b"[" * 100_000)
+    assert reg.register("m", ToyLinear.random(seed=1, extra=big)).version == 2
+    np.testing.assert_array_equal(reg.load("m/2").params["a"], big["a"])

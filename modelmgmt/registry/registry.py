@@ -17,6 +17,7 @@ import attrs
 from modelmgmt._validation import check_int, validate_name
 from modelmgmt.errors import (
     ConflictError,
+    IntegrityError,
     InvalidArgumentError,
     NotFittedError,
     NotFoundError,
@@ -204,8 +205,9 @@ class Registry:
         """Tensor names whose dtype and shape match the previous version (probably unchanged)."""
         for n in range(version - 1, max(0, version - 4), -1):
             try:
-                previous = json.loads(self.store.get(version_key(name, n, MANIFEST)))["tensors"]
-            except (NotFoundError, ValueError, KeyError):
+                key = version_key(name, n, MANIFEST)
+                previous = artifact.parse_manifest(self.store.get(key), key)["tensors"]
+            except (NotFoundError, IntegrityError):  # a damaged earlier version is only no hint
                 continue
             return {
                 t for t, arr in arrays.items()
@@ -561,7 +563,8 @@ class Registry:
         if limit is not None:
             limit = check_int(limit, "limit", min=0)
         experiments = [experiment] if experiment is not None else self.experiments()
-        rows = [record_summary(r) for e in experiments for r in run_records(self, e)]
+        rows = [row for e in experiments
+                for row in self.run_index.summaries(e, run_records(self, e), record_summary)]
         return [Run.from_dict(row["record"], self) for row in select(rows, predicate, order, limit)]
 
     def __iter__(self) -> Iterator[str]:
