@@ -40,6 +40,7 @@ class RunIndex:
         self.store = store
         self.parallel = parallel
         self._memo: dict[str, tuple[int, dict[str, dict[str, Any]]]] = {}
+        self._rows: dict[str, dict[str, dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
     def _read(self, experiment: str, run_id: str) -> dict[str, Any] | None:
@@ -94,3 +95,19 @@ class RunIndex:
             self._memo[experiment] = (changes_seq, ended)
         present = set(ids)
         return [r for i, r in ended.items() if i in present] + list(fresh.values())
+
+    def summaries(self, experiment: str, records: list[dict[str, Any]], summarize: Any) -> list[dict[str, Any]]:
+        """``summarize(record)`` for each record, remembered for ended runs' unchanged records."""
+        with self._lock:
+            cache = self._rows.setdefault(experiment, {})
+        out = []
+        for record in records:
+            hit = cache.get(record.get("id"))
+            if hit is not None and hit["record"] is record:  # the same stored record as before
+                out.append(hit)
+                continue
+            row = summarize(record)
+            if record.get("status") in _FINAL:
+                cache[record.get("id")] = row
+            out.append(row)
+        return out

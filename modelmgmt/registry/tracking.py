@@ -312,13 +312,15 @@ def run_records(registry: Any, experiment: str) -> list[dict[str, Any]]:
 
 
 def record_summary(record: dict[str, Any]) -> dict[str, Any]:
-    """A stored run record as search sees it (see :meth:`Run.summary`), without building the Run."""
+    """A stored run record as search sees it (latest metric values, params, tags, attributes),
+    without building the Run."""
+    get = record.get
     return {
-        "metrics": {k: pts[-1][1] for k, pts in record.get("metrics", {}).items() if pts},
-        "params": record.get("params", {}), "tags": record.get("tags", {}),
-        "run_id": record.get("id"), "status": record.get("status"), "experiment": record.get("experiment"),
-        "start_time": record.get("start_time"), "end_time": record.get("end_time"),
-        "parent_id": record.get("parent_id"), "record": record,
+        "metrics": {k: pts[-1][1] for k, pts in get("metrics", {}).items() if pts},
+        "params": get("params", {}), "tags": get("tags", {}),
+        "run_id": get("id"), "status": get("status"), "experiment": get("experiment"),
+        "start_time": get("start_time"), "end_time": get("end_time"),
+        "parent_id": get("parent_id"), "record": record,
     }
 
 
