@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from typing import Any
 
@@ -88,6 +89,14 @@ def _apply_masks(params: dict[str, np.ndarray], masks: dict[str, np.ndarray]) ->
     """Zero the pruned weights again after an optimizer step (momentum must not revive them)."""
     for k, m in masks.items():
         np.multiply(params[k], m, out=params[k])
+
+
+def _caller_stacklevel() -> int:
+    """The stacklevel that points a warning at the first frame outside modelmgmt (the user's line)."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and str(frame.f_globals.get("__name__", "")).startswith("modelmgmt."):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _grad_norm(grads: dict[str, np.ndarray]) -> float:
@@ -279,7 +288,7 @@ def fit(
                 f"the training loss became {logs['loss']} in epoch {epoch}: training diverged "
                 "(try a smaller learning rate, scaled inputs, or callbacks=[TerminateOnNaN()])",
                 RuntimeWarning,
-                stacklevel=2,
+                stacklevel=_caller_stacklevel(),
             )
         if lr is not None:
             logs["lr"] = float(lr)
@@ -308,6 +317,6 @@ def fit(
             "epochs, raise the learning rate, scale the data, or fit without an optimizer where the model "
             "has a direct solver",
             ConvergenceWarning,
-            stacklevel=2,
+            stacklevel=_caller_stacklevel(),
         )
     return history
