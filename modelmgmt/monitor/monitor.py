@@ -621,25 +621,23 @@ class Monitor:
 
     def save(self, registry: Any, ref: Any) -> str:
         """Store the current report and this monitor's state beside a registered version;
-        return the report's attachment name.
+        return the attachment's name.
 
-        Two JSON attachments (no pickle) with one UTC timestamp: ``monitor/report-<t>.json``
-        (the report: what the UI draws) and ``monitor/state-<t>.json`` (settings, reference
-        and current state, from which :meth:`load` rebuilds the monitor). Alert rules are
-        not saved (callbacks are code).
+        One JSON attachment (no pickle) named ``monitor/report-<UTC timestamp>.json``: the
+        report's fields (what the UI draws; ``DriftReport.from_json`` reads it) plus
+        ``monitor_state`` (settings, reference and current state), from which :meth:`load`
+        rebuilds the monitor. Alert rules are not saved (callbacks are code).
         """
         rep = self.report()
         stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         name = f"{persist.PREFIX}{stamp}.json"
-        state = persist.dump(self)
-        registry.attach(ref, name, rep.to_json().encode("utf-8"))
-        registry.attach(ref, persist.state_name(name), state)
+        registry.attach(ref, name, persist.dump(self, rep))
         return name
 
     @classmethod
     def load(cls, registry: Any, ref: Any, name: str | None = None) -> "Monitor":
-        """The monitor saved last with :meth:`save` beside version ``ref`` (or the one saved
-        with report ``name``, the name ``save`` returned)."""
+        """The monitor saved last with :meth:`save` beside version ``ref`` (or the one in
+        attachment ``name``, the name ``save`` returned)."""
         return persist.load(cls, registry, ref, name)
 
     def __repr__(self) -> str:

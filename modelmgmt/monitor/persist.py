@@ -1,11 +1,11 @@
 """A Monitor as JSON (no pickle): its settings, its reference and its current state.
 
 Arrays of numbers are stored as base64 of their little-endian bytes (exact floats, compact);
-arrays of categories as JSON lists. ``Monitor.save`` writes two attachments with one
-timestamp: ``monitor/report-<t>.json`` (the report, what the UI reads) and
-``monitor/state-<t>.json`` (``monitor_state``: what :func:`load` needs to rebuild the
-monitor so that it continues exactly where the saved one was; merge replicas' saved
-monitors to combine them). The state holds the reference, so it can be large.
+arrays of categories as JSON lists. ``Monitor.save`` writes one attachment,
+``monitor/report-<t>.json``: the report's fields (what the UI reads) plus
+``monitor_state``, what :func:`load` needs to rebuild the monitor so that it continues
+exactly where the saved one was (merge replicas' saved monitors to combine them). The state
+holds the reference, so the file is about as large as the reference.
 """
 
 from __future__ import annotations
@@ -22,14 +22,12 @@ from modelmgmt.monitor.performance import CBPEState, LabelState
 from modelmgmt.monitor.sketch import CategoricalState, NumericState
 from modelmgmt.monitor.window import Batch, Block, Cumulative
 
-__all__ = ["dump", "load", "state_name", "encode_array", "decode_array", "FORMAT", "PREFIX", "STATE_PREFIX"]
+__all__ = ["dump", "load", "encode_array", "decode_array", "FORMAT", "PREFIX"]
 
 #: version of the ``monitor_state`` layout
 FORMAT = 1
-#: attachment names of saved reports start with this (what the UI reads) ...
+#: attachment names of saved monitors start with this
 PREFIX = "monitor/report-"
-#: ... and those of the monitor states saved with them with this
-STATE_PREFIX = "monitor/state-"
 
 
 def _value(v: Any) -> Any:
@@ -149,8 +147,9 @@ def _reference(mon: Any) -> Any:
     return [encode_array(f.reference) for f in mon._features]
 
 
-def dump(mon: Any) -> bytes:
-    """The monitor's ``monitor_state`` (settings, reference, current state) as UTF-8 JSON."""
+def dump(mon: Any, report: Any) -> bytes:
+    """The report's fields plus the monitor's ``monitor_state`` (settings, reference,
+    current state) as UTF-8 JSON."""
     with mon._lock:
         mon._flush()
         store = mon._store
@@ -167,32 +166,21 @@ def dump(mon: Any) -> bytes:
             "window_batches": None if isinstance(store, Cumulative) else [_batch(b) for b in store.batches()],
             "window_seen": None if isinstance(store, Cumulative) else store.seen,
         }
-    return json.dumps({"monitor_state": state}, allow_nan=False).encode("utf-8")
-
-
-def state_name(report_name: str) -> str:
-    """The state attachment saved with the report attachment ``report_name``."""
-    return STATE_PREFIX + report_name[len(PREFIX):]
+    return json.dumps({**report.to_dict(), "monitor_state": state}, allow_nan=False).encode("utf-8")
 
 
 def load(cls: Any, registry: Any, ref: Any, name: str | None = None) -> Any:
-    """Rebuild the monitor saved last (or with report or state attachment ``name``) beside
-    version ``ref``."""
+    """Rebuild the monitor saved last (or as attachment ``name``) beside version ``ref``."""
     if name is None:
-        saved = sorted(n for n in registry.attachments(ref) if n.startswith(STATE_PREFIX) and n.endswith(".json"))
+        saved = sorted(n for n in registry.attachments(ref) if n.startswith(PREFIX) and n.endswith(".json"))
         if not saved:
-            raise NotFoundError(f"no monitor saved beside {ref!r} (no attachment named {STATE_PREFIX}*.json)")
+            raise NotFoundError(f"no monitor saved beside {ref!r} (no attachment named {PREFIX}*.json)")
         name = saved[-1]
-    elif name.startswith(PREFIX):
-        name = state_name(name)
-    try:
-        d = json.loads(registry.attachment(ref, name))
-    except NotFoundError:
-        raise NotFoundError(f"no monitor state {name!r} beside {ref!r} (a report saved by an older version "
-                            "has no state to load)") from None
+    d = json.loads(registry.attachment(ref, name))
     state = d.get("monitor_state")
     if state is None:
-        raise NotFoundError(f"attachment {name!r} of {ref!r} holds no monitor state")
+        raise NotFoundError(f"attachment {name!r} of {ref!r} holds a report only (saved by an older version); "
+                            "it has no monitor state to load")
     if state.get("format") != FORMAT:
         raise InvalidArgumentError(f"monitor state format {state.get('format')!r} is not supported (expected {FORMAT})")
     cfg = dict(state["config"])
