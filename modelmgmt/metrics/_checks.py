@@ -73,8 +73,12 @@ def as_labels(y: Any, name: str) -> np.ndarray:
     return a
 
 
-def as_weights(sample_weight: Any, n: int) -> np.ndarray | None:
-    """Return sample weights as a 1-D float/int array of length n, or None."""
+def as_weights(sample_weight: Any, n: int, allow_all_zero: bool = False) -> np.ndarray | None:
+    """Return sample weights as a 1-D float/int array of length n, or None.
+
+    All-zero weights are refused (sklearn refuses them too) unless ``allow_all_zero``: one
+    batch of a stateful metric may weigh nothing; the metric's total is checked at compute.
+    """
     if sample_weight is None:
         return None
     w = as_1d(sample_weight, "sample_weight")
@@ -82,7 +86,7 @@ def as_weights(sample_weight: Any, n: int) -> np.ndarray | None:
         raise InvalidArgumentError(f"sample_weight must be numeric; got dtype {w.dtype}")
     if len(w) != n:
         raise InvalidArgumentError(f"sample_weight must have one weight per sample ({n}); got {len(w)}")
-    if not np.any(w):
+    if not allow_all_zero and not np.any(w):
         raise InvalidArgumentError("Sample weights must contain at least one non-zero number; got all zeros")
     if w.dtype.kind == "b":  # a True weighs one sample (a bool dot product would OR them)
         w = w.astype(np.int64)
@@ -114,12 +118,14 @@ def _union_dtype(a: np.ndarray, b: np.ndarray) -> np.dtype:
     return np.result_type(a.dtype, b.dtype)
 
 
-def check_label_pair(y_true: Any, y_pred: Any, sample_weight: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def check_label_pair(
+    y_true: Any, y_pred: Any, sample_weight: Any = None, allow_all_zero: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(y_true, y_pred, weights) as arrays: same length, both strings or both numbers."""
     yt = as_labels(y_true, "y_true")
     yp = as_labels(y_pred, "y_pred")
     n = check_same_length(y_true=yt, y_pred=yp)
-    w = as_weights(sample_weight, n)
+    w = as_weights(sample_weight, n, allow_all_zero)
     if label_kind(yt) != label_kind(yp):
         raise InvalidArgumentError(
             "Mix of label input types (string and number): y_true has dtype "
@@ -128,13 +134,15 @@ def check_label_pair(y_true: Any, y_pred: Any, sample_weight: Any = None) -> tup
     return yt, yp, w
 
 
-def class_counts(y_true: Any, y_pred: Any, sample_weight: Any = None) -> tuple[np.ndarray, np.ndarray]:
+def class_counts(
+    y_true: Any, y_pred: Any, sample_weight: Any = None, allow_all_zero: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Validate a label pair; return (sorted classes seen in either, confusion matrix over them).
 
     The matrix is int64 without weights and float64 with float weights. This is the sufficient
     statistic of every counting metric.
     """
-    yt, yp, w = check_label_pair(y_true, y_pred, sample_weight)
+    yt, yp, w = check_label_pair(y_true, y_pred, sample_weight, allow_all_zero)
     n = len(yt)
     wdtype = np.int64 if w is None or w.dtype.kind in "biu" else np.float64
     if yt.dtype.kind in "biu" and yp.dtype.kind in "biu":

@@ -210,7 +210,7 @@ class ScoresBase(MetricBase):
         yt = as_labels(y_true, "y_true")
         ys = as_scores(y_score)
         n = check_same_length(y_true=yt, y_score=ys)
-        return {"batches": [(yt, ys, as_weights(sample_weight, n))]}
+        return {"batches": [(yt, ys, as_weights(sample_weight, n, allow_all_zero=True))]}
 
     def _all(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         if not self.batches:

@@ -88,7 +88,7 @@ class ROCAUC(ScoresBase):
         yt = as_labels(y_true, "y_true")
         ys = as_scores(y_score)
         n = check_same_length(y_true=yt, y_score=ys)
-        w = as_weights(sample_weight, n)
+        w = as_weights(sample_weight, n, allow_all_zero=True)
         ys2 = ys[:, None] if ys.ndim == 1 else ys
         lo, hi = self._settings["score_range"]
         if ys2.min() < lo or ys2.max() > hi:

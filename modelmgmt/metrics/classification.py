@@ -48,9 +48,9 @@ def accuracy(y_true: Any, y_pred: Any, normalize: bool = True, sample_weight: An
     return accuracy_from_totals(correct, total, normalize)
 
 
-def accuracy_totals(y_true: Any, y_pred: Any, sample_weight: Any = None) -> tuple[Any, Any]:
+def accuracy_totals(y_true: Any, y_pred: Any, sample_weight: Any = None, allow_all_zero: bool = False) -> tuple[Any, Any]:
     """Validate a label pair; return (number or weight of correct predictions, total)."""
-    yt, yp, w = check_label_pair(y_true, y_pred, sample_weight)
+    yt, yp, w = check_label_pair(y_true, y_pred, sample_weight, allow_all_zero)
     hit = yt == yp
     if w is None:
         return np.count_nonzero(hit), len(yt)

@@ -98,14 +98,16 @@ class RegStats:
 ALL_STATS = frozenset({"abs", "sq", "y", "e"})
 
 
-def reg_stats(y_true: Any, y_pred: Any, sample_weight: Any = None, need: frozenset = ALL_STATS) -> RegStats:
+def reg_stats(
+    y_true: Any, y_pred: Any, sample_weight: Any = None, need: frozenset = ALL_STATS, allow_all_zero: bool = False
+) -> RegStats:
     """Validate one batch and summarise it (the "update" step); ``need`` picks the statistics."""
     yt = _as_target(y_true, "y_true")
     yp = _as_target(y_pred, "y_pred")
     n = check_same_length(y_true=yt, y_pred=yp)
     if yt.shape[1:] != yp.shape[1:]:
         raise InvalidArgumentError(f"y_true and y_pred have different number of outputs ({yt.shape[1:]} != {yp.shape[1:]})")
-    w = as_weights(sample_weight, n)
+    w = as_weights(sample_weight, n, allow_all_zero)
     e = yt - yp
     one = np.atleast_1d
     flat = yt.ndim == 1

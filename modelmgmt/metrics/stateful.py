@@ -65,7 +65,7 @@ class _CountingBase(_Base):
         self.add_state("counts", None, none_aware(_merge_label_counts))
 
     def _batch_state(self, y_true: Any, y_pred: Any, sample_weight: Any) -> dict[str, Any]:
-        return {"counts": class_counts(y_true, y_pred, sample_weight)}
+        return {"counts": class_counts(y_true, y_pred, sample_weight, allow_all_zero=True)}
 
     def _counts(self) -> tuple[np.ndarray, np.ndarray]:
         if self.counts is None:
@@ -92,7 +92,7 @@ class Accuracy(_Base):
         self.add_state("kind", None, same_label_kind)
 
     def _batch_state(self, y_true: Any, y_pred: Any, sample_weight: Any) -> dict[str, Any]:
-        correct, total = _cls.accuracy_totals(y_true, y_pred, sample_weight)
+        correct, total = _cls.accuracy_totals(y_true, y_pred, sample_weight, allow_all_zero=True)
         return {"correct": correct, "total": total, "seen": True, "kind": label_kind(np.asarray(y_true).ravel())}
 
     def compute(self) -> float:
@@ -231,7 +231,7 @@ class LogLoss(_Base):
         p = _prob.as_probabilities(y_pred)
         yt = as_labels(y_true, "y_true")
         n = check_same_length(y_true=yt, y_pred=p)
-        w = as_weights(sample_weight, n)
+        w = as_weights(sample_weight, n, allow_all_zero=True)
         eps = np.finfo(p.dtype).eps
         neglog = -np.log(np.clip(p, eps, 1 - eps)).astype(np.float64)
         seen, inv = np.unique(yt, return_inverse=True)
@@ -268,7 +268,7 @@ class _RegBase(_Base):
         self.add_state("stats", None, none_aware(_reg.RegStats.merge))
 
     def _batch_state(self, y_true: Any, y_pred: Any, sample_weight: Any) -> dict[str, Any]:
-        return {"stats": _reg.reg_stats(y_true, y_pred, sample_weight, self._need)}
+        return {"stats": _reg.reg_stats(y_true, y_pred, sample_weight, self._need, allow_all_zero=True)}
 
     def _get(self) -> _reg.RegStats:
         if self.stats is None:
