@@ -4,6 +4,7 @@ to 1e-12); save/load through a registry attachment (JSON, no pickle) continues e
 from __future__ import annotations
 
 import json
+import urllib.request
 
 import numpy as np
 import pytest
@@ -133,3 +134,17 @@ def test_save_refuses_unsaveable_categories():
     mon = mm.Monitor(ref, categorical=[0])
     with pytest.raises(mm.InvalidArgumentError, match="cannot save a category"):
         mon.save(_registry("monitor-unsaveable"), "m/1")
+
+
+def test_saved_monitor_page_shows_the_report_not_the_state():
+    """The UI reads the saved attachment as a report; the state (reference rows) stays out."""
+    ref, X, y_pred, y_true, score = _stream(10, 600)
+    reg = _registry("monitor-ui")
+    mon = _monitor(ref, y_pred)
+    _feed(mon, X, y_pred, y_true, score, 0, 600)
+    mon.save(reg, "m/1")
+    with mm.ui.serve(reg) as server:
+        with urllib.request.urlopen(server.url + "/api/monitors/m", timeout=30) as r:
+            data = json.loads(r.read())
+    assert data["report"]["features"][0]["name"] == "x0"
+    assert "monitor_state" not in json.dumps(data)

@@ -28,6 +28,7 @@ QUALITY_COLUMNS = ("missing_share", "out_of_range_share", "new_categories")
 def drift_report_dict(report: Any) -> dict[str, Any]:
     """A DriftReport (or its ``to_dict()``) as a plain dict, estimated performance included."""
     d = dict(report) if isinstance(report, dict) else dict(report.to_dict())
+    d.pop("monitor_state", None)  # a saved Monitor's state (reference rows included): not for pages
     if "estimated_performance" not in d:
         est = getattr(report, "estimated_performance", None)
         d["estimated_performance"] = dict(est) if est else {}
