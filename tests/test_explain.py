@@ -232,3 +232,24 @@ def test_dataframes_and_string_columns_are_shuffled_as_they_are():
 
     again = mm.explain.permutation_importance(RuleOnArrays(), as_objects, y, n_repeats=3, seed=0)
     np.testing.assert_array_equal(again.importances, got.importances)
+
+
+def test_partial_dependence_on_string_tables_and_dataframes():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame({"x": rng.normal(size=120), "colour": rng.choice(["red", "blue"], 120)})
+
+    class Additive:
+        def predict(self, table):
+            x = table["x"].to_numpy() if hasattr(table, "iloc") else table[:, 0].astype(float)
+            c = table["colour"].to_numpy() if hasattr(table, "iloc") else table[:, 1]
+            return 2.0 * x + (c == "red")
+
+    got = mm.explain.partial_dependence(Additive(), frame, 0, grid_resolution=7)
+    red_share = float(np.mean(frame["colour"] == "red"))
+    np.testing.assert_allclose(got.average[0], 2.0 * got.grid + red_share, rtol=1e-12)
+    again = mm.explain.partial_dependence(Additive(), frame.to_numpy(dtype=object), 0, grid_resolution=7)
+    np.testing.assert_allclose(again.average, got.average, rtol=1e-12)
+    np.testing.assert_array_equal(again.grid, got.grid)
+    with pytest.raises(ValueError, match="numeric feature"):
+        mm.explain.partial_dependence(Additive(), frame, 1)

@@ -10,14 +10,14 @@ classifier (the positive column for two classes), else ``predict``.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import attrs
 import numpy as np
 
-from modelmgmt._validation import as_float_2d, check_int
+from modelmgmt._validation import check_int
 from modelmgmt.errors import InvalidArgumentError
+from modelmgmt.explain._tables import as_table, column, repeat_rows, set_column
 
 __all__ = ["PartialDependence", "partial_dependence", "mquantiles"]
 
@@ -73,8 +73,10 @@ def partial_dependence(
     Equal to sklearn's ``partial_dependence(model, X, [feature], method="brute")``: ``.grid`` is
     its ``grid_values[0]`` and ``.average`` its ``average[..., :]`` of shape (n_outputs, n_grid)
     — one row for a regressor or a binary classifier (positive class), one per class otherwise.
+    ``X`` may be numeric, a 2-D object array with string columns, or a DataFrame (passed to the
+    model as such); the ``feature`` column itself must hold numbers.
     """
-    Xa = as_float_2d(X, "X", allow_nan=True)
+    Xa = as_table(X)
     feature = check_int(feature, "feature", min=-Xa.shape[1], max=Xa.shape[1] - 1) % Xa.shape[1]
     grid_resolution = check_int(grid_resolution, "grid_resolution", min=2)
     if (not isinstance(percentiles, (tuple, list)) or len(percentiles) != 2
@@ -87,14 +89,18 @@ def partial_dependence(
     if predict is None:
         raise InvalidArgumentError(f"model must have predict or predict_proba; got {type(model).__name__}")
     classifier = hasattr(model, "predict_proba")
-    grid = _grid(Xa[:, feature], (float(percentiles[0]), float(percentiles[1])), grid_resolution)
+    try:
+        values_of_feature = np.asarray(column(Xa, feature), dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(f"partial_dependence needs a numeric feature; column {feature} is not") from None
+    grid = _grid(values_of_feature, (float(percentiles[0]), float(percentiles[1])), grid_resolution)
     n = Xa.shape[0]
     per_block = max(1, _BLOCK_ROWS // n)
     averages: list[np.ndarray] = []
     for start in range(0, len(grid), per_block):
         values = grid[start:start + per_block]
-        block = np.tile(Xa, (len(values), 1))
-        block[:, feature] = np.repeat(values, n)
+        block = repeat_rows(Xa, len(values))
+        set_column(block, feature, np.repeat(values, n))
         pred = np.asarray(predict(block), dtype=np.float64)
         pred = pred.reshape(len(values), n, *pred.shape[1:])
         averages.extend(np.mean(pred[i], axis=0) for i in range(len(values)))
@@ -103,6 +109,4 @@ def partial_dependence(
         avg = avg.reshape(1, -1)
     elif classifier and avg.shape[0] == 2:
         avg = avg[1].reshape(1, -1)
-    if not math.isfinite(float(np.sum(avg))) and np.isfinite(Xa).all():
-        raise InvalidArgumentError("the model's predictions on the grid are not finite")
     return PartialDependence(grid=grid, average=avg, feature=feature)

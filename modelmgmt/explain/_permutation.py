@@ -14,8 +14,10 @@ from typing import Any, Callable
 import attrs
 import numpy as np
 
-from modelmgmt._validation import as_float_2d, check_int, check_same_length
+from modelmgmt._validation import check_int, check_same_length
 from modelmgmt.errors import InvalidArgumentError
+from modelmgmt.explain._tables import as_table, set_column
+from modelmgmt.explain._tables import column as table_column
 from modelmgmt.metrics import Metric, evaluate
 from modelmgmt.metrics import get as get_metric
 
@@ -75,32 +77,14 @@ class _MetricScore:
         return float(next(iter(evaluate(model, X, y, [self.metric]).values())))
 
 
-def _as_table(X: Any) -> Any:
-    """X as a 2-D numpy array (numbers as float; strings kept as objects) or a pandas DataFrame."""
-    if hasattr(X, "iloc") and hasattr(X, "columns"):  # a DataFrame: the model may want its column names
-        if len(X.shape) != 2 or X.shape[0] == 0 or X.shape[1] == 0:
-            raise InvalidArgumentError(f"X must have at least one row and one column; got shape {X.shape}")
-        return X
-    a = np.asarray(X)
-    if a.dtype.kind in "biuf":
-        return as_float_2d(a, "X", allow_nan=True)
-    if a.ndim != 2 or a.shape[0] == 0 or a.shape[1] == 0:
-        raise InvalidArgumentError(f"X must be a non-empty 2-D array; got shape {a.shape}")
-    return a
-
-
 def _feature_scores(model: Any, X: Any, y: np.ndarray, column: int, seed: int, n_repeats: int,
                     score: Callable[..., float]) -> np.ndarray:
     """Scores of ``model`` with one column permuted, for each repeat (one task on an executor)."""
-    frame = hasattr(X, "iloc")
     Xp = X.copy()
-    original = X.iloc[:, column].to_numpy() if frame else X[:, column]
+    original = table_column(X, column)
     out = np.empty(n_repeats)
     for r, order in enumerate(feature_permutations(X.shape[0], n_repeats, seed)):
-        if frame:
-            Xp.iloc[:, column] = original[order]
-        else:
-            Xp[:, column] = original[order]
+        set_column(Xp, column, original[order])
         out[r] = score(model, Xp, y)
     return out
 
@@ -125,7 +109,7 @@ def permutation_importance(
     ``executor`` (any concurrent.futures.Executor; a process pool pickles the model and data
     once per feature) or here. An int ``seed`` reproduces sklearn's ``random_state`` permutations.
     """
-    Xa = _as_table(X)
+    Xa = as_table(X)
     ya = np.asarray(y)
     check_same_length(X=Xa, y=ya)
     n_repeats = check_int(n_repeats, "n_repeats", min=1)
