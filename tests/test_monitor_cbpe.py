@@ -133,3 +133,52 @@ def test_bad_scores_and_labels_without_predictions():
     reg = mm.Monitor(rng.normal(size=(50, 2)), task="regression")
     with pytest.raises(mm.InvalidArgumentError, match="classifiers"):
         reg.observe(X, y_score=np.full(5, 0.5))
+
+
+@pytest.mark.parametrize("multiclass", [False, True])
+def test_calibrate_fixes_an_overconfident_model(multiclass):
+    """An over-confident model (logits x3): CBPE on its raw scores is off; calibrate=True
+    fits isotonic maps on the reference and brings the estimate back within 0.03."""
+    rng = np.random.default_rng(5)
+    make = _multiclass if multiclass else _binary
+    X_ref, y_ref = make(rng, 20_000)
+    clf = LogisticRegression().fit(X_ref, y_ref)
+
+    def overconfident(X):
+        z = clf.decision_function(X) * 3
+        if not multiclass:
+            return 1 / (1 + np.exp(-z))
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    with pytest.warns(CBPEWarning):
+        raw = mm.Monitor(X_ref, reference_labels=y_ref, reference_scores=overconfident(X_ref))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CBPEWarning)
+        fixed = mm.Monitor(X_ref, reference_labels=y_ref, reference_scores=overconfident(X_ref), calibrate=True)
+    assert fixed.calibration["calibrated"] and not fixed.calibration["trusted"]  # figures of the raw scores
+    X, y = make(rng, 20_000, 1.0)
+    pred = clf.predict(X)
+    for mon in (raw, fixed):
+        mon.observe(X, y_pred=pred, y_score=overconfident(X))
+    realised = skm.accuracy_score(y, pred)
+    assert abs(raw.report().estimated_performance["accuracy"] - realised) > 0.04
+    assert abs(fixed.report().estimated_performance["accuracy"] - realised) < 0.03
+    with pytest.raises(mm.InvalidArgumentError, match="calibrate=True"):
+        mm.Monitor(X_ref, calibrate=True)
+
+
+def test_isotonic_fit_equals_sklearn():
+    from sklearn.isotonic import IsotonicRegression
+
+    from modelmgmt.monitor.performance import isotonic_fit
+
+    rng = np.random.default_rng(6)
+    for _ in range(50):
+        n = int(rng.integers(1, 400))
+        x = np.round(rng.random(n), 2)
+        y = (rng.random(n) < x).astype(float)
+        xs, ys = isotonic_fit(x, y)
+        v = rng.random(100) * 1.2 - 0.1
+        want = IsotonicRegression(out_of_bounds="clip").fit(x, y).predict(v)
+        assert np.interp(v, xs, ys) == pytest.approx(want, abs=1e-12)

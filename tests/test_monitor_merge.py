@@ -148,3 +148,21 @@ def test_saved_monitor_page_shows_the_report_not_the_state():
             data = json.loads(r.read())
     assert data["report"]["features"][0]["name"] == "x0"
     assert "monitor_state" not in json.dumps(data)
+
+
+def test_save_load_keeps_the_calibration():
+    rng = np.random.default_rng(11)
+    X_ref = rng.normal(size=(2000, 2))
+    ref_score = 1 / (1 + np.exp(-3 * X_ref[:, 0]))
+    y_ref = (rng.random(2000) < 1 / (1 + np.exp(-X_ref[:, 0]))).astype(int)
+    mon = mm.Monitor(X_ref, reference_labels=y_ref, reference_scores=ref_score, calibrate=True)
+    X = rng.normal(0.5, 1, size=(500, 2))
+    mon.observe(X, y_score=1 / (1 + np.exp(-3 * X[:, 0])))
+    reg = _registry("monitor-calibrated")
+    mon.save(reg, "m/1")
+    back = mm.Monitor.load(reg, "m/1")
+    assert back.calibration == mon.calibration
+    assert back.report().estimated_performance == mon.report().estimated_performance
+    assert back.merge(mon).n_observed == 1000  # same reference, same calibration: mergeable
+    with pytest.raises(mm.InvalidArgumentError, match="different references or settings"):
+        mon.merge(mm.Monitor(X_ref, reference_labels=y_ref, reference_scores=ref_score))

@@ -11,13 +11,13 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 
 from modelmgmt._threads import shared_pool, threads_from_env
-from modelmgmt._validation import check_int, check_real
+from modelmgmt._validation import check_bool, check_int, check_real
 from modelmgmt.errors import InvalidArgumentError
 from modelmgmt.monitor import drift as _drift
 from modelmgmt.monitor import persist
 from modelmgmt.monitor.alerts import OPERATORS, Alert, AlertRule, check_metric
 from modelmgmt.monitor.drift import DriftResult
-from modelmgmt.monitor.performance import CBPEState, LabelState, calibration_check
+from modelmgmt.monitor.performance import Calibrator, CBPEState, LabelState, calibration_check
 from modelmgmt.monitor.prometheus import render
 from modelmgmt.monitor.report import DriftReport
 from modelmgmt.monitor.sketch import CategoricalFeature, NumericFeature
@@ -206,6 +206,7 @@ class Monitor:
         reference_predictions: Any = None,
         reference_labels: Any = None,
         reference_scores: Any = None,
+        calibrate: bool = False,
         task: str | None = None,
         drift_share: float = 0.5,
         max_bins: int = 1000,
@@ -286,10 +287,25 @@ class Monitor:
         if (reference_labels is None) != (reference_scores is None):
             raise InvalidArgumentError("reference_labels and reference_scores go together (the calibration check "
                                        "needs both); got only one")
+        calibrate = check_bool(calibrate, "calibrate")
+        if calibrate and reference_scores is None:
+            raise InvalidArgumentError("calibrate=True fits the calibration on the reference: give reference_labels "
+                                       "and reference_scores too")
+        self._calibrator: Calibrator | None = None
         if reference_scores is not None:
             scores = _check_labels(reference_scores, "y_score", len(np.asarray(reference_scores)))
-            self.calibration = calibration_check(reference_labels, scores)
+            assert scores is not None
+            self.calibration = calibration_check(reference_labels, scores, warn=not calibrate)
+            self.calibration["calibrated"] = calibrate
+            if calibrate:
+                self._calibrator = Calibrator.fit(reference_labels, scores)
+            h_ref = [np.ascontiguousarray(scores).tobytes(), repr(np.asarray(reference_labels).tolist()).encode()]
+        else:
+            h_ref = []
+        self._config["calibrate"] = calibrate
         h = hashlib.sha256(repr(sorted((k, repr(v)) for k, v in self._config.items())).encode())
+        for part in h_ref:
+            h.update(part)
         for f in self._features + ([self._pred] if self._pred is not None else []):
             f.fingerprint(h)
         self._fingerprint = h.hexdigest()
@@ -468,7 +484,8 @@ class Monitor:
                 block.labels.merge(LabelState.of_batch(self._label_task or "classification", b.y_true, b.y_pred, b.y_score, keep),
                                    self.exact_rows if keep else 0)
             if b.y_score is not None:
-                block.cbpe.merge(CBPEState.of_batch(b.y_score, b.y_pred))
+                score = b.y_score if self._calibrator is None else self._calibrator(b.y_score)
+                block.cbpe.merge(CBPEState.of_batch(score, b.y_pred))
 
     # ------------------------------------------------------------------ report
 

@@ -28,7 +28,7 @@ from modelmgmt import metrics as _metrics
 from modelmgmt.errors import CBPEWarning, InvalidArgumentError
 
 __all__ = ["LabelState", "CBPEState", "CBPEWarning", "SCORE_BINS", "calibration_check",
-           "score_columns", "predicted_columns"]
+           "score_columns", "predicted_columns", "isotonic_fit", "Calibrator"]
 
 #: bins of the score histograms (realised roc_auc past the kept rows, CBPE's roc_auc)
 SCORE_BINS = 1000
@@ -311,11 +311,12 @@ class CBPEState:
         return {"accuracy": float(tp.sum() / self.n), "f1": f1, "roc_auc": auc}
 
 
-def calibration_check(y_true: Any, y_score: Any, *, alpha: float = 0.01, bins: int = 10) -> dict[str, Any]:
+def calibration_check(y_true: Any, y_score: Any, *, alpha: float = 0.01, bins: int = 10,
+                      warn: bool = True) -> dict[str, Any]:
     """Are the reference scores calibrated? A Hosmer-Lemeshow test over ``bins`` equal-count
     bins of every class column, plus the expected calibration error and CBPE's estimate of
-    the reference accuracy next to the real one. Warns :class:`CBPEWarning` when the test
-    rejects calibration at level ``alpha`` (CBPE's estimates would then be biased)."""
+    the reference accuracy next to the real one. Warns :class:`CBPEWarning` (when ``warn``)
+    if the test rejects calibration at level ``alpha``: CBPE's estimates would be biased."""
     from scipy.stats import chi2
 
     ys = np.asarray(y_score, dtype=np.float64)
@@ -345,7 +346,7 @@ def calibration_check(y_true: Any, y_score: Any, *, alpha: float = 0.01, bins: i
     accuracy = float(np.mean(np.argmax(p, axis=1) == col))
     out = {"p_value": p_value, "ece": float(ece), "accuracy": accuracy,
            "estimated_accuracy": est["accuracy"], "trusted": p_value >= alpha, "n": n}
-    if not out["trusted"]:
+    if warn and not out["trusted"]:
         warnings.warn(
             f"the model's reference scores are not calibrated (Hosmer-Lemeshow p={p_value:.3g}, ECE={ece:.3f}; "
             f"accuracy {accuracy:.3f}, CBPE estimate {est['accuracy']:.3f}): estimated_performance can't be "
@@ -369,3 +370,54 @@ def _label_columns(yt: np.ndarray, k: int) -> np.ndarray:
     rank = np.empty(k, dtype=np.intp)
     rank[order] = np.arange(k)
     return rank[inv]
+
+
+def isotonic_fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Knots (xs, ys) of the increasing isotonic regression of y on x (pool adjacent
+    violators over the distinct x, ties averaged); ``np.interp(v, xs, ys)`` then predicts as
+    scikit-learn's ``IsotonicRegression(out_of_bounds="clip")``."""
+    xs, inv, counts = np.unique(np.asarray(x, dtype=np.float64), return_inverse=True, return_counts=True)
+    w = counts.astype(np.float64)
+    v = np.bincount(inv, weights=np.asarray(y, dtype=np.float64)) / w
+    # blocks as (mean, weight, number of distinct x); merge while a block is below the previous
+    means: list[float] = []
+    weights: list[float] = []
+    sizes: list[int] = []
+    for m, wt in zip(v.tolist(), w.tolist()):
+        means.append(m)
+        weights.append(wt)
+        sizes.append(1)
+        while len(means) > 1 and means[-2] >= means[-1]:
+            m2, w2, s2 = means.pop(), weights.pop(), sizes.pop()
+            total = weights[-1] + w2
+            means[-1] = (means[-1] * weights[-1] + m2 * w2) / total
+            weights[-1] = total
+            sizes[-1] += s2
+    return xs, np.repeat(means, sizes)
+
+
+@attrs.define(eq=False)
+class Calibrator:
+    """Per-class isotonic maps fitted on reference scores and labels; applied to live scores
+    before CBPE (multiclass rows renormalised to sum to 1)."""
+
+    knots: list[tuple[np.ndarray, np.ndarray]]
+    binary: bool
+
+    @classmethod
+    def fit(cls, y_true: Any, y_score: np.ndarray) -> "Calibrator":
+        """Fit on the reference: one-vs-rest per class column (the positive one if binary)."""
+        p = score_columns(y_score)
+        col = _label_columns(np.asarray(y_true), p.shape[1])
+        if y_score.ndim == 1:
+            return cls([isotonic_fit(y_score, col == 1)], True)
+        return cls([isotonic_fit(p[:, c], col == c) for c in range(p.shape[1])], False)
+
+    def __call__(self, y_score: np.ndarray) -> np.ndarray:
+        """Calibrated scores, same shape."""
+        if self.binary:
+            xs, ys = self.knots[0]
+            return np.interp(y_score, xs, ys)
+        out = np.column_stack([np.interp(y_score[:, c], xs, ys) for c, (xs, ys) in enumerate(self.knots)])
+        total = out.sum(axis=1, keepdims=True)
+        return np.divide(out, total, out=np.full_like(out, 1.0 / out.shape[1]), where=total > 0)
