@@ -347,3 +347,14 @@ def test_a_third_party_model_with_its_own_fast_path_is_prepared_once():
     y = X @ np.array([1.0, -1.0])
     mm.fit(Encoded(), X, y, epochs=3, batch_size=10, optimizer=mm.optim.SGD(lr=0.1), seed=0)
     assert calls == {"prepare": 1, "batch": 12}
+
+
+def test_early_stopping_on_a_validation_metric_and_zero_epochs(data):
+    X, y = data
+    stop = mm.callbacks.EarlyStopping(monitor="val_accuracy", patience=1, restore_best=True)
+    h = LogisticRegression(solver="gd").fit(X, y, epochs=50, seed=0, optimizer=mm.optim.SGD(lr=1e-4),
+                                             validation_data=(X, y), metrics=("accuracy",), callbacks=[stop])
+    assert h.stopped_epoch is not None and len(h["val_accuracy"]) < 50
+    untouched = LinearRegression()
+    h = untouched.fit(X, X[:, 0], epochs=0)
+    assert len(h) == 0 and h.params["solver"] == "gd"

@@ -200,7 +200,7 @@ def fit(
             f"{type(model).__name__}(solver={model.solver!r}) solves directly and takes no optimizer; "
             "use solver='gd' (or 'auto') to train with an optimizer"
         )
-    direct = optimizer is None and solver is not None
+    direct = optimizer is None and solver is not None and epochs > 0  # epochs=0 trains nothing
     if optimizer is None and not direct:
         optimizer = Adam(lr=1e-3)
 
