@@ -103,3 +103,20 @@ def test_list_dirs_on_every_builtin_store(tmp_path):
         assert store.list_dirs("a/d/") == ["e"] and store.list_dirs("missing/") == []
         # the default implementation (for third-party stores) gives the same answers
         assert mm.Store.list_dirs(store, "a/") == ["b", "d"]
+
+
+def test_deployment_names_and_histories(tmp_path):
+    reg = mm.Registry(tmp_path)
+    assert reg.deployment_names() == []
+    reg.record_deployment("b-api", {"event": "deploy", "version": 1})
+    reg.record_deployment("a-api", {"event": "deploy", "version": 2})
+    reg.record_deployment("a-api", {"event": "swap", "version": 3})
+    assert reg.deployment_names() == ["a-api", "b-api"]
+    assert [e["version"] for e in reg.deployment_history("a-api")] == [2, 3]
+    assert reg.deployment_history("c-api") == []
+    try:
+        reg.record_deployment("a-api", ["not", "a", "dict"])
+    except mm.InvalidArgumentError:
+        pass
+    else:
+        raise AssertionError("a list event was accepted")

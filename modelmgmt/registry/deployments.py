@@ -32,6 +32,10 @@ class DeploymentHistory:
         body = {"event": artifact.to_jsonable(event, "event"), "recorded_at": artifact.utc_now()}
         log.append(lambda last: body)
 
+    def names(self) -> list[str]:
+        """Every deployment that has a history, sorted (one delimiter listing)."""
+        return self.store.list_dirs(layout.deployments_prefix())
+
     def history(self, deployment_name: str) -> list[dict[str, Any]]:
         """The deployment's events, oldest first ([] for an unknown deployment)."""
         return [r["event"] for r in self._log(deployment_name).read()]

@@ -41,7 +41,7 @@ __all__ = [
     "blob_key",
     "changes_prefix",
     "claim_hint_key",
-    "deployment_prefix",
+    "deployment_prefix", "deployments_prefix", "log_record_key", "log_head_key",
     "index_key",
     "is_run_record",
     "model_prefix",
@@ -161,6 +161,21 @@ def run_index_key(experiment: str) -> str:
 def run_changes_prefix(experiment: str) -> str:
     """The log of ended runs that were written again."""
     return f"run-changes/{experiment}/"
+
+
+def log_record_key(prefix: str, seq: int) -> str:
+    """Record ``seq`` of the append-only log under ``prefix`` (zero-padded: listings sort)."""
+    return f"{prefix}{seq:010d}.json"
+
+
+def log_head_key(prefix: str) -> str:
+    """The head hint of the log under ``prefix`` (a copy of a recent record)."""
+    return f"{prefix}head.json"
+
+
+def deployments_prefix() -> str:
+    """The folder of every deployment's history."""
+    return DEPLOYMENTS
 
 
 def deployment_prefix(name: str) -> str:

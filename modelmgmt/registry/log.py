@@ -22,12 +22,11 @@ from collections.abc import Callable
 from typing import Any
 
 from modelmgmt.errors import ConflictError, NotFoundError
+from modelmgmt.registry import layout
 from modelmgmt.stores.base import Store, validate_key
 
 __all__ = ["Log", "writer_id"]
 
-_SEQ_WIDTH = 10
-HEAD = "head.json"
 
 
 def writer_id() -> dict[str, Any]:
@@ -45,7 +44,7 @@ class Log:
 
     def key(self, seq: int) -> str:
         """The key of record ``seq``."""
-        return f"{self.prefix}{seq:0{_SEQ_WIDTH}d}.json"
+        return layout.log_record_key(self.prefix, seq)
 
     def record(self, seq: int) -> dict[str, Any] | None:
         """Record ``seq`` (with its ``seq``), or None when it does not exist."""
@@ -77,7 +76,7 @@ class Log:
 
     def _head(self) -> dict[str, Any] | None:
         try:
-            head = json.loads(self.store.get(self.prefix + HEAD))
+            head = json.loads(self.store.get(layout.log_head_key(self.prefix)))
         except (NotFoundError, ValueError):
             return None
         return head if isinstance(head, dict) and isinstance(head.get("seq"), int) else None
@@ -108,7 +107,7 @@ class Log:
         if current is not None and current["seq"] >= record["seq"]:
             return
         try:
-            self.store.put(self.prefix + HEAD, json.dumps(record, sort_keys=True).encode())
+            self.store.put(layout.log_head_key(self.prefix), json.dumps(record, sort_keys=True).encode())
         except Exception:  # pragma: no cover - the hint is optional; the log is the truth
             pass
 

@@ -495,6 +495,10 @@ class Registry:
         """Append ``event`` to a deployment's history (see ``registry.deployments``)."""
         self.deployments.record(deployment_name, event)
 
+    def deployment_names(self) -> list[str]:
+        """Every deployment with a recorded history, sorted."""
+        return self.deployments.names()
+
     def deployment_history(self, deployment_name: str) -> list[dict[str, Any]]:
         """A deployment's events, oldest first ([] for an unknown deployment)."""
         return self.deployments.history(deployment_name)
