@@ -197,3 +197,19 @@ def test_cli_refuses_an_empty_s3_registry_and_creates_nothing(s3_endpoint):
     out = subprocess.run([sys.executable, "-m", "modelmgmt", "--registry", url, "models"],
                          env={**env, "PYTHONPATH": TESTS}, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.split() == ["NAME", "m"]
+
+
+def test_tracking_search_and_artifacts_on_s3(s3_endpoint):
+    reg = mm.Registry(_url(), client_kwargs={"endpoint_url": s3_endpoint})
+    with reg.start_run("e") as parent:
+        for i in range(3):
+            with reg.start_run("e", params={"i": i}, parent=parent) as run:
+                run.log_metric("m", float(i))
+                run.log_artifact("note.txt", f"run {i}".encode())
+    assert reg.experiments() == ["e"]
+    found = reg.search_runs("metrics.m >= 1", order_by="metrics.m DESC")
+    assert [r.params["i"] for r in found] == [2, 1] and {r.parent_id for r in found} == {parent.id}
+    assert found[0].artifacts() == ["note.txt"] and found[0].artifact("note.txt") == b"run 2"
+    assert reg.get_run(found[1].id).experiment == "e"
+    with pytest.raises(mm.NotFoundError, match="known: \\['e'\\]"):
+        reg.runs("f")
