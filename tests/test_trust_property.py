@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import sys
+import threading
 import warnings
 
 import numpy as np
@@ -68,6 +69,19 @@ def _mlp():
     return model
 
 
+_WATCHED: set[int] = set()
+_IMPORTS: list[str] = []
+
+
+def _audit(event: str, args: tuple) -> None:
+    """Record every module import (a real one, not a cached lookup) made by a watched thread."""
+    if event == "import" and _WATCHED and threading.get_ident() in _WATCHED:
+        _IMPORTS.append(args[0])
+
+
+sys.addaudithook(_audit)
+
+
 class Scenario:
     """One registered version and its original bytes; ``attack`` restores, mutates one key, loads."""
 
@@ -92,13 +106,15 @@ class Scenario:
             self.store.put(key, data)
         changed = mutate(self.original[target], mutation)
         self.store.put(target, changed)
-        modules = set(sys.modules)
+        _IMPORTS.clear()
+        _WATCHED.add(threading.get_ident())
         try:
             return changed, self.reader.load("m")
         except mm.IntegrityError as exc:
             return changed, exc
         finally:
-            assert set(sys.modules) == modules, f"loading imported {set(sys.modules) - modules}"
+            _WATCHED.clear()
+            assert not _IMPORTS, f"loading imported {_IMPORTS}"
 
 
 def _check_describes(model, manifest_bytes: bytes, store) -> None:
