@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import math
 import threading
 from typing import Any, Callable, Iterable, Mapping
 
@@ -13,21 +12,17 @@ import numpy as np
 from modelmgmt._threads import shared_pool, threads_from_env
 from modelmgmt._validation import check_bool, check_int, check_real
 from modelmgmt.errors import InvalidArgumentError
-from modelmgmt.monitor import drift as _drift
 from modelmgmt.monitor import persist
 from modelmgmt.monitor.alerts import OPERATORS, Alert, AlertRule, check_metric
+from modelmgmt.monitor.columns import SMALL_REFERENCE, FeatureSpec, check_labels, choose_test, to_columns
 from modelmgmt.monitor.drift import DriftResult
 from modelmgmt.monitor.performance import Calibrator, CBPEState, LabelState, calibration_check
 from modelmgmt.monitor.prometheus import render
 from modelmgmt.monitor.report import DriftReport
-from modelmgmt.monitor.sketch import CategoricalFeature, NumericFeature
 from modelmgmt.monitor.window import Batch, Block, Cumulative, Sliding, group
 
-__all__ = ["Monitor", "choose_test", "SMALL_REFERENCE"]
+__all__ = ["Monitor", "choose_test", "SMALL_REFERENCE"]  # the last two live in monitor.columns
 
-#: Evidently's cut: up to this many reference rows use statistical tests, above it distances
-SMALL_REFERENCE = 1000
-_NUMERIC_TESTS = frozenset({"ks", "wasserstein", "psi"})
 _TASKS = (None, "classification", "regression")
 _AVERAGES = (None, "binary", "micro", "macro", "weighted")
 #: small batches wait in a queue until this many rows, then go to the sketches together
@@ -44,144 +39,6 @@ def num_threads() -> int:
     thread with the same arithmetic.
     """
     return threads_from_env("MODELMGMT_MONITOR_THREADS")
-
-
-def choose_test(n_reference: int, *, categorical: bool, binary: bool) -> str:
-    """The automatic test for a feature, as Evidently chooses it.
-
-    Up to 1,000 reference rows: ks (numerical), z_proportion (binary: at most two distinct
-    values), chi2 (categorical). Above: wasserstein (numerical), jensen_shannon (others).
-    """
-    if n_reference <= SMALL_REFERENCE:
-        return "z_proportion" if binary else ("chi2" if categorical else "ks")
-    return "jensen_shannon" if (binary or categorical) else "wasserstein"
-
-
-def _to_columns(X: Any, name: str) -> tuple[list[str] | None, Any, int]:
-    """(column names if X is a DataFrame, the columns, number of rows): a (features, rows)
-    float array when X is all numbers, else a list of 1-D columns."""
-    if hasattr(X, "columns") and hasattr(X, "to_numpy"):  # a pandas-like frame
-        names = [str(c) for c in X.columns]
-        cols = [np.asarray(X[c].to_numpy()) for c in X.columns]
-        return names, cols, len(X)
-    try:
-        a = np.asarray(X)
-    except Exception as exc:
-        raise InvalidArgumentError(f"{name} must be a 2-D array (n_samples, n_features); got {type(X).__name__} ({exc})") from None
-    if a.ndim != 2:
-        hint = " (reshape one feature with X.reshape(-1, 1))" if a.ndim == 1 else ""
-        raise InvalidArgumentError(f"{name} must be 2-D (n_samples, n_features); got {a.ndim}-D shape {a.shape}{hint}")
-    if a.dtype.kind in "biuf":
-        return None, _transpose(a), a.shape[0]
-    if a.dtype.kind not in "OUS":
-        raise InvalidArgumentError(f"{name} must hold numbers or categories; got dtype {a.dtype}")
-    return None, [a[:, j] for j in range(a.shape[1])], a.shape[0]
-
-
-def _transpose(a: np.ndarray, block: int = 1024) -> np.ndarray:
-    """A C-contiguous float64 copy of ``a.T``, copied in row blocks (cache-friendly)."""
-    if a.shape[0] <= block or a.flags.f_contiguous:
-        return np.array(a.T, dtype=np.float64, order="C")
-    out = np.empty((a.shape[1], a.shape[0]), dtype=np.float64)
-    for i in range(0, a.shape[0], block):
-        out[:, i : i + block] = a[i : i + block].T
-    return out
-
-
-def _as_float(col: np.ndarray, what: str) -> np.ndarray:
-    """A column as float64 (None -> NaN); InvalidArgumentError if it holds non-numbers."""
-    if col.dtype.kind in "biuf":
-        out = col.astype(np.float64, copy=False)
-    else:
-        try:
-            out = np.array([math.nan if v is None else v for v in col.tolist()], dtype=np.float64)
-        except (TypeError, ValueError):
-            raise InvalidArgumentError(f"{what} must be numeric (it is numerical in the reference); "
-                                       f"got values such as {col[:3].tolist()!r}") from None
-    if np.isinf(out).any():
-        raise InvalidArgumentError(f"{what} must not contain infinite values")
-    return out
-
-
-def _is_numeric(col: np.ndarray) -> bool:
-    if col.dtype.kind in "biuf":
-        return True
-    if col.dtype != object:
-        return False
-    return all(v is None or (isinstance(v, (int, float, np.number)) and not isinstance(v, bool))
-               for v in col.tolist())
-
-
-class _Feature:
-    """One monitored column: its reference side, test and threshold."""
-
-    def __init__(self, name: str, col: np.ndarray, *, categorical: bool, test: str | None,
-                 threshold: float | None, max_bins: int):
-        numeric = not categorical and _is_numeric(col)
-        values = _as_float(col, f"reference feature {name!r}") if numeric else col
-        present = values[~_drift.missing_mask(values)]
-        if present.size == 0:
-            raise InvalidArgumentError(f"reference feature {name!r} has only missing values; nothing to compare with")
-        binary = len(np.unique(present) if present.dtype != object else set(present.tolist())) <= 2
-        self.name = name
-        self.numeric = numeric
-        self.reference = values  # as given (missing included), for save/load
-        if test is None:
-            test = choose_test(len(col), categorical=not numeric, binary=binary)
-        elif test not in _drift.TESTS:
-            raise InvalidArgumentError(f"test for feature {name!r} must be one of {sorted(_drift.TESTS)}; got {test!r}")
-        if test in _NUMERIC_TESTS and not numeric:
-            raise InvalidArgumentError(f"test {test!r} needs a numerical feature; {name!r} is categorical")
-        self.test = test
-        self.threshold = _drift.check_threshold(test, threshold)
-        self.hist_numeric = test in _NUMERIC_TESTS or (test == "jensen_shannon" and numeric and not binary)
-        if self.hist_numeric:
-            self.side: NumericFeature | CategoricalFeature = NumericFeature(
-                present, max_bins=max_bins, offsets=test == "wasserstein")
-        else:
-            self.side = CategoricalFeature(present)
-
-    def prepare(self, col: np.ndarray) -> np.ndarray:
-        """Check and convert one batch column before any state changes."""
-        return _as_float(col, f"feature {self.name!r}") if self.numeric else col
-
-    def summarize(self, col: np.ndarray) -> Any:
-        if self.hist_numeric and col.dtype.kind != "f":
-            col = col.astype(np.float64)
-        return self.side.summarize(col)
-
-    def result(self, state: Any, rows: np.ndarray | None) -> DriftResult:
-        if rows is not None and self.hist_numeric:
-            rows = rows.astype(np.float64, copy=False)
-            rows = rows[~np.isnan(rows)]
-        return self.side.result(state, self.test, self.threshold, self.name, rows)
-
-    def fingerprint(self, h: Any) -> None:
-        h.update(f"{self.name}|{self.test}|{self.threshold!r}|{self.numeric}|{self.hist_numeric}|".encode())
-        if self.numeric:
-            h.update(np.ascontiguousarray(self.reference, dtype=np.float64).tobytes())
-        else:
-            h.update(repr(self.reference.tolist()).encode())
-
-
-def _check_labels(v: Any, name: str, n_rows: int) -> np.ndarray | None:
-    if v is None:
-        return None
-    a = np.asarray(v)
-    if a.ndim == 2 and a.shape[1] == 1:
-        a = a.ravel()
-    if a.ndim != 1 and not (name == "y_score" and a.ndim == 2):
-        raise InvalidArgumentError(f"{name} must be 1-D (n_samples,); got shape {a.shape}")
-    if len(a) != n_rows:
-        raise InvalidArgumentError(f"{name} has {len(a)} rows; X has {n_rows}")
-    if name == "y_score":
-        if a.dtype.kind not in "biuf":
-            raise InvalidArgumentError(f"y_score must hold probabilities; got dtype {a.dtype}")
-        a = a.astype(np.float64, copy=False)
-        if a.size and not (np.isfinite(a).all() and a.min() >= 0.0 and a.max() <= 1.0):
-            raise InvalidArgumentError("y_score must be probabilities in [0, 1] (positive-class scores, or (n, k) "
-                                       f"class probabilities); got values in [{np.nanmin(a)}, {np.nanmax(a)}]")
-    return a
 
 
 class Monitor:
@@ -212,7 +69,7 @@ class Monitor:
         max_bins: int = 1000,
         average: str | None = None,
     ):
-        names, cols, n_rows = _to_columns(reference, "reference")
+        names, cols, n_rows = to_columns(reference, "reference")
         if n_rows == 0 or len(cols) == 0:
             raise InvalidArgumentError(f"reference must have at least one row and one feature; got {n_rows} rows, {len(cols)} features")
         if feature_names is not None:
@@ -252,7 +109,7 @@ class Monitor:
             thr_of = {j: threshold for j in range(len(names))}
         self.feature_names = names
         self._features = [
-            _Feature(n, cols[j], categorical=j in cat_idx, test=test_of.get(j), threshold=thr_of.get(j),
+            FeatureSpec(n, cols[j], categorical=j in cat_idx, test=test_of.get(j), threshold=thr_of.get(j),
                      max_bins=max_bins)
             for j, n in enumerate(names)
         ]
@@ -272,14 +129,14 @@ class Monitor:
                             tests={names[j]: t for j, t in test_of.items()}, window=window,
                             exact_rows=exact_rows, task=task, drift_share=drift_share,
                             max_bins=max_bins, average=average)
-        self._pred: _Feature | None = None
+        self._pred: FeatureSpec | None = None
         if reference_predictions is not None:
             rp = np.asarray(reference_predictions)
             if rp.ndim != 1 or rp.size == 0:
                 raise InvalidArgumentError(f"reference_predictions must be a non-empty 1-D array; got shape {rp.shape}")
             cat = task == "classification" or (task is None and rp.dtype.kind not in "f")
             thr = threshold.get("prediction") if isinstance(threshold, Mapping) else threshold
-            self._pred = _Feature("prediction", rp, categorical=cat, test=None, threshold=thr, max_bins=max_bins)
+            self._pred = FeatureSpec("prediction", rp, categorical=cat, test=None, threshold=thr, max_bins=max_bins)
         self._reference_predictions = reference_predictions
         self.calibration: dict[str, Any] | None = None
         self._reference_labels = reference_labels
@@ -293,7 +150,7 @@ class Monitor:
                                        "and reference_scores too")
         self._calibrator: Calibrator | None = None
         if reference_scores is not None:
-            scores = _check_labels(reference_scores, "y_score", len(np.asarray(reference_scores)))
+            scores = check_labels(reference_scores, "y_score", len(np.asarray(reference_scores)))
             assert scores is not None
             self.calibration = calibration_check(reference_labels, scores, warn=not calibrate)
             self.calibration["calibrated"] = calibrate
@@ -378,13 +235,13 @@ class Monitor:
         probabilities) gives roc_auc with labels, and the label-free estimate
         (``report.estimated_performance``) without.
         """
-        _, cols, n_rows = _to_columns(X, "X")
+        _, cols, n_rows = to_columns(X, "X")
         if len(cols) != len(self._features):
             raise InvalidArgumentError(f"X has {len(cols)} features; the reference has {len(self._features)} "
                                        f"({', '.join(self.feature_names[:10])}{', ...' if len(self._features) > 10 else ''})")
-        yp = _check_labels(y_pred, "y_pred", n_rows)
-        yt = _check_labels(y_true, "y_true", n_rows)
-        ys = _check_labels(y_score, "y_score", n_rows)
+        yp = check_labels(y_pred, "y_pred", n_rows)
+        yt = check_labels(y_true, "y_true", n_rows)
+        ys = check_labels(y_score, "y_score", n_rows)
         if yt is not None and yp is None:
             raise InvalidArgumentError("y_true needs y_pred: pass the model's predictions with the labels "
                                        "(observe(X, y_pred=..., y_true=...))")
