@@ -176,10 +176,13 @@ def test_invocations_dataframe_split(served):
     assert status == 200 and body["predictions"] == [14.0]
 
 
-def test_invocations_unknown_columns_are_422_naming_the_features(served):
+def test_invocations_other_column_names_are_positional_without_trained_names(served):
+    # "m" was not trained with feature names: like MLflow without a signature, columns in order
     _, _, c = served
-    status, _, err = c.request("POST", "/invocations", {"dataframe_split": {"columns": ["a", "b", "c"], "data": [[1, 1, 1]]}})
-    assert status == 422 and err["error_code"] == "INVALID_PARAMETER_VALUE" and "['x0', 'x1', 'x2']" in err["message"]
+    status, _, body = c.request("POST", "/invocations", {"dataframe_split": {"columns": ["a", "b", "c"], "data": [[1, 2, 3]]}})
+    assert status == 200 and body["predictions"] == [14.0]
+    status, _, body = c.request("POST", "/invocations", {"dataframe_records": [{"c": 3, "b": 2, "a": 1}]})
+    assert status == 200 and body["predictions"] == [3 + 4 + 3.0]  # key order: c, b, a
 
 
 # --- error codes; the same keep-alive connection keeps working after each ----------------

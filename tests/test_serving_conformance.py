@@ -243,6 +243,17 @@ def test_mlflow_errors_have_error_code_and_message(single):
     assert status == 422 and err["error_code"] == "INVALID_PARAMETER_VALUE" and "expected 3 features" in err["message"]
 
 
+def test_trained_feature_names_are_required_by_name(server):
+    _, dep = server  # "colors" was trained with the names color, size
+    body = {"dataframe_split": {"columns": ["colour", "size"], "data": [["red", 2]]}}
+    status, _, err = raw(dep, "POST", "/invocations?model=colors", json.dumps(body).encode())
+    assert status == 422 and err["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert "['color', 'size']" in err["message"] and "missing ['color']" in err["message"]
+    status, _, err = raw(dep, "POST", "/invocations?model=colors",
+                         json.dumps({"dataframe_records": [{"color": "red"}]}).encode())
+    assert status == 422 and "missing ['size']" in err["message"]
+
+
 def test_csv_with_header_in_any_order(single):
     status, _, data = raw(single, "POST", "/invocations", b"x2,x0,x1\n3,1,2\n-1,0,1\n", {"Content-Type": "text/csv"})
     assert status == 200 and data == {"predictions": [14.0, -1.0]}

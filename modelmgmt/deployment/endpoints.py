@@ -162,7 +162,8 @@ class Endpoints:
             "outputs": served.output_specs(),
         }
         if served.feature_names is not None:
-            meta["parameters"] = {"feature_names": list(served.feature_names)}
+            meta["parameters"] = {"feature_names": list(served.feature_names),
+                                  "feature_names_trained": served.names_trained}
         return self._ok(meta)
 
     def _model_ready(self, name: str, version: str | None):
@@ -230,7 +231,7 @@ class Endpoints:
             if ctype in ("text/csv", "application/csv"):
                 X = decode_csv(raw.decode("utf-8"), served.feature_names, served.accepts_objects)
             else:
-                X = decode_invocations(self._parse_json_checked(raw), served.feature_names)
+                X = decode_invocations(self._parse_json_checked(raw), served.feature_names, served.names_trained)
         except UnicodeDecodeError as exc:
             raise HTTPError(400, f"CSV body is not UTF-8: {exc}") from None
         except ColumnError as exc:

@@ -290,9 +290,9 @@ def _numeric_if_possible(arr: np.ndarray) -> np.ndarray:
     return arr
 
 
-def _from_columns(columns: dict[str, Any], names: tuple[str, ...] | None, what: str) -> np.ndarray:
+def _from_columns(columns: dict[str, Any], names: tuple[str, ...] | None, what: str, named: bool) -> np.ndarray:
     """Rows from ``{column: [values...]}`` (or ``{column: value}`` for one row), in feature order."""
-    order = _column_order(list(columns), names, what)
+    order = _column_order(list(columns), names, what, named)
     cols = [columns[c] for c in order]
     cols = [c if isinstance(c, list) else [c] for c in cols]
     lengths = {len(c) for c in cols}
@@ -302,21 +302,26 @@ def _from_columns(columns: dict[str, Any], names: tuple[str, ...] | None, what: 
     return _table(rows, what)
 
 
-def _column_order(given: list[str], names: tuple[str, ...] | None, what: str) -> list[str]:
+def _column_order(given: list[str], names: tuple[str, ...] | None, what: str, named: bool = True) -> list[str]:
+    """The given columns in feature order. With trained names (``named``) they must be exactly
+    those names; with only the x0, x1, ... fallback, other names are taken in the order given
+    (as MLflow does for a model without a signature)."""
     if names is None:
+        return given
+    if set(given) == set(names) and len(given) == len(names):
+        return list(names)
+    if not named:
         return given
     missing = [n for n in names if n not in given]
     unknown = [g for g in given if g not in names]
-    if missing or unknown:
-        raise ColumnError(f"{what}: columns must be the model's features {list(names)}; "
-                          f"missing {missing}, unknown {unknown}")
-    return list(names)
+    raise ColumnError(f"{what}: columns must be the model's features {list(names)}; "
+                      f"missing {missing}, unknown {unknown}")
 
 
-def _from_records(records: Any, names: tuple[str, ...] | None, what: str) -> np.ndarray:
+def _from_records(records: Any, names: tuple[str, ...] | None, what: str, named: bool) -> np.ndarray:
     if not isinstance(records, list) or not records or not all(isinstance(r, dict) for r in records):
         raise BadRequest(f"{what} must be a non-empty list of objects {{column: value}}")
-    order = _column_order(list(records[0]), names, what)
+    order = _column_order(list(records[0]), names, what, named)
     rows = []
     for i, r in enumerate(records):
         if set(r) != set(order):
@@ -325,12 +330,14 @@ def _from_records(records: Any, names: tuple[str, ...] | None, what: str) -> np.
     return _table(rows, what)
 
 
-def decode_invocations(body: Any, feature_names: tuple[str, ...] | None = None) -> np.ndarray:
+def decode_invocations(body: Any, feature_names: tuple[str, ...] | None = None, named: bool = True) -> np.ndarray:
     """The input rows of an MLflow scoring request.
 
     Accepted (MLflow 2/3): ``dataframe_split`` (``columns``, ``data``), ``dataframe_records``
     (list of ``{column: value}``), ``instances`` (list of rows or of objects) and ``inputs``
-    (list of rows, or an object of columns). Column names are the version's feature names.
+    (list of rows, or an object of columns). Column names are the version's feature names
+    (any order); ``named=False`` (names are only the x0, x1, ... fallback) also takes other
+    names, in the order given.
     """
     if not isinstance(body, dict):
         raise BadRequest(f"request body must be a JSON object with 'inputs'; got {type(body).__name__}")
@@ -351,15 +358,15 @@ def decode_invocations(body: Any, feature_names: tuple[str, ...] | None = None) 
         data = value["data"]
         if not isinstance(data, list) or not all(isinstance(r, list) and len(r) == len(cols) for r in data):
             raise BadRequest(f"'dataframe_split.data' must be a list of rows with {len(cols)} values each")
-        order = _column_order(cols, feature_names, "'dataframe_split'")
+        order = _column_order(cols, feature_names, "'dataframe_split'", named)
         idx = [cols.index(c) for c in order]
         return _table([[r[i] for i in idx] for r in data], "'dataframe_split.data'")
     if key == "dataframe_records":
-        return _from_records(value, feature_names, "'dataframe_records'")
+        return _from_records(value, feature_names, "'dataframe_records'", named)
     if key == "instances" and isinstance(value, list) and value and isinstance(value[0], dict):
-        return _from_records(value, feature_names, "'instances'")
+        return _from_records(value, feature_names, "'instances'", named)
     if key == "inputs" and isinstance(value, dict):
-        return _from_columns(value, feature_names, "'inputs'")
+        return _from_columns(value, feature_names, "'inputs'", named)
     return _table(value, f"'{key}'")
 
 

@@ -46,7 +46,8 @@ def _signature(model: Any, version: Any) -> dict[str, Any]:
     return dict(sig) if isinstance(sig, dict) else {}
 
 
-def _feature_names(model: Any, sig: dict[str, Any], n: int | None) -> tuple[str, ...] | None:
+def _feature_names(model: Any, sig: dict[str, Any], n: int | None) -> tuple[tuple[str, ...] | None, bool]:
+    """(feature names, whether the model was trained with them); else x0, x1, ... (False)."""
     names = sig.get("feature_names")
     if names is None:
         for attr in ("feature_names_in_", "feature_names"):
@@ -59,8 +60,8 @@ def _feature_names(model: Any, sig: dict[str, Any], n: int | None) -> tuple[str,
         except TypeError:
             names = None
     if names and (n is None or len(names) == n):
-        return names
-    return None if n is None else tuple(f"x{i}" for i in range(n))
+        return names, True
+    return (None if n is None else tuple(f"x{i}" for i in range(n))), False
 
 
 @attrs.frozen(eq=False)
@@ -73,6 +74,7 @@ class ServedVersion:
     dtype: np.dtype | None
     feature_names: tuple[str, ...] | None = None
     accepts_objects: bool = False
+    names_trained: bool = False
     loaded_at: float = attrs.field(factory=time.time)
     cost: CpuPerRow = attrs.field(factory=CpuPerRow, repr=False)
 
@@ -88,8 +90,9 @@ class ServedVersion:
             dtype = None
         objects = dtype is not None and dtype.kind in "OUS"
         objects = objects or bool(getattr(model, "accepts_objects", False) or sig.get("accepts_strings"))
+        names, trained = _feature_names(model, sig, n)
         return cls(version=version, model=model, n_features=n, dtype=None if objects else dtype,
-                   feature_names=_feature_names(model, sig, n), accepts_objects=objects)
+                   feature_names=names, accepts_objects=objects, names_trained=trained)
 
     @property
     def is_classifier(self) -> bool:
