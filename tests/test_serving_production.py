@@ -68,7 +68,7 @@ def expect(version, X):
 
 def test_several_models_on_one_port(reg):
     with mm.deploy(["m@prod", "clf"], registry=reg, target="http") as dep:
-        assert list(dep.models) == ["m", "clf"]
+        assert list(dep.models) == ["m", "clf"] and dep.models["clf"].url == dep.url
         status, version, body = post(dep.url, "/v2/models/clf/infer",
                                      {"inputs": [{"name": "x", "shape": [1, 3], "datatype": "FP64", "data": [1, 2, 3]}]})
         assert status == 200 and version == "clf/1" and body["model_name"] == "clf"

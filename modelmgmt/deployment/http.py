@@ -40,6 +40,7 @@ class ModelSlot(ServingDeployment):
     """One more model served by an HTTPDeployment's server (same port, its own name)."""
 
     target = "http"
+    url: str | None = None
 
 
 class HTTPDeployment(ServingDeployment):
@@ -107,6 +108,9 @@ class HTTPDeployment(ServingDeployment):
         shown = f"[{real_host}]" if ":" in real_host else real_host
         self.host, self.port = real_host, real_port
         self.url = f"http://{shown}:{real_port}"
+        for m in self.models.values():
+            if m is not self:
+                m.url = self.url  # the port every model shares
         if self.server is not None:  # always: this process serves too
             self._thread = threading.Thread(
                 target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
