@@ -109,7 +109,7 @@ class HTTPDeployment(ServingDeployment):
         self.host, self.port = real_host, real_port
         self.url = f"http://{shown}:{real_port}"
         for m in self.models.values():
-            if m is not self:
+            if isinstance(m, ModelSlot):
                 m.url = self.url  # the port every model shares
         if self.server is not None:  # always: this process serves too
             self._thread = threading.Thread(
