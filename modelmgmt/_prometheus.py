@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from modelmgmt.errors import InvalidArgumentError
 
-__all__ = ["CONTENT_TYPE", "KINDS", "Exposition", "escape", "format_value", "format_labels"]
+__all__ = ["CONTENT_TYPE", "KINDS", "Exposition", "escape", "format_value", "format_labels", "merge_texts"]
 
 #: the Content-Type header of a text exposition
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -118,3 +118,35 @@ class Exposition:
     def text(self) -> str:
         """The exposition so far, newline-terminated ("" when empty)."""
         return "".join(line + "\n" for line in self._lines)
+
+
+def merge_texts(texts: Iterable[str]) -> str:
+    """Several expositions as one: each family once (its first HELP/TYPE), its samples from
+    every text together, as the format requires. Samples must differ by their labels.
+
+    >>> a = "# HELP x X.\\n# TYPE x gauge\\nx{m=\\"a\\"} 1\\n"
+    >>> b = "# HELP x X.\\n# TYPE x gauge\\nx{m=\\"b\\"} 2\\n"
+    >>> print(merge_texts([a, b]), end="")
+    # HELP x X.
+    # TYPE x gauge
+    x{m="a"} 1
+    x{m="b"} 2
+    """
+    families: dict[str, list[str]] = {}
+    headers: dict[str, list[str]] = {}
+    current = ""
+    for text in texts:
+        for line in text.splitlines():
+            if line.startswith("# HELP ") or line.startswith("# TYPE "):
+                current = line.split(" ", 3)[2]
+                families.setdefault(current, [])
+                head = headers.setdefault(current, [])
+                if len(head) < 2 and not any(h.startswith(line[:7]) for h in head):
+                    head.append(line)
+            elif line.strip():  # a sample, or a comment, of the current family
+                families.setdefault(current, []).append(line)
+    out = []
+    for name, samples in families.items():
+        out.extend(headers.get(name, []))
+        out.extend(samples)
+    return "".join(line + "\n" for line in out)

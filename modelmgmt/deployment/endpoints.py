@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import modelmgmt
-from modelmgmt._prometheus import CONTENT_TYPE, Exposition
+from modelmgmt._prometheus import CONTENT_TYPE, Exposition, merge_texts
 from modelmgmt.deployment.protocol import (
     BINARY_HEADER,
     MAX_JSON_DEPTH,
@@ -277,15 +277,15 @@ def metrics_text(dep: Any, http_stats: RequestStats | None = None) -> str:
         exp.family("modelmgmt_shadow_agreement", "Share of rows whose predict output equals the served one.",
                    "gauge", [({"name": n, "shadow": s["version"]}, s["agreement"]) for n, s in shadows])
     text = exp.text()
-    for m in models.values():
-        mon = m.monitor
-        if mon is None or not callable(getattr(mon, "to_prometheus", None)):
-            continue
-        try:
-            extra = mon.to_prometheus()
-            text += extra if extra.endswith("\n") else extra + "\n"
+    monitored = {n: m for n, m in models.items()
+                 if m.monitor is not None and callable(getattr(m.monitor, "to_prometheus", None))}
+    texts = []
+    for n, m in monitored.items():
+        try:  # several monitors: each sample says whose it is, and each family is written once
+            extra = m.monitor.to_prometheus(labels={"name": n}) if len(monitored) > 1 else m.monitor.to_prometheus()
+            texts.append(extra if extra.endswith("\n") else extra + "\n")
         except Exception as exc:  # the monitor must never break /metrics
             with m._monitor_lock:
                 m.monitor_errors += 1
-            text += f"# monitor.to_prometheus failed: {type(exc).__name__}\n"
-    return text
+            texts.append(f"# monitor.to_prometheus failed: {type(exc).__name__}\n")
+    return text + (merge_texts(texts) if len(texts) > 1 else "".join(texts))

@@ -31,6 +31,7 @@ from modelmgmt.deployment.served import (
 from modelmgmt.deployment.stats import RequestStats
 from modelmgmt.deployment.traffic import Shadow, Split
 from modelmgmt.errors import InvalidArgumentError, ModelmgmtError, NotFoundError
+from modelmgmt.monitor.monitor import Monitor
 
 __all__ = [
     "ServedVersion",
@@ -177,12 +178,21 @@ class ServingDeployment(Deployment):
         if shadow is not None:
             shadow.offer(Xa, result.get("predict"))
         if self.monitor is not None:
-            self._observe(Xa, result.get("predict"))
+            self._observe(served, Xa, result)
         return served, result
 
-    def _observe(self, X: np.ndarray, y_pred: Any) -> None:
+    def _observe(self, served: ServedVersion, X: np.ndarray, result: dict[str, np.ndarray]) -> None:
+        """Give the monitor the rows, the predictions and, for classifiers, the class
+        probabilities (computed here when the request did not ask for them), so that it can
+        estimate performance before labels arrive (CBPE)."""
         try:
-            self.monitor.observe(X, y_pred=y_pred)
+            if not isinstance(self.monitor, Monitor):  # any object with observe(X, y_pred=None, y_true=None)
+                self.monitor.observe(X, y_pred=result.get("predict"))
+                return
+            scores = result.get("predict_proba")
+            if scores is None and served.is_classifier:
+                scores = served.compute(X, ("predict_proba",))["predict_proba"]
+            self.monitor.observe(X, y_pred=result.get("predict"), y_score=scores)
         except Exception as exc:  # the monitor must never fail a request
             with self._monitor_lock:
                 self.monitor_errors += 1
