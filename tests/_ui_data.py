@@ -14,12 +14,12 @@ XSS_IMG = "<img src=x onerror=\"window.__mm_xss = 2\">"
 XSS_NAME = "<img src=x onerror=window.__mm_xss=3>"  # a valid model name (no '/')
 
 
-def build(url: str, *, monitor: bool = True) -> dict:
+def build(url: str, *, monitor: bool = True, **storage_options) -> dict:
     """Fill the registry at ``url``; returns the names and ids the tests look for."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 4))
     y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
-    reg = mm.Registry(url)
+    reg = mm.Registry(url, **storage_options)
     run_ids = []
     for i, l2 in enumerate((0.0, 0.01, 0.1)):
         with reg.start_run("churn-exp", params={"l2": l2, "note": XSS_SCRIPT},
