@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import warnings
 
 import numpy as np
 
@@ -43,7 +44,9 @@ def _models(n_features: int, rng: np.random.Generator):
         ("Pipeline(imp,scaler,logreg)", mm.models.Pipeline(
             [mm.data.SimpleImputer(), mm.data.StandardScaler(), mm.models.LogisticRegression()]), yc),
     ):
-        model.fit(X, y, epochs=2, seed=0)
+        with warnings.catch_warnings():  # two epochs on purpose: the speed of predict is measured
+            warnings.simplefilter("ignore")
+            model.fit(X, y, epochs=2, seed=0)
         out[name] = model
     out["MLP(64,32) int8"] = mm.compress.quantize(out["MLP(64,32)"])
     return out
@@ -78,8 +81,6 @@ def bench_onnxruntime(repeat: int, quick: bool) -> None:
 
 
 def bench_from_sklearn(repeat: int, quick: bool) -> None:
-    import warnings
-
     from sklearn import linear_model, neural_network, pipeline, preprocessing, svm
     from sklearn.impute import SimpleImputer
 
