@@ -161,7 +161,8 @@ def _experiments(args: argparse.Namespace, out) -> int:
 
 def _runs(args: argparse.Namespace, out) -> int:
     reg = open_registry(args)
-    runs = reg.search_runs(  # NotFoundError naming the known experiments for a typoargs.filter, experiment=args.experiment, order_by=args.order_by or (), limit=args.limit)
+    # an unknown experiment raises NotFoundError naming the known ones
+    runs = reg.search_runs(args.filter, experiment=args.experiment, order_by=args.order_by or (), limit=args.limit)
     rows = [
         {
             "run_id": r.id, "status": r.status, "start_time": r.start_time, "parent_id": r.parent_id,
