@@ -99,6 +99,8 @@ def test_model_page_versions_aliases_deployments(site):
     assert data["aliases"] == {"production": 1, "staging": 3}
     assert [e["action"] for e in data["alias_history"]["production"]] == ["set", "set", "rollback"]
     assert data["deployments"][0]["name"] == "churn-api"
+    assert data["monitor"] == "/monitors/churn" and 'href="/monitors/churn"' in body
+    assert api(site, f"/models/{q(_ui_data.XSS_NAME)}")["monitor"] is None
     newest = api(site, "/models/churn?limit=2")
     assert [v["version"] for v in newest["versions"]] == [3, 2] and newest["page"]["prev"] is None
     older = api(site, newest["page"]["next"])

@@ -164,7 +164,7 @@ def model_page(reg: Any, query: Query, name: str) -> Page:
     data = {"name": name, "latest_version": latest.version, "aliases": aliases,
             "alias_history": histories, "versions": rows, "metric": metric, "metric_names": metric_names,
             "deployments": _deployments_of(reg, name), "page": page,
-            "monitor": f"/monitors/{name}"}
+            "monitor": f"/monitors/{quote(name, safe='')}" if _latest_report(reg, name, None) else None}
     charts: dict[str, Any] = {}
     if metric:
         pts = sorted((r["version"], r["metrics"][metric]) for r in rows if metric in r["metrics"])
