@@ -131,3 +131,84 @@ def test_alias_names_are_listed_without_reading_histories(tmp_path):
     assert reg.aliases("m") == {"prod": 1, "staging": 1}
     with pytest.raises(mm.InvalidArgumentError):
         reg.set_alias("m", "bad/alias", 1)
+
+
+# --- differential: the O(1) state chain against the plain stack replay it replaced -----------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+OPS = st.lists(st.one_of(
+    st.tuples(st.just("set"), st.integers(1, 5)),
+    st.tuples(st.just("rollback"), st.just(0)),
+    st.tuples(st.just("delete_alias"), st.just(0)),
+    st.tuples(st.just("delete_version"), st.integers(1, 5)),
+), max_size=25)
+
+
+def _reference(ops):
+    """The alias as a stack of targets: set pushes, rollback pops then drops deleted targets,
+    delete clears; a version is deleted only while the alias does not point at it."""
+    stack, deleted, outcomes = [], set(), []
+    for op, v in ops:
+        if op == "set":
+            if v in deleted:
+                outcomes.append("missing")
+                continue
+            stack.append(v)
+            outcomes.append(v)
+        elif op == "rollback":
+            rest = stack[:-1]
+            while rest and rest[-1] in deleted:
+                rest.pop()
+            if not stack or not rest:
+                outcomes.append("refused")
+                continue
+            stack = rest
+            outcomes.append(stack[-1])
+        elif op == "delete_alias":
+            outcomes.append("refused" if not stack else None)
+            stack = []
+        else:
+            if v in deleted:
+                outcomes.append("missing")
+                continue
+            if stack and stack[-1] == v:
+                outcomes.append("refused")
+                continue
+            deleted.add(v)
+            outcomes.append(None)
+    return outcomes, (stack[-1] if stack else None)
+
+
+@settings(max_examples=200, deadline=None)
+@given(OPS)
+def test_alias_chain_equals_the_stack_replay(ops):
+    import uuid
+
+    reg = mm.Registry(f"memory://alias-diff-{uuid.uuid4().hex}")
+    for i in range(5):
+        reg.register("m", ToyLinear.random(seed=i))
+    outcomes = []
+    for op, v in ops:
+        try:
+            if op == "set":
+                outcomes.append(reg.set_alias("m", "a", v).version)
+            elif op == "rollback":
+                outcomes.append(reg.rollback("m", "a").version)
+            elif op == "delete_alias":
+                reg.delete_alias("m", "a")
+                outcomes.append(None)
+            else:
+                reg.delete_version("m", v)
+                outcomes.append(None)
+        except mm.ConflictError:
+            outcomes.append("refused")
+        except mm.NotFoundError as exc:
+            outcomes.append("missing" if "no version" in str(exc) else "refused")
+    expected, target = _reference(ops)
+    assert outcomes == expected
+    assert reg.aliases("m").get("a") == target
+    if any(op in ("set", "rollback", "delete_alias") and out not in ("refused", "missing")
+           for (op, _), out in zip(ops, outcomes)):
+        history = reg.alias_history("m", "a")
+        assert history[-1]["version"] == target
