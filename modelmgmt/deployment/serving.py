@@ -233,6 +233,8 @@ class ServingDeployment(Deployment):
         if not isinstance(ref, str):
             raise InvalidArgumentError(f"ref must be a str like 'name', 'name/3' or 'name@alias'; got {type(ref).__name__}")
         new = self._load(ref)  # slow part, outside the lock: requests keep flowing
+        # worker processes swap first: once this one reports the new version, every worker serves it
+        self._changed("update", new.label)
         with self._swap_lock:
             old = self.served()
             self._current = new
@@ -243,7 +245,6 @@ class ServingDeployment(Deployment):
                 self._previous.append(old)
             self._trim()
         self._record(event, new)
-        self._changed("update", new.label)
         return new.version
 
     def follow_check(self) -> Any:
