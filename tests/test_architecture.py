@@ -420,3 +420,13 @@ def test_every_exception_class_lives_in_errors():
     for name in errors.__all__:
         cls = getattr(errors, name)
         assert issubclass(cls, (errors.ModelmgmtError, Warning)), name
+
+
+def test_import_modelmgmt_loads_only_errors():
+    """The top-level package imports nothing but errors (not even typing): everything else is lazy."""
+    code = (
+        "import sys; before = set(sys.modules); import modelmgmt; "
+        "print(sorted(m for m in set(sys.modules) - before if not m.startswith('encodings')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['modelmgmt', 'modelmgmt.errors']"
