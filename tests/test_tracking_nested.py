@@ -139,9 +139,11 @@ def test_multi_metric_scoring_equals_sklearn_gridsearchcv():
     np.testing.assert_allclose(ours.best_model.predict(X), theirs.best_estimator_.predict(X), rtol=1e-9)
 
 
-def test_multi_metric_refit_must_name_one_metric():
-    with pytest.raises(mm.InvalidArgumentError, match="refit must name the one"):
-        GridSearch(mm.models.LinearRegression, {"l2": [0.0]}, scoring=("r2", "mse"))
+def test_multi_metric_refit_names_one_metric_or_takes_the_first():
+    X0 = np.random.default_rng(3).standard_normal((40, 2))
+    first = GridSearch(mm.models.LinearRegression, {"l2": [0.0, 50.0]}, cv=4, scoring=("mse", "r2")).fit(X0, X0[:, 1])
+    assert first.best_score == first.results[first.best_index]["mean_mse"]  # refit=True: the first metric
+    assert first.best_model is not None and first.results[first.best_index]["rank_mse"] == 1
     with pytest.raises(mm.InvalidArgumentError, match="refit='mae' is not one of the scoring metrics: r2, mse"):
         GridSearch(mm.models.LinearRegression, {"l2": [0.0]}, scoring=("r2", "mse"), refit="mae")
     with pytest.raises(mm.InvalidArgumentError, match="refit must be True, False"):

@@ -184,10 +184,6 @@ class _BaseSearch:
         if isinstance(scoring, (list, tuple, dict)):
             names = list(scoring) if isinstance(scoring, dict) else [
                 s if isinstance(s, str) else getattr(s, "__name__", f"score{i}") for i, s in enumerate(scoring)]
-            if refit is True and len(names) > 1:
-                raise InvalidArgumentError(
-                    f"with several scoring metrics ({', '.join(map(str, names))}) refit must name the one "
-                    "that picks the best candidate (refit='r2'), or be False")
             if isinstance(refit, str) and refit not in names:
                 raise InvalidArgumentError(f"refit={refit!r} is not one of the scoring metrics: {', '.join(map(str, names))}")
         elif isinstance(refit, str) and refit != (scoring if isinstance(scoring, str) else getattr(scoring, "__name__", "score")):
@@ -222,7 +218,8 @@ class _BaseSearch:
     # --- running ----------------------------------------------------------------------
     @property
     def _scoring_name(self) -> str:
-        """The metric that ranks candidates: the only one, or the one ``refit`` names."""
+        """The metric that ranks candidates: the only one, the one ``refit`` names, or else
+        the first of several."""
         if isinstance(self.refit, str):
             return self.refit
         if isinstance(self.scoring, (list, tuple, dict)):
