@@ -26,6 +26,11 @@ functions, so the deletion path (gc) and the writers can never disagree about th
 
 from __future__ import annotations
 
+from typing import Any
+
+from modelmgmt.errors import InvalidArgumentError
+from modelmgmt.stores.base import validate_key
+
 __all__ = [
     "ABORTED",
     "BLOB_PREFIX",
@@ -40,6 +45,7 @@ __all__ = [
     "attachments_prefix",
     "blob_key",
     "changes_prefix",
+    "check_file_name",
     "claim_hint_key",
     "deployment_prefix", "deployments_prefix", "log_record_key", "log_head_key",
     "index_key",
@@ -63,6 +69,16 @@ DEPLOYMENTS = "deployments/"
 # leaves of a version's folder
 CLAIM, MANIFEST, DELETED, ABORTED, TAGS = "claim.json", "manifest.json", "deleted", "aborted", "tags.json"
 HINT = "claimed"
+
+
+def check_file_name(name: Any, what: str) -> str:
+    """A user-given file name (an attachment, a run artifact) checked as a key part."""
+    if not isinstance(name, str):
+        raise InvalidArgumentError(f"{what} name must be a str; got {type(name).__name__}")
+    try:
+        return validate_key(name)
+    except ValueError as exc:
+        raise InvalidArgumentError(f"invalid {what} name {name!r}: {exc}") from None
 
 
 def blob_key(digest: str) -> str:

@@ -38,7 +38,7 @@ from modelmgmt.registry.tracking import Run, find_run, list_experiments, list_ru
 from modelmgmt.registry.trust import VerifyResult, check_location, export_version, read_version, verify_version
 from modelmgmt.registry.version import ModelVersion
 from modelmgmt.stores import open_store
-from modelmgmt.stores.base import Store, validate_key
+from modelmgmt.stores.base import Store
 
 __all__ = ["Registry"]
 
@@ -462,13 +462,7 @@ class Registry:
     def _attachment_key(self, ref: str, name: str) -> str:
         model, version = self._resolve(ref)
         self._read_manifest(model, version)
-        if not isinstance(name, str):
-            raise InvalidArgumentError(f"attachment name must be a str; got {type(name).__name__}")
-        try:
-            validate_key(name)
-        except ValueError as exc:
-            raise InvalidArgumentError(f"invalid attachment name {name!r}: {exc}") from None
-        return layout.attachment_key(model, version, name)
+        return layout.attachment_key(model, version, layout.check_file_name(name, "attachment"))
 
     def attach(self, ref: str, name: str, data: bytes) -> None:
         """Store ``data`` as file ``name`` beside a version (reports, plots, notes)."""

@@ -22,7 +22,6 @@ from modelmgmt._validation import validate_name
 from modelmgmt.errors import InvalidArgumentError, NotFoundError
 from modelmgmt.registry import artifact, layout
 from modelmgmt.registry.run_index import run_changed
-from modelmgmt.stores.base import validate_key
 from modelmgmt.viz import run_html
 
 __all__ = ["Run", "list_runs", "find_run", "list_experiments", "run_records", "record_summary"]
@@ -205,13 +204,7 @@ class Run:
     def _artifact_key(self, name: Any) -> str:
         if self._registry is None:
             raise InvalidArgumentError("this run is not attached to a registry; start it with reg.start_run")
-        if not isinstance(name, str):
-            raise InvalidArgumentError(f"artifact name must be a str; got {type(name).__name__}")
-        try:
-            validate_key(name)
-        except ValueError as exc:
-            raise InvalidArgumentError(f"invalid artifact name {name!r}: {exc}") from None
-        return layout.run_artifact_prefix(self.experiment, self.id) + name
+        return layout.run_artifact_prefix(self.experiment, self.id) + layout.check_file_name(name, "artifact")
 
     def log_artifact(self, name: str, data_or_path: Any) -> None:
         """Store a file with the run: ``data_or_path`` is bytes or the path of a local file."""
