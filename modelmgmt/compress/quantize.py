@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from modelmgmt.compress._common import check_model, resolve_type, type_name, weight_names
+from modelmgmt.compress._common import check_model, type_name, weight_names
+from modelmgmt.compress.wrapped import WrappedModel
 from modelmgmt.errors import InvalidArgumentError
 from modelmgmt.models.base import Model
 
@@ -55,7 +56,7 @@ def _dequantize_tensor(q: np.ndarray, scale: np.ndarray, zero: np.ndarray | None
     return (x * scale.astype(np.float64)).astype(dtype)
 
 
-class QuantizedModel(Model):
+class QuantizedModel(WrappedModel):
     """A model whose weights are int8 codes with float32 scales; predicts through the wrapped type.
 
     ``params``: ``"<w>.q"`` (int8), ``"<w>.scale"`` (float32, one per output channel or one
@@ -64,35 +65,15 @@ class QuantizedModel(Model):
     config plus the quantization settings, so ``QuantizedModel.from_config`` rebuilds it.
     """
 
-    def __init__(self, config: dict[str, Any], params: dict[str, np.ndarray]) -> None:
-        for key in ("wrapped_type", "wrapped_config", "quantized", "dtypes"):
-            if key not in config:
-                raise InvalidArgumentError(f"QuantizedModel config needs {key!r}; got keys {sorted(config)}")
-        self._config = dict(config)
-        self._params = dict(params)
+    REQUIRED = ("quantized", "dtypes")
+    KIND = "quantized"
+
+    def _check_params(self, config: dict[str, Any], params: dict[str, np.ndarray]) -> None:
         for n in config["quantized"]:
             if n + _Q not in params or n + _SCALE not in params:
                 raise InvalidArgumentError(f"QuantizedModel params lack {n + _Q!r} or {n + _SCALE!r} for quantized weight {n!r}")
             if np.asarray(params[n + _Q]).dtype != np.int8:
                 raise InvalidArgumentError(f"{n + _Q!r} must be int8; got {np.asarray(params[n + _Q]).dtype}")
-        self._inner: Model | None = None
-        self.is_classifier = bool(resolve_type(config["wrapped_type"]).is_classifier)
-
-    # --- Model contract -------------------------------------------------------------
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        """int8 codes, scales, zero points and float biases, by name."""
-        return self._params
-
-    @property
-    def config(self) -> dict[str, Any]:
-        """Wrapped model type and config plus bits, per_channel, symmetric, quantized names."""
-        return dict(self._config)
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any], params: dict[str, np.ndarray]) -> "QuantizedModel":
-        """Rebuild from a saved config and params (int8 stays int8)."""
-        return cls(config, params)
 
     def dequantized_params(self) -> dict[str, np.ndarray]:
         """The wrapped model's params, weights dequantized to their original float dtype."""
@@ -105,37 +86,11 @@ class QuantizedModel(Model):
                 out[n] = p[n]
         return out
 
+    wrapped_param_arrays = dequantized_params
+
     def dequantize(self) -> Model:
         """The wrapped model type rebuilt with dequantized weights (cached)."""
-        if self._inner is None:
-            cls = resolve_type(self._config["wrapped_type"])
-            self._inner = cls.from_config(self._config["wrapped_config"], self.dequantized_params())
-        return self._inner
-
-    @property
-    def input_signature(self) -> dict[str, Any] | None:
-        """The wrapped model's input signature."""
-        return self.dequantize().input_signature
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Predictions of the dequantized wrapped model."""
-        return self.dequantize().predict(X)
-
-    def forward(self, X: np.ndarray) -> tuple[np.ndarray, Any]:
-        """The wrapped model's forward pass (so a quantized model can teach in distill)."""
-        return self.dequantize().forward(X)
-
-    @property
-    def predict_proba(self):  # a property so hasattr() is False for regressors
-        """Class probabilities of the dequantized wrapped classifier."""
-        if not self.is_classifier:
-            raise AttributeError(f"the quantized {self._config['wrapped_type']} is not a classifier; it has no predict_proba")
-        return self.dequantize().predict_proba
-
-    @property
-    def classes_(self) -> np.ndarray | None:  # type: ignore[override]
-        """Class labels of the wrapped classifier (None for a regressor)."""
-        return self.dequantize().classes_ if self.is_classifier else None
+        return self.inner()
 
     def __repr__(self) -> str:
         c = self._config

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from modelmgmt.compress._common import check_model, resolve_type, type_name, weight_names
+from modelmgmt.compress._common import check_model, type_name, weight_names
+from modelmgmt.compress.wrapped import WrappedModel
 from modelmgmt.errors import InvalidArgumentError
 from modelmgmt.models.base import Model
 
@@ -30,18 +31,18 @@ def _index_dtype(size: int) -> np.dtype:
     return np.dtype(np.uint64)
 
 
-class SparseModel(Model):
+class SparseModel(WrappedModel):
     """A model whose sparse weights are stored as values + indices; predicts through the wrapped type.
 
     ``config``: the wrapped type's name and config, the names and shapes of the sparse
-    tensors, their dtypes, and the wrapped model's masks. ``params``: ``"<w>.values"`` and
+    tensors, and the wrapped model's param names. ``params``: ``"<w>.values"`` and
     ``"<w>.indices"`` for every sparse weight, everything else under its own name.
     """
 
-    def __init__(self, config: dict[str, Any], params: dict[str, np.ndarray]) -> None:
-        for key in ("wrapped_type", "wrapped_config", "wrapped_params", "sparse"):
-            if key not in config:
-                raise InvalidArgumentError(f"SparseModel config needs {key!r}; got keys {sorted(config)}")
+    REQUIRED = ("wrapped_params", "sparse")
+    KIND = "sparse"
+
+    def _check_params(self, config: dict[str, Any], params: dict[str, np.ndarray]) -> None:
         for n, shape in config["sparse"].items():
             v, i = params.get(n + _VALUES), params.get(n + _INDICES)
             if v is None or i is None:
@@ -50,25 +51,6 @@ class SparseModel(Model):
             i = np.asarray(i)
             if i.dtype.kind != "u" or v.shape != i.shape or (i.size and int(i.max()) >= size):
                 raise InvalidArgumentError(f"SparseModel indices of {n!r} do not fit its shape {shape}")
-        self._config = dict(config)
-        self._params = dict(params)
-        self._inner: Model | None = None
-        self.is_classifier = bool(resolve_type(config["wrapped_type"]).is_classifier)
-
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        """Values and indices of the sparse weights, other arrays as they are."""
-        return self._params
-
-    @property
-    def config(self) -> dict[str, Any]:
-        """Wrapped type and config, sparse tensor shapes."""
-        return dict(self._config)
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any], params: dict[str, np.ndarray]) -> "SparseModel":
-        """Rebuild from a saved config and params."""
-        return cls(config, params)
 
     def dense_params(self) -> dict[str, np.ndarray]:
         """The wrapped model's params with every sparse weight scattered back into a dense tensor."""
@@ -84,41 +66,15 @@ class SparseModel(Model):
                 out[n] = p[n]
         return out
 
+    wrapped_param_arrays = dense_params
+
     def to_dense(self) -> Model:
         """A new wrapped-type model with dense weights and the pruning masks (for fine-tuning)."""
-        cls = resolve_type(self._config["wrapped_type"])
-        model = cls.from_config(self._config["wrapped_config"], self.dense_params())
+        model = super()._build_inner()
         model.set_masks({n: model.params[n] != 0 for n in self._config["sparse"]})
         return model
 
-    def _dense(self) -> Model:
-        if self._inner is None:
-            self._inner = self.to_dense()
-        return self._inner
-
-    @property
-    def classes_(self) -> np.ndarray | None:  # type: ignore[override]
-        """Class labels of the wrapped classifier (None for a regressor)."""
-        return self._dense().classes_
-
-    @property
-    def input_signature(self) -> dict[str, Any] | None:
-        """The wrapped model's input signature."""
-        return self._dense().input_signature
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Predictions of the wrapped model."""
-        return self._dense().predict(X)
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities of the wrapped classifier."""
-        if not self.is_classifier:
-            raise AttributeError(f"the sparse {self._config['wrapped_type']} is not a classifier")
-        return self._dense().predict_proba(X)  # type: ignore[attr-defined]
-
-    def forward(self, X: np.ndarray) -> tuple[np.ndarray, Any]:
-        """The wrapped model's forward pass (a sparse model can teach in distill)."""
-        return self._dense().forward(X)
+    _build_inner = to_dense
 
     def __repr__(self) -> str:
         return f"SparseModel({self._config['wrapped_type']}, sparse={sorted(self._config['sparse'])})"
