@@ -1,11 +1,7 @@
-"""ruff and mypy over modelmgmt/ report nothing (configuration in pyproject.toml).
-
-Gated by MODELMGMT_LINT=1 while the tree is being cleaned up (see docs/architecture.md).
-"""
+"""ruff and mypy over modelmgmt/ report nothing (configuration in pyproject.toml)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -14,10 +10,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-
-pytestmark = pytest.mark.skipif(
-    os.environ.get("MODELMGMT_LINT") != "1", reason="set MODELMGMT_LINT=1 to run ruff and mypy"
-)
 
 
 def _tool(name: str) -> list[str]:
