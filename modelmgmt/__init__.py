@@ -44,7 +44,7 @@ _LAZY: dict[str, str] = {
     "hookimpl": "modelmgmt.hookspecs:hookimpl",
     "plugins": "modelmgmt.plugin_manager:plugins",
     "deployers": "modelmgmt.plugin_manager:deployers",
-    "register_model_type": "modelmgmt.models.model_types:register_model_type",
+    "register_model_type": "modelmgmt.model_types:register_model_type",
     "export": "modelmgmt.exporting:export",
     "exporters": "modelmgmt.plugin_manager:exporters",
     # lifecycle, in data-flow order

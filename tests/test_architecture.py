@@ -36,8 +36,8 @@ LAYERS = (
     ("tuning", "compress", "explain", "exporting"),
     ("models", "training", "monitor", "callbacks", "drift"),
     ("optim", "metrics", "losses", "data", "stores", "viz", "plot"),
-    ("base", "errors", "plugin_manager", "hookspecs", "_validation", "_importing", "_prometheus",
-     "_progress", "_threads", "_resources"),
+    ("base", "errors", "plugin_manager", "hookspecs", "model_types", "_validation", "_importing",
+     "_prometheus", "_progress", "_threads", "_resources"),
 )
 RANK = {f"modelmgmt.{name}": len(LAYERS) - i for i, names in enumerate(LAYERS) for name in names}
 

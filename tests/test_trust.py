@@ -144,7 +144,7 @@ def test_register_model_type_arguments_and_plugin_names():
     with pytest.raises(mm.ConflictError, match="'MLP' is already registered by a plugin"):
         mm.register_model_type("MLP", ToyLinear)
     assert mm.register_model_type("MLP", mm.models.MLP) is mm.models.MLP  # the same class: fine
-    from modelmgmt.models.model_types import registered_model_types
+    from modelmgmt.model_types import registered_model_types
 
     assert {"ToyLinear", "MLP", "Pipeline"} <= set(registered_model_types())
 

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import modelmgmt as mm
-from modelmgmt.models.model_types import resolve_model_type
+from modelmgmt.model_types import resolve_model_type
 from modelmgmt.registry import signing
 
 pytest.importorskip("cryptography")

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from modelmgmt.errors import InvalidArgumentError
+from modelmgmt.model_types import model_type_name, resolve_model_type
 from modelmgmt.models.base import Model
-from modelmgmt.models.model_types import MODEL, model_type_name, resolve_model_type
 
 __all__ = ["is_weight", "weight_names", "check_model", "type_name", "resolve_type"]
 
@@ -48,4 +48,4 @@ def type_name(model: Model) -> str:
 
 def resolve_type(name: str) -> type[Model]:
     """The registered Model class a :func:`type_name` stands for (nothing is imported)."""
-    return resolve_model_type(name, MODEL, "config.wrapped_type")
+    return resolve_model_type(name, (Model,), "config.wrapped_type")

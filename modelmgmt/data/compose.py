@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from modelmgmt import base, plugin_manager
+from modelmgmt import base
 from modelmgmt.data.tables import as_2d, column_names, columns_of, is_table
-from modelmgmt.errors import InvalidArgumentError, ModelmgmtError, ModelTypeError, NotFoundError
+from modelmgmt.errors import InvalidArgumentError, NotFoundError
+from modelmgmt.model_types import model_type_name, resolve_model_type
 
 __all__ = ["ColumnTransformer"]
 
@@ -27,32 +28,13 @@ _SPECIAL = ("drop", "passthrough")
 
 
 def _type_name(obj: Any) -> str:
-    """The registered model-type name of a sub-transformer's class."""
-    cls = type(obj)
-    for name in plugin_manager.model_types():
-        try:
-            if plugin_manager.get_model_type(name) is cls:
-                return name
-        except ModelmgmtError:
-            continue
-    raise InvalidArgumentError(
-        f"{cls.__name__} cannot be saved inside a ColumnTransformer: its class is not a registered "
-        "model type (register it through the modelmgmt_register_model_types hook)"
-    )
+    """How a saved ColumnTransformer names a sub-transformer's class (see :mod:`modelmgmt.model_types`)."""
+    return model_type_name(obj)
 
 
 def _resolve(name: Any) -> type[Any]:
     """The registered Transformer class a saved sub-transformer names (nothing is imported)."""
-    try:
-        cls = plugin_manager.get_model_type(name) if isinstance(name, str) else None
-    except NotFoundError:
-        cls = None
-    if not (isinstance(cls, type) and issubclass(cls, base.Transformer)):
-        raise ModelTypeError(
-            f"ColumnTransformer config names transformer type {name!r}, which is not a registered "
-            f"Transformer (registered types: {', '.join(plugin_manager.model_types())})"
-        )
-    return cls
+    return resolve_model_type(name, (base.Transformer,), "config.transformers[].type")
 
 
 def _check_columns(spec: Any, i: int) -> Any:

@@ -15,20 +15,20 @@ import numpy as np
 from modelmgmt._validation import as_float_2d
 from modelmgmt.base import Transformer
 from modelmgmt.errors import InvalidArgumentError
+from modelmgmt.model_types import model_type_name, resolve_model_type
 from modelmgmt.models.base import Model
-from modelmgmt.models.model_types import STEP, model_type_name, resolve_model_type
 
 __all__ = ["Pipeline", "type_name", "resolve_type"]
 
 
 def type_name(obj: Any) -> str:
-    """How a saved pipeline names a step's class (see :mod:`modelmgmt.models.model_types`)."""
+    """How a saved pipeline names a step's class (see :mod:`modelmgmt.model_types`)."""
     return model_type_name(obj)
 
 
 def resolve_type(name: str) -> type[Any]:
     """The registered Model or Transformer class a step type names (nothing is imported)."""
-    return resolve_model_type(name, STEP, "config.steps[].type")
+    return resolve_model_type(name, (Model, Transformer), "config.steps[].type")
 
 
 class Pipeline(Model):

@@ -21,10 +21,10 @@ from modelmgmt.data.compose import ColumnTransformer
 from modelmgmt.data.encoders import MinMaxScaler, OneHotEncoder
 from modelmgmt.data.preprocessing import SimpleImputer, StandardScaler
 from modelmgmt.errors import InvalidArgumentError
+from modelmgmt.model_types import model_type_name
 from modelmgmt.models.base import Model
 from modelmgmt.models.linear import LinearRegression, LinearSVM, LogisticRegression
 from modelmgmt.models.mlp import MLP
-from modelmgmt.models.model_types import model_type_name
 from modelmgmt.models.pipeline import Pipeline
 
 __all__ = ["from_sklearn", "SUPPORTED"]

@@ -4,7 +4,7 @@ A saved model is a JSON manifest (format version, model type, config, a table of
 with dtype/shape/byte length/sha256, and metadata) and one blob per distinct tensor at
 ``blobs/sha256/<hex>``, holding the tensor's raw little-endian C-order bytes. Loading reads
 bytes with an explicit dtype (``np.memmap``/``readinto``), so no byte is ever unpickled, and
-the model class is a *registered* model type (:mod:`modelmgmt.models.model_types`): a
+the model class is a *registered* model type (:mod:`modelmgmt.model_types`): a
 manifest never causes an import. Optionally ``manifest.sig`` beside the manifest signs its
 exact bytes (:mod:`modelmgmt.registry.signing`).
 """
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from modelmgmt import __version__
+from modelmgmt import __version__, model_types
 from modelmgmt.errors import (
     IntegrityError,
     InvalidArgumentError,
@@ -28,8 +28,8 @@ from modelmgmt.errors import (
     NotFittedError,
     NotFoundError,
 )
+from modelmgmt.model_types import model_type_name
 from modelmgmt.models.base import Model
-from modelmgmt.models.model_types import model_type_name, resolve_model_type
 from modelmgmt.registry.blobs import (
     ALLOWED_KINDS,
     BLOB_PREFIX,
@@ -85,6 +85,11 @@ MAX_MANIFEST_BYTES = 64 << 20  # a manifest lists tensors and a config, never te
 MAX_JSON_DEPTH = 64
 MAX_NDIM = 32  # numpy's own limit is 64
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')  # JSON strings, skipped when measuring depth
+
+
+def resolve_model_type(name: Any, what: str = "model_type") -> type[Model]:
+    """The registered Model class a manifest's ``model_type`` names (see :mod:`modelmgmt.model_types`)."""
+    return model_types.resolve_model_type(name, (Model,), what)
 
 
 def utc_now() -> str:

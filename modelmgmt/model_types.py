@@ -17,23 +17,22 @@ import threading
 from typing import Any
 
 from modelmgmt import plugin_manager
-from modelmgmt.base import Transformer
+from modelmgmt.base import ArrayEstimator, Estimator, Transformer
 from modelmgmt.errors import ConflictError, InvalidArgumentError, ModelmgmtError, ModelTypeError
-from modelmgmt.models.base import Model
 
 __all__ = [
     "register_model_type",
     "registered_model_types",
     "model_type_name",
     "resolve_model_type",
-    "MODEL",
-    "STEP",
+    "ESTIMATOR",
 ]
 
-#: the kinds a name may be asked to resolve to: a predicting Model, or any pipeline step
-MODEL: tuple[type, ...] = (Model,)
-STEP: tuple[type, ...] = (Model, Transformer)
-_BASES = (Model, Transformer)
+#: what any registered type is (a Model or a Transformer); callers narrow it with ``kinds``
+#: (the registry asks for a Model, a ColumnTransformer for a Transformer). This module sits
+#: below models and data so that both resolve names through it.
+ESTIMATOR: tuple[type, ...] = (Estimator,)
+_BASES = (Estimator, ArrayEstimator, Transformer)
 
 _lock = threading.Lock()
 _runtime: dict[str, type] = {}  # names registered with register_model_type, this process only
@@ -60,7 +59,7 @@ def register_model_type(name: str, cls: type) -> type:
     if not isinstance(name, str) or not name or name != name.strip() or len(name) > 200:
         raise InvalidArgumentError(f"a model type name must be a non-empty str of at most 200 characters "
                                    f"without surrounding spaces; got {name!r}")
-    problem = _check_class(cls, STEP)
+    problem = _check_class(cls, ESTIMATOR)
     if problem is not None:
         raise InvalidArgumentError(f"register_model_type({name!r}, ...) refused: {problem}")
     if name in plugin_manager.model_types():
@@ -128,7 +127,7 @@ def model_type_name(obj: Any) -> str:
     return _qualified(cls)
 
 
-def resolve_model_type(name: Any, kinds: tuple[type, ...] = MODEL, what: str = "model_type") -> type[Any]:
+def resolve_model_type(name: Any, kinds: tuple[type, ...] = ESTIMATOR, what: str = "model_type") -> type[Any]:
     """The registered class ``name`` stands for, checked to be a concrete ``kinds`` subclass.
 
     Never imports anything: unknown, abstract and wrong-kind types raise ModelTypeError
