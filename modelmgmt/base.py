@@ -20,7 +20,7 @@ import numpy as np
 
 from modelmgmt.errors import InvalidArgumentError, NotFittedError
 
-__all__ = ["Estimator", "ArrayEstimator", "Transformer", "Trainable", "capabilities"]
+__all__ = ["Estimator", "ArrayEstimator", "Transformer", "Trainable", "capabilities", "take_prefixed"]
 
 
 _E = TypeVar("_E", bound="Estimator")
@@ -71,6 +71,12 @@ def capabilities(obj: Any) -> dict[str, Any]:
     if isinstance(obj, Estimator):
         return {k: getattr(obj, k) for k in ("is_classifier", "accepts_nan", "removes_nan", "accepts_strings", "classes_")}
     return {"is_classifier": False, "accepts_nan": False, "removes_nan": False, "accepts_strings": False, "classes_": None}
+
+
+def take_prefixed(params: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """Remove and return the entries of ``params`` whose key starts with ``prefix``, keyed
+    without it: how a composite (Pipeline, ColumnTransformer) hands each part its params."""
+    return {k[len(prefix):]: params.pop(k) for k in list(params) if k.startswith(prefix)}
 
 
 class ArrayEstimator(Estimator):

@@ -199,8 +199,7 @@ class ColumnTransformer(base.Transformer):
         for i, e in enumerate(config["transformers"]):
             if not isinstance(e, dict) or not {"name", "type", "config", "columns"} <= set(e):
                 raise InvalidArgumentError(f"ColumnTransformer entry {i} needs name, type, config and columns; got {e!r}")
-            prefix = f"{e['name']}."
-            own = {k[len(prefix):]: params.pop(k) for k in list(params) if k.startswith(prefix)}
+            own = base.take_prefixed(params, f"{e['name']}.")
             t = e["type"] if e["type"] in _SPECIAL else _resolve(e["type"]).from_config(e["config"], own)
             items.append((e["name"], t, e["columns"]))
         if params:

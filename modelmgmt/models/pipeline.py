@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from modelmgmt._validation import as_float_2d
-from modelmgmt.base import Transformer
+from modelmgmt.base import Transformer, take_prefixed
 from modelmgmt.errors import InvalidArgumentError
 from modelmgmt.model_types import model_type_name, resolve_model_type
 from modelmgmt.models.base import Model
@@ -134,8 +134,7 @@ class Pipeline(Model):
         for i, entry in enumerate(config["steps"]):
             if not isinstance(entry, dict) or "type" not in entry or "config" not in entry:
                 raise InvalidArgumentError(f"Pipeline step {i} config must have 'type' and 'config'; got {entry!r}")
-            prefix = f"{i}."
-            own = {k[len(prefix):]: params.pop(k) for k in list(params) if k.startswith(prefix)}
+            own = take_prefixed(params, f"{i}.")
             steps.append(resolve_type(entry["type"]).from_config(entry["config"], own))
         if params:
             raise InvalidArgumentError(f"params {sorted(params)[:5]} do not belong to any pipeline step")
