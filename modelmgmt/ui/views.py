@@ -136,10 +136,7 @@ def _deployments_of(reg: Any, model: str, version: int | None = None) -> list[di
 
 
 def _deployment_names(reg: Any) -> list[str]:
-    names = getattr(reg, "deployment_names", None)
-    if callable(names):
-        return list(names())
-    return reg.store.list_dirs("deployments/")
+    return list(reg.deployment_names())
 
 
 def model_page(reg: Any, query: Query, name: str) -> Page:
