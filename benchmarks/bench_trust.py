@@ -19,35 +19,10 @@ import time
 from typing import Any
 
 import numpy as np
+from bench_store import Tensors  # the storage benchmark's tensors-only model (registered there)
 
 import modelmgmt as mm
-from modelmgmt.models.base import Model
 from modelmgmt.registry import signing
-
-
-class Tensors(Model):
-    """A model that is only named tensors (what loading sees of any model)."""
-
-    def __init__(self, tensors: dict[str, np.ndarray]) -> None:
-        self._tensors = tensors
-
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        return dict(self._tensors)
-
-    @property
-    def config(self) -> dict[str, Any]:
-        return {}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any], params: dict[str, np.ndarray]) -> "Tensors":
-        return cls(dict(params))
-
-    def predict(self, X: Any) -> np.ndarray:
-        raise NotImplementedError("a benchmark model does not predict")
-
-
-mm.register_model_type("BenchTensors", Tensors)
 
 
 def best(fn: Any, repeat: int) -> float:
