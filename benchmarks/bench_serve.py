@@ -29,6 +29,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -111,31 +112,7 @@ def measure_one(url: str, name: str, *, mode: str, kind: str = "inputs", n: int 
         ms = np.array(times) * 1000
         out = {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)), "mean_ms": float(ms.mean())}
     elif args.mode == "throughput":
-        counts = [0] * args.threads
-        errors = [0] * args.threads
-        stop = threading.Event()
-
-        def worker(i: int) -> None:
-            conn = _conn(args.url)
-            while not stop.is_set():
-                try:
-                    _post(conn, path, body, headers)
-                    counts[i] += 1
-                except Exception:
-                    errors[i] += 1
-                    conn.close()
-                    conn = _conn(args.url)
-
-        threads = [threading.Thread(target=worker, args=(i,)) for i in range(args.threads)]
-        t0 = time.perf_counter()
-        for t in threads:
-            t.start()
-        time.sleep(args.seconds)
-        stop.set()
-        for t in threads:
-            t.join()
-        dt = time.perf_counter() - t0
-        out = {"req_per_s": sum(counts) / dt, "errors": sum(errors), "requests": sum(counts)}
+        out = load(args.url, path, body, headers, connections=args.threads, seconds=args.seconds)
     else:  # batch
         rows = rng.normal(size=(args.rows, features))
         path, body, headers = _body(rows, args.kind, args.name)
@@ -146,6 +123,80 @@ def measure_one(url: str, name: str, *, mode: str, kind: str = "inputs", n: int 
             _post(conn, path, body, headers)
         out = {"rows_per_s": args.n * args.rows / (time.perf_counter() - t0)}
     return out
+
+
+def _request_bytes(url: str, path: str, body: bytes, headers: dict | None) -> bytes:
+    """The whole HTTP/1.1 request, built once and sent as is (like wrk)."""
+    u = urllib.parse.urlsplit(url)
+    lines = [f"POST {path} HTTP/1.1", f"Host: {u.hostname}:{u.port}", f"Content-Length: {len(body)}"]
+    lines += [f"{k}: {v}" for k, v in (headers or {"Content-Type": "application/json"}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def _response_end(buf: bytes) -> int:
+    """Length of the first complete response in ``buf`` (0 while incomplete)."""
+    head_end = buf.find(b"\r\n\r\n")
+    if head_end < 0:
+        return 0
+    head = buf[:head_end].lower()
+    i = head.find(b"content-length:")
+    if i >= 0:
+        line_end = head.find(b"\r\n", i)
+        n = int(head[i + 15:line_end if line_end > 0 else None])
+        end = head_end + 4 + n
+        return end if len(buf) >= end else 0
+    if b"transfer-encoding: chunked" in head:
+        j = buf.find(b"\r\n0\r\n\r\n", head_end)
+        return j + 7 if j >= 0 else 0
+    raise RuntimeError(f"response without a length: {buf[:200]!r}")
+
+
+def load(url: str, path: str, body: bytes, headers: dict | None, *, connections: int, seconds: float) -> dict:
+    """Closed-loop load like wrk's: ``connections`` keep-alive connections, each sending the
+    next request as soon as its answer is in, driven by one thread with ``selectors`` and a
+    request built once. A few microseconds of client CPU per request, so on a small machine
+    the server, not the client, is what gets measured."""
+    import selectors
+
+    u = urllib.parse.urlsplit(url)
+    req = _request_bytes(url, path, body, headers)
+    sel = selectors.DefaultSelector()
+    bufs: dict = {}
+    for _ in range(connections):
+        sock = socket.create_connection((u.hostname, u.port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setblocking(False)
+        sel.register(sock, selectors.EVENT_READ)
+        bufs[sock] = b""
+    ok = errors = 0
+    t0 = time.perf_counter()
+    deadline = t0 + seconds
+    for sock in bufs:
+        sock.sendall(req)
+    while time.perf_counter() < deadline:
+        for key, _ in sel.select(timeout=0.5):
+            sock = key.fileobj
+            chunk = sock.recv(1 << 16)
+            if not chunk:
+                raise RuntimeError("the server closed a keep-alive connection")
+            buf = bufs[sock] + chunk
+            end = _response_end(buf)
+            while end:
+                if buf[9:12] == b"200":
+                    ok += 1
+                else:
+                    errors += 1
+                buf = buf[end:]
+                end = _response_end(buf)
+                sock.setblocking(True)
+                sock.sendall(req)
+                sock.setblocking(False)
+            bufs[sock] = buf
+    dt = time.perf_counter() - t0
+    for sock in bufs:
+        sel.unregister(sock)
+        sock.close()
+    return {"req_per_s": ok / dt, "errors": errors, "requests": ok}
 
 
 def run_client(url: str, plan: list[dict], *, name: str = "bench") -> list[dict]:
@@ -322,6 +373,40 @@ def _stop_cli(proc) -> None:
         proc.kill()
 
 
+def batching_ceiling(reg, features: int, rows: int, rounds: int = 15) -> dict:
+    """What batching can gain at most, from the model alone: the time of one single-row call
+    (what an unbatched server runs per request) over the per-row time of one ``rows``-row call
+    (the most a batched server can stack with ``rows`` clients). Measured in this process with
+    one BLAS thread, as the servers run; best of interleaved rounds."""
+    from modelmgmt.deployment.served import load_version
+
+    served = load_version(reg, "mlp")
+    rng = np.random.default_rng(3)
+    one, many = rng.normal(size=(1, features)), rng.normal(size=(rows, features))
+    outputs = served.output_names
+    t_one = t_many = float("inf")
+    with _one_blas_thread():
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            for _ in range(20):
+                served.compute(one, outputs)
+            t_one = min(t_one, (time.perf_counter() - t0) / 20)
+            t0 = time.perf_counter()
+            for _ in range(5):
+                served.compute_aligned(many, outputs)
+            t_many = min(t_many, (time.perf_counter() - t0) / 5 / rows)
+    return {"one_row_us": t_one * 1e6, "per_row_batched_us": t_many * 1e6, "ratio": t_one / t_many}
+
+
+def _one_blas_thread():
+    """A context limiting BLAS to one thread (threadpoolctl, from the test extra), else a no-op."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
+
+
 def bench_batching(seconds: float, hidden: tuple[int, ...], features: int = 64, clients: int = 32) -> dict:
     """Throughput at ``clients`` single-row clients, unbatched vs adaptive batching. Each server
     is `modelmgmt serve` in its own process with one BLAS thread (OPENBLAS_NUM_THREADS=1: many
@@ -345,6 +430,7 @@ def bench_batching(seconds: float, hidden: tuple[int, ...], features: int = 64, 
             finally:
                 _stop_cli(proc)
         out["speedup"] = out["batched"]["req_per_s"] / max(out["unbatched"]["req_per_s"], 1e-9)
+        out["ceiling"] = batching_ceiling(reg, features, clients)
         return out
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -527,6 +613,10 @@ def production(quick: bool) -> None:
           f"{b['unbatched']['req_per_s']:.0f} req/s, batched {b['batched']['req_per_s']:.0f} req/s; "
           f"batched/unbatched = {b['speedup']:.2f} (target >= 3); 1 client p50 "
           f"{b['unbatched']['p50_ms']:.2f} ms unbatched, {b['batched']['p50_ms']:.2f} ms batched", flush=True)
+    c = b["ceiling"]
+    print(f"ours  batching ceiling from the model alone (1 BLAS thread): 1-row call {c['one_row_us']:.1f} us, "
+          f"32-row call {c['per_row_batched_us']:.1f} us per row; the most stacking 32 requests can gain = "
+          f"{c['ratio']:.2f}", flush=True)
     if sys.platform.startswith("linux"):
         size, n = (8, 2) if quick else (400, 4)
         m = bench_worker_memory(size, n)

@@ -20,7 +20,8 @@ import numpy as np
 
 from modelmgmt.errors import InvalidArgumentError, NotFittedError
 
-__all__ = ["Estimator", "ArrayEstimator", "Transformer", "Trainable", "capabilities", "take_prefixed"]
+__all__ = ["Estimator", "ArrayEstimator", "Transformer", "Trainable", "capabilities", "take_prefixed",
+           "predict_and_proba"]
 
 
 _E = TypeVar("_E", bound="Estimator")
@@ -71,6 +72,15 @@ def capabilities(obj: Any) -> dict[str, Any]:
     if isinstance(obj, Estimator):
         return {k: getattr(obj, k) for k in ("is_classifier", "accepts_nan", "removes_nan", "accepts_strings", "classes_")}
     return {"is_classifier": False, "accepts_nan": False, "removes_nan": False, "accepts_strings": False, "classes_": None}
+
+
+def predict_and_proba(model: Any, X: Any) -> tuple[Any, Any]:
+    """``(model.predict(X), model.predict_proba(X))``, in one pass when the model has
+    ``predict_and_proba`` (built-in classifiers do; the bits are those of the two calls)."""
+    both = getattr(model, "predict_and_proba", None)
+    if callable(both):
+        return both(X)
+    return model.predict(X), model.predict_proba(X)
 
 
 def take_prefixed(params: dict[str, Any], prefix: str) -> dict[str, Any]:

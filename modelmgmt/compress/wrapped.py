@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from modelmgmt.base import predict_and_proba
 from modelmgmt.compress._common import resolve_type
 from modelmgmt.errors import InvalidArgumentError
 from modelmgmt.models.base import Model
@@ -90,6 +91,15 @@ class WrappedModel(Model):
             raise AttributeError(f"the {self.KIND} {self._config['wrapped_type']} is not a classifier; "
                                  "it has no predict_proba")
         return self.inner().predict_proba  # type: ignore[attr-defined]
+
+    @property
+    def predict_and_proba(self):  # a property so hasattr() is False for regressors
+        """``(predict, predict_proba)`` of the wrapped classifier in one pass."""
+        if not self.is_classifier:
+            raise AttributeError(f"the {self.KIND} {self._config['wrapped_type']} is not a classifier; "
+                                 "it has no predict_and_proba")
+        inner = self.inner()
+        return lambda X: predict_and_proba(inner, X)
 
     @property
     def classes_(self) -> np.ndarray | None:  # type: ignore[override]

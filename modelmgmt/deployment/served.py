@@ -17,6 +17,7 @@ import attrs
 import numpy as np
 
 from modelmgmt._resources import CpuPerRow
+from modelmgmt.base import predict_and_proba
 from modelmgmt.deployment.protocol import datatype_of
 from modelmgmt.errors import InputSignatureError, InvalidArgumentError, UnknownOutputError
 
@@ -183,7 +184,12 @@ class ServedVersion:
         """Run the model on checked input; one entry per requested output."""
         cpu0 = time.thread_time()
         result: dict[str, np.ndarray] = {}
+        if "predict" in outputs and "predict_proba" in outputs and self.is_classifier:
+            labels, proba = predict_and_proba(self.model, X)  # one forward pass for both
+            result["predict"], result["predict_proba"] = np.asarray(labels), np.asarray(proba)
         for out in outputs:
+            if out in result:
+                continue
             if out == "predict":
                 result[out] = np.asarray(self.model.predict(X))
             elif out == "predict_proba" and self.is_classifier:

@@ -238,3 +238,9 @@ class ClassifierMixin:
         """The most probable class label for each row."""
         out, _ = self.forward(self._check_X(X))  # type: ignore[attr-defined]
         return self.classes_[np.argmax(out, axis=1)]
+
+    def predict_and_proba(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``(predict(X), predict_proba(X))`` from one forward pass, the same bits as two calls
+        (a server asked for both outputs runs the model once)."""
+        out, _ = self.forward(self._check_X(X))  # type: ignore[attr-defined]
+        return self.classes_[np.argmax(out, axis=1)], softmax(out)

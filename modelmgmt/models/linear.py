@@ -299,5 +299,14 @@ class LinearSVM(ClassifierMixin, TrainableModel):
     def predict_proba(self, X: Any) -> np.ndarray:
         """(n, 2) with sigmoid(decision value) for ``classes_[1]``; uncalibrated."""
         s = self.decision_function(X)
+        return self._proba_of(s)
+
+    def predict_and_proba(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``(predict(X), predict_proba(X))`` from one decision pass, the same bits as two calls."""
+        s = self.decision_function(X)
+        return self.classes_[(s > 0).astype(np.intp)], self._proba_of(s)
+
+    @staticmethod
+    def _proba_of(s: np.ndarray) -> np.ndarray:
         p1 = 0.5 * (1.0 + np.tanh(0.5 * s))  # stable sigmoid
         return np.column_stack([1.0 - p1, p1])

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from modelmgmt._validation import as_float_2d
-from modelmgmt.base import Transformer, take_prefixed
+from modelmgmt.base import Transformer, predict_and_proba, take_prefixed
 from modelmgmt.errors import InvalidArgumentError
 from modelmgmt.model_types import model_type_name, resolve_model_type
 from modelmgmt.models.base import Model
@@ -163,6 +163,13 @@ class Pipeline(Model):
         if not self.is_classifier:
             raise AttributeError(f"{type(self.model).__name__} is not a classifier; it has no predict_proba")
         return self.model.predict_proba(self.transform(X))  # type: ignore[attr-defined]  # is_classifier
+
+    def predict_and_proba(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``(predict(X), predict_proba(X))`` with X transformed once (and the final model run
+        once when it can give both)."""
+        if not self.is_classifier:
+            raise AttributeError(f"{type(self.model).__name__} is not a classifier; it has no predict_proba")
+        return predict_and_proba(self.model, self.transform(X))
 
     # --- training --------------------------------------------------------------------
     def initialize(self, X: Any, y: Any, rng: np.random.Generator) -> None:
