@@ -74,6 +74,11 @@ class UnknownOutputError(InputSignatureError):
     """A requested output the served model does not produce."""
 
 
+class BatchingWarning(UserWarning):
+    """A served version's rows are not independent of the rows batched with them (its model
+    computes differently by batch size), so its requests are run alone: answers stay exact."""
+
+
 class AlertWarning(UserWarning):
     """Warning category of monitor alerts that have no callback."""
 

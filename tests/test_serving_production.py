@@ -406,3 +406,50 @@ def test_workers_split_and_shadow_in_every_worker(reg):
         assert sum(dep.status()["split"].values()) == 30
         dep.shadow("m/2")
         _fresh(dep.url, 6, {"inputs": [[1, 1, 1]]})
+
+
+class _BatchSizeDependent:
+    """A model whose answer for a row depends on how many rows share the call (what BLAS
+    kernels picked by row count can do to float32 arithmetic), made explicit."""
+
+    input_signature = {"n_features": 3, "dtype": "float64"}
+
+    def predict(self, X):
+        time.sleep(0.02)  # slow enough that concurrent requests queue behind a running call
+        return X.sum(axis=1) + 1e-9 * len(X)
+
+
+def _served(model):
+    from modelmgmt.deployment.served import ServedVersion
+
+    return ServedVersion.of(type("V", (), {"name": "m", "version": 1})(), model)
+
+
+def test_a_version_whose_rows_depend_on_their_batch_is_run_alone():
+    from modelmgmt.deployment.batching import Batcher
+
+    served = _served(_BatchSizeDependent())
+    assert served.batch_stable() is False
+    batcher = Batcher(max_batch_size=32, max_batch_delay_ms=50)
+    rng = np.random.default_rng(0)
+    requests = [rng.normal(size=(1, 3)) for _ in range(12)]
+    results = {}
+    with pytest.warns(mm.errors.BatchingWarning, match="batching is off for m/1"):
+        threads = [threading.Thread(target=lambda i=i: results.__setitem__(
+            i, batcher.submit(served, requests[i], ("predict",)))) for i in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    stats = batcher.stats()
+    batcher.stop()
+    assert stats["unbatched_versions"] == ["m/1"] and stats["batches"] < 12  # they queued together
+    for i, X in enumerate(requests):  # and each still got its lone answer, bit for bit
+        np.testing.assert_array_equal(results[i]["predict"], served.compute_aligned(X, ("predict",))["predict"])
+
+
+def test_batch_stability_probe_of_real_models():
+    assert _served(_mlp()).batch_stable() is True  # float64 built-in models batch exactly
+    strings = _served(type("S", (), {"input_signature": {"n_features": 2, "dtype": "object"},
+                                     "predict": lambda self, X: np.zeros(len(X))})())
+    assert strings.batch_stable() is None  # cannot be probed with random rows: batched as before

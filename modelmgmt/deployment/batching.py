@@ -6,7 +6,11 @@ arrives within ``max_batch_delay_ms`` (or is already queued) up to ``max_batch_s
 runs the model once on the stacked rows and hands each request its own slice. The call
 pads the rows to a multiple of :data:`~modelmgmt.deployment.served.ROW_ALIGN`, and a
 request served alone goes through the same path, so a request's answer is bit-identical
-whichever requests it was batched with. When a batched call fails (one request's NaN,
+whichever requests it was batched with. That holds when the model's arithmetic on a row does
+not depend on the other rows; it is probed once per version
+(:meth:`~modelmgmt.deployment.served.ServedVersion.batch_stable`), and a version that fails
+the probe has its requests run alone, with a :class:`~modelmgmt.errors.BatchingWarning`
+and its name in ``stats()["unbatched_versions"]``. When a batched call fails (one request's NaN,
 say), every request is retried alone so only the bad one gets the error.
 """
 
@@ -15,9 +19,12 @@ from __future__ import annotations
 import collections
 import threading
 import time
+import warnings
 from typing import Any
 
 import numpy as np
+
+from modelmgmt.errors import BatchingWarning
 
 __all__ = ["Batcher"]
 
@@ -49,6 +56,7 @@ class Batcher:
         self.batches = 0
         self.rows = 0
         self.requests = 0
+        self.unstable: list[str] = []  # versions whose requests run alone (see ServedVersion.batch_stable)
         self._thread = threading.Thread(target=self._loop, name=f"modelmgmt-batcher-{name}", daemon=True)
         self._thread.start()
 
@@ -74,7 +82,8 @@ class Batcher:
         """Batches run, rows and requests batched, mean requests per batch."""
         return {"max_batch_size": self.max_rows, "max_batch_delay_ms": self.delay * 1000.0,
                 "batches": self.batches, "rows": self.rows, "requests": self.requests,
-                "mean_batch_requests": self.requests / self.batches if self.batches else None}
+                "mean_batch_requests": self.requests / self.batches if self.batches else None,
+                "unbatched_versions": list(self.unstable)}
 
     def stop(self) -> None:
         """Finish queued requests, then end the thread."""
@@ -82,6 +91,24 @@ class Batcher:
             self._stopped = True
             self._cv.notify_all()
         self._thread.join(timeout=10)
+
+    def _alone(self, batch: list[_Item]) -> None:
+        """Run every request of ``batch`` on its own; each gets its own result or error."""
+        for it in batch:
+            try:
+                it.result = it.served.compute_aligned(it.X, it.outputs)
+            except BaseException as one:
+                it.error = one
+            it.done.set()
+
+    def _unstable(self, served: Any) -> None:
+        """Warn once per version whose rows depend on their batch; count its lone calls."""
+        label = served.label
+        if label not in self.unstable:
+            self.unstable.append(label)
+            warnings.warn(f"batching is off for {label}: its model gives a row different bits depending on "
+                          "the rows computed with it, so its requests run alone (answers stay exact)",
+                          BatchingWarning, stacklevel=2)
 
     # --- the batching thread ---------------------------------------------------------
     def _take(self, batch: list[_Item], rows: int) -> int:
@@ -128,6 +155,10 @@ class Batcher:
         self._last = len(batch)
         self.rows += rows
         self.requests += len(batch)
+        if len(batch) > 1 and served.batch_stable() is False:
+            self._unstable(served)
+            self._alone(batch)
+            return
         try:
             X = batch[0].X if len(batch) == 1 else np.concatenate([it.X for it in batch])
             out = served.compute_aligned(X, outputs)
@@ -136,12 +167,7 @@ class Batcher:
                 batch[0].error = exc
                 batch[0].done.set()
                 return
-            for it in batch:  # find the culprit: every request alone
-                try:
-                    it.result = served.compute_aligned(it.X, it.outputs)
-                except BaseException as one:
-                    it.error = one
-                it.done.set()
+            self._alone(batch)  # find the culprit: every request alone
             return
         start = 0
         for it in batch:

@@ -78,6 +78,7 @@ class ServedVersion:
     names_trained: bool = False
     loaded_at: float = attrs.field(factory=time.time)
     cost: CpuPerRow = attrs.field(factory=CpuPerRow, repr=False)
+    _stable: list[bool | None] = attrs.field(factory=list, repr=False, alias="_stable")
 
     @classmethod
     def of(cls, version: Any, model: Any) -> "ServedVersion":
@@ -180,8 +181,9 @@ class ServedVersion:
             )
         raise InputSignatureError(f"expected at least one row; received shape {a.shape}")
 
-    def compute(self, X: np.ndarray, outputs: tuple[str, ...]) -> dict[str, np.ndarray]:
-        """Run the model on checked input; one entry per requested output."""
+    def compute(self, X: np.ndarray, outputs: tuple[str, ...], *, record: bool = True) -> dict[str, np.ndarray]:
+        """Run the model on checked input; one entry per requested output (its CPU time counted
+        in ``cost`` unless ``record`` is False)."""
         cpu0 = time.thread_time()
         result: dict[str, np.ndarray] = {}
         if "predict" in outputs and "predict_proba" in outputs and self.is_classifier:
@@ -196,17 +198,51 @@ class ServedVersion:
                 result[out] = np.asarray(self.model.predict_proba(X))
             else:
                 self.check_outputs((out,))
-        self.cost.add(time.thread_time() - cpu0, int(X.shape[0]))
+        if record:
+            self.cost.add(time.thread_time() - cpu0, int(X.shape[0]))
         return result
 
-    def compute_aligned(self, X: np.ndarray, outputs: tuple[str, ...], align: int = ROW_ALIGN) -> dict[str, np.ndarray]:
+    def compute_aligned(self, X: np.ndarray, outputs: tuple[str, ...], align: int = ROW_ALIGN, *,
+                        record: bool = True) -> dict[str, np.ndarray]:
         """``compute`` on X padded (with copies of its first row) to a multiple of ``align`` rows."""
         n = X.shape[0]
         m = -(-n // align) * align
         if m == n:
-            return self.compute(X, outputs)
+            return self.compute(X, outputs, record=record)
         padded = np.concatenate([X, np.repeat(X[:1], m - n, axis=0)])
-        return {k: v[:n] for k, v in self.compute(padded, outputs).items()}
+        return {k: v[:n] for k, v in self.compute(padded, outputs, record=record).items()}
+
+    def batch_stable(self) -> bool | None:
+        """Whether ``compute_aligned`` gives each row the same bits whatever rows share the
+        call, probed once (then cached) on random rows of the signature: a model whose
+        arithmetic depends on the batch size (BLAS kernels picked by row count in float32,
+        say) is found here, so batching can run its requests alone. None when it cannot be
+        probed (unknown feature count, string input, or the model refused random rows)."""
+        if not self._stable:
+            self._stable.append(self._probe_stability())
+        return self._stable[0]
+
+    def _probe_stability(self, rows: int = 2 * ROW_ALIGN + 5) -> bool | None:
+        if self.n_features is None or self.accepts_objects:
+            return None
+        dtype = self.dtype if self.dtype is not None and self.dtype.kind == "f" else np.dtype(np.float64)
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((rows, self.n_features)).astype(dtype)
+        outputs = self.output_names
+        try:
+            together = [self.compute_aligned(X, outputs, record=False)]
+            order = rng.permutation(rows)
+            shuffled = self.compute_aligned(X[order[:ROW_ALIGN + 3]], outputs, record=False)
+            for i in (0, 1, ROW_ALIGN - 1, ROW_ALIGN, rows - 1):
+                alone = self.compute_aligned(X[i:i + 1], outputs, record=False)
+                if any(not np.array_equal(alone[k][0], together[0][k][i]) for k in outputs):
+                    return False
+            for j, i in enumerate(order[:ROW_ALIGN + 3]):
+                if any(not np.array_equal(shuffled[k][j], together[0][k][i]) for k in outputs):
+                    return False
+        except Exception:
+            return None
+        return True
 
 
 def load_version(registry: Any, ref: str) -> ServedVersion:
