@@ -23,7 +23,7 @@ OPTIONAL = frozenset({
     "s3fs", "numba", "jinja2", "matplotlib", "tensorboardX", "tensorboard", "cryptography",
     "dask", "distributed", "pandas", "sklearn", "onnx", "onnxruntime", "scipy", "fsspec",
     "tritonclient", "prometheus_client", "mlflow", "torch", "psutil", "pytest", "hypothesis",
-    "selenium", "moto", "boto3", "botocore", "aiohttp",
+    "selenium", "moto", "boto3", "botocore", "aiohttp", "grpc", "google",
     # platform-specific standard modules
     "resource", "fcntl", "msvcrt", "winreg",
 })

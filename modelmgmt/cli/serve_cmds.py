@@ -24,6 +24,7 @@ def add_commands(sub) -> None:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8080)
     s.add_argument("--token", default=os.environ.get("MODELMGMT_TOKEN"), help="require this bearer token")
+    s.add_argument("--grpc-port", type=int, metavar="P", help="also serve OIP v2 over gRPC on port P (0: a free one)")
     s.add_argument("--follow", type=float, metavar="SECONDS",
                    help="re-resolve aliases every SECONDS and swap when one moves")
     s.add_argument("--workers", type=int, default=1, help="processes serving the port (SO_REUSEPORT)")
@@ -80,6 +81,8 @@ def _serve(args: argparse.Namespace, out) -> int:
     }
     if args.token:
         options["token"] = args.token
+    if args.grpc_port is not None:
+        options["grpc_port"] = args.grpc_port
     canary = parse_canary(args.canary) if args.canary else None
     if args.monitor is not None:
         first = reg.get(args.ref[0])
@@ -99,6 +102,7 @@ def _serve(args: argparse.Namespace, out) -> int:
             dep.shadow(args.shadow)
         served = ", ".join(f"{m.version.name}/{m.version.version}" for m in dep.models.values())
         extra = f", {args.workers} workers" if args.workers > 1 else ""
+        extra += f", gRPC at {dep.grpc_address}" if dep.grpc_address else ""
         print(f"serving {served} at {dep.url}{extra} (Ctrl-C to stop)", file=out, flush=True)
         stop.wait()
     finally:

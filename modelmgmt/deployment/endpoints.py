@@ -146,6 +146,10 @@ class Endpoints:
         return slot, served
 
     def _model_metadata(self, name: str, version: str | None):
+        return self._ok(self._metadata(name, version))
+
+    def _metadata(self, name: str, version: str | None) -> dict[str, Any]:
+        """OIP v2 model metadata of the version served as ``name`` (HTTP and gRPC)."""
         slot, served = self._served_for(name, version)
         n = served.n_features if served.n_features is not None else -1
         if served.accepts_objects:
@@ -164,7 +168,7 @@ class Endpoints:
         if served.feature_names is not None:
             meta["parameters"] = {"feature_names": list(served.feature_names),
                                   "feature_names_trained": served.names_trained}
-        return self._ok(meta)
+        return meta
 
     def _model_ready(self, name: str, version: str | None):
         self._served_for(name, version)
@@ -190,12 +194,7 @@ class Endpoints:
             X, outputs, rid = decode_infer(body, binary)
         except BadRequest as exc:
             raise HTTPError(400, str(exc)) from None
-        if X.dtype == object and not served.accepts_objects:
-            raise HTTPError(422, f"expected input datatype {datatype_of(served.dtype or 'float64')} "
-                                 "(numeric); received BYTES")
-        used, result = self._predict(slot, X, outputs, "infer", served if version is not None else None)
-        if version is not None and str(used.version.version) != version:  # swapped mid-request
-            raise HTTPError(409, f"version {version} was replaced by {used.version.version} during the request")
+        used, result = self._run_infer(slot, served, X, outputs, version)
         try:
             as_binary = binary_outputs(body, tuple(result))
         except BadRequest as exc:
@@ -206,6 +205,18 @@ class Endpoints:
             return 200, payload, "application/octet-stream", {**headers, BINARY_HEADER: str(n)}
         resp = encode_infer_response(name, used.version.version, result, rid)
         return self._ok(resp, headers)
+
+    def _run_infer(self, slot: Any, served: Any, X: Any, outputs: tuple[str, ...] | None, version: str | None,
+                   endpoint: str = "infer"):
+        """(version used, outputs) of one decoded OIP v2 inference request (HTTP and gRPC):
+        BYTES for a numeric model is a 422, a version named in the path must still be served."""
+        if X.dtype == object and not served.accepts_objects:
+            raise HTTPError(422, f"expected input datatype {datatype_of(served.dtype or 'float64')} "
+                                 "(numeric); received BYTES")
+        used, result = self._predict(slot, X, outputs, endpoint, served if version is not None else None)
+        if version is not None and str(used.version.version) != version:  # swapped mid-request
+            raise HTTPError(409, f"version {version} was replaced by {used.version.version} during the request")
+        return used, result
 
     def _invocations(self, _method: str):
         models = self.server.deployment.models

@@ -5,7 +5,8 @@ Options: ``host="127.0.0.1"``, ``port=0`` (0 picks a free port; ``.url`` has the
 ``max_body_bytes=16 MiB``, ``read_timeout=10.0`` (seconds for a request body; 408 after),
 ``monitor=None``, ``follow=None`` (seconds between alias re-resolutions), ``workers=1``
 (processes serving the port, see :mod:`modelmgmt.deployment.workers`), ``max_batch_size=1``
-and ``max_batch_delay_ms=0.0`` (adaptive batching, see :mod:`modelmgmt.deployment.batching`).
+and ``max_batch_delay_ms=0.0`` (adaptive batching, see :mod:`modelmgmt.deployment.batching`),
+``grpc_port=None`` (an int also serves OIP v2 over gRPC, see :mod:`modelmgmt.deployment.grpc_server`).
 
 ``ref`` may be a list of refs: every model is served under its own name. The returned
 deployment is the first model's; ``dep.models`` maps each name to its own deployment
@@ -22,6 +23,7 @@ from typing import Any
 
 from modelmgmt._validation import check_int, check_real
 from modelmgmt.deployment.base import Deployer
+from modelmgmt.deployment.grpc_server import GRPCServer, check_grpc_port
 from modelmgmt.deployment.server import DEFAULT_MAX_BODY, DEFAULT_READ_TIMEOUT, ModelServer
 from modelmgmt.deployment.serving import (
     ServedVersion,
@@ -54,7 +56,8 @@ class HTTPDeployment(ServingDeployment):
                  read_timeout: float = DEFAULT_READ_TIMEOUT, ref: str | None = None,
                  extra: tuple[tuple[str, ServedVersion], ...] = (), follow: float | None = None,
                  workers: int = 1, max_batch_size: int = 1, max_batch_delay_ms: float = 0.0,
-                 record: bool = True, reuse_port: bool = False, sock: Any = None) -> None:
+                 record: bool = True, reuse_port: bool = False, sock: Any = None,
+                 grpc_port: int | None = None) -> None:
         super().__init__(registry, served, name=name, monitor=monitor, ref=ref, max_batch_size=max_batch_size,
                          max_batch_delay_ms=max_batch_delay_ms, record=record)
         self.models: dict[str, ServingDeployment] = {self.name: self}
@@ -63,6 +66,8 @@ class HTTPDeployment(ServingDeployment):
         self.workers = workers
         self.pool: Any = None
         self._thread: threading.Thread | None = None
+        self.grpc_server: GRPCServer | None = None
+        self.grpc_address: str | None = None  # "host:port" when grpc_port is set
         for ref_i, served_i in extra:
             slot = ModelSlot(registry, served_i, ref=ref_i, max_batch_size=max_batch_size,
                              max_batch_delay_ms=max_batch_delay_ms, record=record)
@@ -99,6 +104,9 @@ class HTTPDeployment(ServingDeployment):
                                           read_timeout=read_timeout, reuse_port=reuse_port, sock=sock,
                                           join=reuse_port)
             real_host, real_port = str(self.server.server_address[0]), int(self.server.server_address[1])
+            if grpc_port is not None:
+                self.grpc_server = GRPCServer(self, host, grpc_port, token=token, max_message_bytes=max_body_bytes)
+                self.grpc_address = self.grpc_server.address
         except OSError as exc:
             self._shutdown_partial()
             raise ModelmgmtError(f"cannot listen on {host}:{port}: {exc}") from exc
@@ -196,6 +204,8 @@ class HTTPDeployment(ServingDeployment):
 
     def _close(self) -> None:
         self._follow_stop.set()
+        if self.grpc_server is not None:
+            self.grpc_server.stop()
         if self._follower is not None:
             self._follower.join(timeout=5)
         if self.server is not None:
@@ -231,14 +241,14 @@ def _check_http_options(options: dict[str, Any]) -> dict[str, Any]:
         raise InvalidArgumentError("a monitor observes the requests of one process; use workers=1 with monitor=")
     return {"host": host, "port": port, "token": token, "max_body_bytes": max_body, "read_timeout": read_timeout,
             "follow": follow, "workers": workers, "max_batch_size": batch, "max_batch_delay_ms": delay,
-            "monitor": options.get("monitor")}
+            "monitor": options.get("monitor"), "grpc_port": check_grpc_port(options.get("grpc_port"), workers)}
 
 
 class HTTPDeployer(Deployer):
     """Deploy registered versions behind a local HTTP server (OIP v2, /invocations, /metrics)."""
 
     options = ("host", "port", "token", "max_body_bytes", "read_timeout", "monitor", "follow", "workers",
-               "max_batch_size", "max_batch_delay_ms")
+               "max_batch_size", "max_batch_delay_ms", "grpc_port")
 
     def deploy(self, registry: Any, ref: Any, *, name: str | None = None, **options: Any) -> HTTPDeployment:
         """Load every ref (verified), start the server and return the running HTTPDeployment."""
