@@ -62,6 +62,9 @@ def test_datatype_names():
         ({"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}], "id": 5}, "'id'"),
         ({"inputs": [{"name": "x", "shape": [1, -2], "datatype": "FP32", "data": [1, 2]}]}, "non-negative"),
         ({"inputs": [{"name": "x", "shape": [1, True], "datatype": "FP32", "data": [1]}]}, "non-negative integers"),
+        ({"inputs": [{"name": "x", "shape": [1, 2], "datatype": "INT8", "data": [300, 1]}]}, "cannot be read as INT8"),
+        ({"inputs": [{"name": "x", "shape": [1, 1], "datatype": "UINT8", "data": [-1]}]}, "cannot be read as UINT8"),
+        ({"inputs": [{"name": "x", "shape": [1, 1], "datatype": "INT64", "data": [2 ** 70]}]}, "cannot be read as INT64"),
     ],
 )
 def test_decode_infer_rejects_malformed(body, match):

@@ -162,7 +162,7 @@ def _tensor(spec: Any, where: str, binary: _BinaryPart | None = None) -> np.ndar
     data = spec["data"]
     try:
         arr = np.asarray(data, dtype=DATATYPES[datatype])
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError) as exc:  # OverflowError: 300 as INT8, say
         raise BadRequest(f"{where}.data cannot be read as {datatype}: {exc}") from None
     if arr.size != math.prod(shape):
         raise BadRequest(f"{where}.data has {arr.size} values; shape {shape} needs {math.prod(shape)}")
