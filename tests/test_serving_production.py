@@ -393,11 +393,6 @@ def test_workers_need_a_registry_other_processes_can_open():
         mm.deploy("m", registry=reg, target="http", workers=2)
 
 
-def test_workers_and_a_monitor_are_refused(reg):
-    with pytest.raises(mm.InvalidArgumentError, match="workers=1"):
-        mm.deploy("m", registry=reg, target="http", workers=2, monitor=mm.Monitor(np.zeros((5, 3))))
-
-
 def test_workers_split_and_shadow_in_every_worker(reg):
     with mm.deploy("m/1", registry=reg, target="http", workers=2) as dep:
         dep.split({"m/1": 0.5, "m/2": 0.5})

@@ -37,7 +37,8 @@ def add_commands(sub) -> None:
     s.add_argument("--monitor", metavar="ATTACHMENT", nargs="?", const="",
                    help="attach a drift monitor to the first model: reference data from the version's "
                         "attachment ATTACHMENT (.npy or .csv); without a value, the monitor saved last "
-                        "with Monitor.save")
+                        "with Monitor.save. With --workers N each worker observes its own requests and "
+                        "/metrics shows them all, merged (about a second behind)")
     s.set_defaults(handler=_serve)
 
 

@@ -32,7 +32,7 @@ from modelmgmt.deployment.serving import (
     load_version,
     resolve_resume_ref,
 )
-from modelmgmt.deployment.workers import WorkerPool
+from modelmgmt.deployment.workers import MonitorCollector, WorkerPool, check_monitor
 from modelmgmt.errors import InvalidArgumentError, ModelmgmtError
 
 __all__ = ["HTTPDeployer", "HTTPDeployment", "ModelSlot"]
@@ -93,10 +93,15 @@ class HTTPDeployment(ServingDeployment):
                 if not share:
                     self.server.socket.set_inheritable(True)
                     fd = self.server.socket.fileno()
+                # a monitor: every process observes into a replica, merged back into it (see workers.py)
+                collector = None if self.monitor is None else MonitorCollector(self.monitor)
                 self.pool = WorkerPool(registry, self._specs(), workers=workers - 1, host=host,
                                        port=self.server.server_address[1], fd=fd, token=token,
                                        max_body_bytes=max_body_bytes, read_timeout=read_timeout,
-                                       max_batch_size=max_batch_size, max_batch_delay_ms=max_batch_delay_ms)
+                                       max_batch_size=max_batch_size, max_batch_delay_ms=max_batch_delay_ms,
+                                       monitor=collector)
+                if collector is not None:
+                    self.monitor = collector.local  # worker 0's replica; the monitor passed in is the merged view
                 for slot_name, m in self.models.items():
                     m.on_change = self._broadcaster(slot_name)
             else:
@@ -183,6 +188,9 @@ class HTTPDeployment(ServingDeployment):
             st["requests"] += sum(w.get("requests", 0) for w in workers)
             st["errors"] += sum(w.get("errors", 0) for w in workers)
             st["predictions"] += sum(w.get("predictions", 0) for w in workers)
+            st["monitor_errors"] += sum(w.get("monitor_errors", 0) for w in workers)
+            if self.pool.monitor is not None:  # merging the workers' monitors
+                st["monitor_errors"] += self.pool.monitor.errors
             split = st.get("split")
             if split is not None:
                 for w in workers:
@@ -238,7 +246,7 @@ def _check_http_options(options: dict[str, Any]) -> dict[str, Any]:
     batch = check_int(options.get("max_batch_size", 1), "max_batch_size", min=1)
     delay = check_real(options.get("max_batch_delay_ms", 0.0), "max_batch_delay_ms", min=0.0, max=10_000.0)
     if workers > 1 and options.get("monitor") is not None:
-        raise InvalidArgumentError("a monitor observes the requests of one process; use workers=1 with monitor=")
+        check_monitor(options["monitor"])  # each worker observes into a replica of it
     return {"host": host, "port": port, "token": token, "max_body_bytes": max_body, "read_timeout": read_timeout,
             "follow": follow, "workers": workers, "max_batch_size": batch, "max_batch_delay_ms": delay,
             "monitor": options.get("monitor"), "grpc_port": check_grpc_port(options.get("grpc_port"), workers)}

@@ -2,7 +2,9 @@
 
 Reads its configuration (one JSON line) from stdin, serves, then answers control lines
 until stdin closes; see :mod:`modelmgmt.deployment.workers`. Stdout carries only the
-control protocol (anything else printed goes to stderr).
+control protocol (anything else printed goes to stderr). With a monitor, ``monitor`` hands
+over what the worker's replica observed since the last time, and after ``stop`` (once the
+last request was answered) the worker sends its last observations.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import sys
 from typing import Any
 
 from modelmgmt.deployment.http import serve_worker
+from modelmgmt.deployment.workers import WorkerMonitor
+from modelmgmt.monitor import persist
 from modelmgmt.registry import Registry
 
 __all__ = ["main"]
@@ -26,6 +30,8 @@ def _dispatch(dep: Any, cmd: dict[str, Any]) -> Any:
         st = dep.status()
         st["pid"] = os.getpid()
         return st
+    if method == "monitor":
+        return persist.take(dep.monitor) if isinstance(dep.monitor, WorkerMonitor) else None
     slot = dep.models[cmd["model"]]
     arg = cmd.get("arg")
     if method == "update":
@@ -51,7 +57,8 @@ def main() -> int:
         sock = None
         if cfg.get("fd") is not None:
             sock = socket.socket(fileno=cfg["fd"])
-        dep = serve_worker(Registry(cfg["registry"]), cfg["specs"], host=cfg["host"], port=cfg["port"],
+        monitor = None if cfg.get("monitor") is None else WorkerMonitor.replica(cfg["monitor"])
+        dep = serve_worker(Registry(cfg["registry"]), cfg["specs"], monitor=monitor, host=cfg["host"], port=cfg["port"],
                            token=cfg["token"], max_body_bytes=cfg["max_body_bytes"],
                            read_timeout=cfg["read_timeout"], max_batch_size=cfg["max_batch_size"],
                            max_batch_delay_ms=cfg["max_batch_delay_ms"], reuse_port=cfg["reuse_port"], sock=sock)
@@ -71,6 +78,11 @@ def main() -> int:
             proto.write(json.dumps(reply, default=str) + "\n")
     finally:
         dep.stop()
+        if isinstance(dep.monitor, WorkerMonitor):  # what it observed since the last collection
+            try:
+                proto.write(json.dumps({"ok": persist.take(dep.monitor)}) + "\n")
+            except OSError:  # the parent is gone
+                pass
     return 0
 
 

@@ -6,6 +6,11 @@ arrays of categories as JSON lists. ``Monitor.save`` writes one attachment,
 ``monitor_state``, what :func:`load` needs to rebuild the monitor so that it continues
 exactly where the saved one was (merge replicas' saved monitors to combine them). The state
 holds the reference, so the file is about as large as the reference.
+
+The parts are public for replicas in other processes (``workers=N`` serving): a
+:func:`definition` builds an empty replica (:func:`from_definition`); :func:`take` hands
+over what a replica observed since the last take and :func:`restore` puts it into a
+monitor that :meth:`Monitor.merge` can add.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from modelmgmt.monitor.performance import CBPEState, LabelState
 from modelmgmt.monitor.sketch import CategoricalState, NumericState
 from modelmgmt.monitor.window import Batch, Block, Cumulative
 
-__all__ = ["dump", "load", "encode_array", "decode_array", "FORMAT", "PREFIX"]
+__all__ = ["dump", "load", "definition", "from_definition", "current", "take", "restore", "encode_array",
+           "decode_array", "FORMAT", "PREFIX"]
 
 #: version of the ``monitor_state`` layout
 FORMAT = 1
@@ -147,25 +153,88 @@ def _reference(mon: Any) -> Any:
     return [encode_array(f.reference) for f in mon._features]
 
 
+def definition(mon: Any) -> dict[str, Any]:
+    """What rebuilds an empty copy of ``mon`` (:func:`from_definition`): the layout format,
+    the settings and the reference, as JSON values. Alert rules are not part of it."""
+    return {
+        "format": FORMAT,
+        "config": mon._config,
+        "reference": _reference(mon),
+        "reference_predictions": encode_array(None if mon._reference_predictions is None
+                                              else np.asarray(mon._reference_predictions)),
+        "reference_labels": encode_array(None if mon._reference_labels is None else np.asarray(mon._reference_labels)),
+        "reference_scores": encode_array(None if mon._reference_scores is None else np.asarray(mon._reference_scores)),
+    }
+
+
+def from_definition(cls: Any, d: dict[str, Any]) -> Any:
+    """A monitor of class ``cls`` built from :func:`definition`'s output, with nothing
+    observed; it can merge with the monitor the definition came from."""
+    if d.get("format") != FORMAT:
+        raise InvalidArgumentError(f"monitor state format {d.get('format')!r} is not supported (expected {FORMAT})")
+    cols = [decode_array(c) for c in d["reference"]]
+    if all(c.dtype.kind == "f" for c in cols):
+        reference: Any = np.column_stack(cols)
+    else:
+        reference = np.empty((len(cols[0]), len(cols)), dtype=object)
+        for j, c in enumerate(cols):
+            reference[:, j] = [None if isinstance(v, float) and math.isnan(v) else v for v in c.tolist()]
+    return cls(reference, reference_predictions=decode_array(d["reference_predictions"]),
+               reference_labels=decode_array(d["reference_labels"]),
+               reference_scores=decode_array(d["reference_scores"]), **dict(d["config"]))
+
+
+def _current(store: Any, n: int, label_task: Any, score_cols: Any) -> dict[str, Any]:
+    return {
+        "n": n, "label_task": label_task, "score_cols": score_cols,
+        "block": _block(store.block) if isinstance(store, Cumulative) else None,
+        "window_batches": None if isinstance(store, Cumulative) else [_batch(b) for b in store.batches()],
+        "window_seen": None if isinstance(store, Cumulative) else store.seen,
+    }
+
+
+def current(mon: Any) -> dict[str, Any]:
+    """What ``mon`` observed since it was created or reset, as JSON values (:func:`restore`
+    puts it back)."""
+    with mon._lock:
+        mon._flush()
+        return _current(mon._store, mon._n, mon._label_task, mon._score_cols)
+
+
+def take(mon: Any) -> dict[str, Any] | None:
+    """:func:`current`, and ``mon`` starts over, in one step (no observation falls between
+    the two): what it observed since the last take. None, and nothing reset, when it
+    observed nothing."""
+    with mon._lock:
+        mon._flush()
+        if mon._n == 0:
+            return None
+        taken = (mon._store, mon._n, mon._label_task, mon._score_cols)
+        mon.reset()  # a new store: the taken one is no longer written to
+    return _current(*taken)
+
+
+def restore(mon: Any, state: dict[str, Any]) -> Any:
+    """Replace what ``mon`` observed with ``state`` (from :func:`current` or :func:`take` of
+    a monitor with the same definition); returns ``mon``."""
+    with mon._lock:
+        mon.reset()
+        mon._label_task, mon._score_cols = state["label_task"], state["score_cols"]
+        if state["block"] is not None:
+            mon._store.block = _block_back(state["block"])
+        else:
+            for b in state["window_batches"]:
+                mon._ingest(_batch_back(b))
+            mon._store.seen = state["window_seen"]
+        mon._n = state["n"]
+        mon._version += 1
+    return mon
+
+
 def dump(mon: Any, report: Any) -> bytes:
     """The report's fields plus the monitor's ``monitor_state`` (settings, reference,
     current state) as UTF-8 JSON."""
-    with mon._lock:
-        mon._flush()
-        store = mon._store
-        state = {
-            "format": FORMAT,
-            "config": mon._config,
-            "reference": _reference(mon),
-            "reference_predictions": encode_array(None if mon._reference_predictions is None
-                                                  else np.asarray(mon._reference_predictions)),
-            "reference_labels": encode_array(None if mon._reference_labels is None else np.asarray(mon._reference_labels)),
-            "reference_scores": encode_array(None if mon._reference_scores is None else np.asarray(mon._reference_scores)),
-            "n": mon._n, "label_task": mon._label_task, "score_cols": mon._score_cols,
-            "block": _block(store.block) if isinstance(store, Cumulative) else None,
-            "window_batches": None if isinstance(store, Cumulative) else [_batch(b) for b in store.batches()],
-            "window_seen": None if isinstance(store, Cumulative) else store.seen,
-        }
+    state = {**definition(mon), **current(mon)}
     return json.dumps({**report.to_dict(), "monitor_state": state}, allow_nan=False).encode("utf-8")
 
 
@@ -181,26 +250,4 @@ def load(cls: Any, registry: Any, ref: Any, name: str | None = None) -> Any:
     if state is None:
         raise NotFoundError(f"attachment {name!r} of {ref!r} holds a report only (saved by an older version); "
                             "it has no monitor state to load")
-    if state.get("format") != FORMAT:
-        raise InvalidArgumentError(f"monitor state format {state.get('format')!r} is not supported (expected {FORMAT})")
-    cfg = dict(state["config"])
-    cols = [decode_array(c) for c in state["reference"]]
-    if all(c.dtype.kind == "f" for c in cols):
-        reference: Any = np.column_stack(cols)
-    else:
-        reference = np.empty((len(cols[0]), len(cols)), dtype=object)
-        for j, c in enumerate(cols):
-            reference[:, j] = [None if isinstance(v, float) and math.isnan(v) else v for v in c.tolist()]
-    mon = cls(reference, reference_predictions=decode_array(state["reference_predictions"]),
-              reference_labels=decode_array(state["reference_labels"]),
-              reference_scores=decode_array(state["reference_scores"]), **cfg)
-    mon._label_task, mon._score_cols = state["label_task"], state["score_cols"]
-    if state["block"] is not None:
-        mon._store.block = _block_back(state["block"])
-    else:
-        for b in state["window_batches"]:
-            mon._ingest(_batch_back(b))
-        mon._store.seen = state["window_seen"]
-    mon._n = state["n"]
-    mon._version += 1
-    return mon
+    return restore(from_definition(cls, state), state)
