@@ -87,3 +87,12 @@ def test_decode_invocations_formats():
                        ({"dataframe_split": [1]}, "dataframe_split"), ({"inputs": [[1], [1, 2]]}, "rectangular")]:
         with pytest.raises(BadRequest, match=match):
             decode_invocations(bad)
+
+
+def test_infer_responses_always_carry_an_id():
+    from modelmgmt.deployment.protocol import encode_infer_response
+
+    out = {"predict": np.array([1.0])}
+    assert encode_infer_response("m", 1, out, "req-7")["id"] == "req-7"  # the request's own
+    a, b = (encode_infer_response("m", 1, out)["id"] for _ in range(2))
+    assert a != b and len(a) == 32  # none given: a fresh UUID each time, as KServe and MLServer do

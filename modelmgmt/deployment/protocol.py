@@ -21,6 +21,7 @@ import csv
 import io
 import json
 import math
+import uuid
 import zlib
 from typing import Any
 
@@ -211,10 +212,10 @@ def encode_tensor(name: str, arr: np.ndarray) -> dict[str, Any]:
 
 
 def encode_infer_response(model_name: str, model_version: Any, outputs: dict[str, np.ndarray], rid: Any = None) -> dict[str, Any]:
-    """The OIP v2 inference response body."""
-    body: dict[str, Any] = {"model_name": model_name, "model_version": str(model_version)}
-    if rid is not None:
-        body["id"] = rid
+    """The OIP v2 inference response body. Its ``id`` is the request's, or a fresh UUID when
+    the request had none (the spec's response schema requires one; KServe and MLServer do the same)."""
+    body: dict[str, Any] = {"model_name": model_name, "model_version": str(model_version),
+                            "id": rid if rid is not None else uuid.uuid4().hex}
     body["outputs"] = [encode_tensor(k, v) for k, v in outputs.items()]
     return body
 
