@@ -101,15 +101,7 @@ def measure_one(url: str, name: str, *, mode: str, kind: str = "inputs", n: int 
     one = rng.normal(size=(1, features))
     path, body, headers = _body(one, args.kind, args.name)
     if args.mode == "latency":
-        conn = _conn(args.url)
-        for _ in range(20):
-            _post(conn, path, body, headers)
-        times = []
-        for _ in range(args.n):
-            t0 = time.perf_counter()
-            _post(conn, path, body, headers)
-            times.append(time.perf_counter() - t0)
-        ms = np.array(times) * 1000
+        ms = np.array(sequential(args.url, path, body, headers, n=args.n)) * 1000
         out = {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)), "mean_ms": float(ms.mean())}
     elif args.mode == "throughput":
         out = load(args.url, path, body, headers, connections=args.threads, seconds=args.seconds)
@@ -149,6 +141,30 @@ def _response_end(buf: bytes) -> int:
         j = buf.find(b"\r\n0\r\n\r\n", head_end)
         return j + 7 if j >= 0 else 0
     raise RuntimeError(f"response without a length: {buf[:200]!r}")
+
+
+def sequential(url: str, path: str, body: bytes, headers: dict | None, *, n: int, warmup: int = 20) -> list[float]:
+    """Seconds of each of ``n`` requests sent one after another on one keep-alive connection
+    (the same prebuilt request and response framing as :func:`load`)."""
+    u = urllib.parse.urlsplit(url)
+    req = _request_bytes(url, path, body, headers)
+    times = []
+    with socket.create_connection((u.hostname, u.port)) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for i in range(warmup + n):
+            t0 = time.perf_counter()
+            sock.sendall(req)
+            buf = b""
+            while not _response_end(buf):
+                chunk = sock.recv(1 << 16)
+                if not chunk:
+                    raise RuntimeError("the server closed the connection")
+                buf += chunk
+            if buf[9:12] != b"200":
+                raise RuntimeError(f"HTTP error: {buf[:300]!r}")
+            if i >= warmup:
+                times.append(time.perf_counter() - t0)
+    return times
 
 
 def load(url: str, path: str, body: bytes, headers: dict | None, *, connections: int, seconds: float) -> dict:
