@@ -20,6 +20,10 @@ __all__ = [
     "check_real",
     "check_choice",
     "check_bool",
+    "is_table",
+    "column_labels",
+    "feature_names_of",
+    "check_feature_names",
 ]
 
 MAX_NAME_LENGTH = 200
@@ -169,3 +173,75 @@ def check_bool(value: Any, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise InvalidArgumentError(f"{name} must be True or False; got {type(value).__name__} {value!r}")
     return bool(value)
+
+
+# --- tables and their feature names (scikit-learn's rule) ----------------------------------
+
+
+def is_table(X: Any) -> bool:
+    """True for a pandas DataFrame (anything with ``columns`` and ``iloc``) or a dict of columns."""
+    return isinstance(X, dict) or (hasattr(X, "columns") and hasattr(X, "iloc"))
+
+
+def column_labels(X: Any) -> list[Any] | None:
+    """The column labels of a DataFrame or dict of columns, as they are (not made str), else None."""
+    if isinstance(X, dict):
+        return list(X)
+    if is_table(X):
+        return list(X.columns)
+    return None
+
+
+def feature_names_of(X: Any) -> list[str] | None:
+    """The feature names an estimator fitted on X keeps: scikit-learn's rule.
+
+    A table whose column labels are all ``str`` gives them; an array, an empty table or a
+    table whose labels are all something else (ints) gives None; a mix of ``str`` and other
+    labels is refused (InvalidArgumentError, a TypeError as in scikit-learn).
+    """
+    labels = column_labels(X)
+    if not labels:
+        return None
+    types = sorted({type(c).__qualname__ for c in labels})
+    if len(types) > 1 and "str" in types:
+        raise InvalidArgumentError(
+            "feature names are kept only when every column name is a str; X has column names of "
+            f"types {types} (make them all str, e.g. X.columns = X.columns.astype(str), or none of them)"
+        )
+    if types == ["str"]:
+        return [str(c) for c in labels]
+    return None
+
+
+def _name_list(names: list[str]) -> str:
+    shown = ", ".join(repr(n) for n in names[:10])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > 10 else "")
+
+
+def check_feature_names(fitted: list[str] | None, X: Any, owner: str, name: str = "X") -> None:
+    """Refuse a table whose feature names are not those ``owner`` was fitted with, in order.
+
+    As scikit-learn: only a table with names checked against names seen in fit is compared;
+    an array (or a table without str names) given to an estimator fitted with names, and a
+    table given to one fitted without them, are accepted (read by position). A mismatch
+    raises InvalidArgumentError listing the expected names, the names that came, and which
+    were unexpected, missing, or only in another order.
+    """
+    if fitted is None or type(X) is np.ndarray:  # the common case (a server's requests) costs nothing
+        return
+    names = feature_names_of(X)
+    if names is None or names == list(fitted):
+        return
+    unexpected = sorted(set(names) - set(fitted))
+    missing = sorted(set(fitted) - set(names))
+    parts = []
+    if unexpected:
+        parts.append(f"unexpected: {_name_list(unexpected)}")
+    if missing:
+        parts.append(f"missing: {_name_list(missing)}")
+    if not parts:
+        parts.append("the same names in another order")
+    raise InvalidArgumentError(
+        f"the feature names of {name} should match those {owner} was fitted with, in order: expected "
+        f"[{_name_list(list(fitted))}], got [{_name_list(names)}] ({'; '.join(parts)})"
+    )

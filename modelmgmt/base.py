@@ -9,6 +9,12 @@ exactly like a built-in one; nothing calls a private method across packages.
 Capabilities are declared as class attributes, not probed: ``is_classifier``,
 ``accepts_nan`` (X may hold NaN), ``removes_nan`` (the output holds no NaN: imputers),
 ``accepts_strings`` (X may hold string columns) and ``classes_`` (labels, or None).
+
+Feature names follow scikit-learn: an estimator fitted on a DataFrame whose column names are
+all str keeps them in ``feature_names_in_`` (else None), saves them in its config, lists
+them in its ``input_signature`` (``"feature_names"``) and refuses a DataFrame with other
+names, or the same in another order, later (:func:`modelmgmt._validation.check_feature_names`);
+an array is read by position.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
+from modelmgmt._validation import check_feature_names, feature_names_of
 from modelmgmt.errors import InvalidArgumentError, NotFittedError
 
 __all__ = ["Estimator", "ArrayEstimator", "Transformer", "Trainable", "capabilities", "take_prefixed",
@@ -40,6 +47,8 @@ class Estimator(abc.ABC):
     removes_nan: bool = False
     accepts_strings: bool = False
     classes_: np.ndarray | None = None
+    #: the str column names of the DataFrame seen in fit (scikit-learn's rule), else None
+    feature_names_in_: list[str] | None = None
 
     @property
     @abc.abstractmethod
@@ -65,6 +74,13 @@ class Estimator(abc.ABC):
         """Raise NotFittedError unless fitted."""
         if not self.is_fitted:
             raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit before using it")
+
+    def _signature_of(self, n_features: int, dtype: str) -> dict[str, Any]:
+        """An input signature: ``{"n_features", "dtype"}`` plus ``"feature_names"`` when fitted with names."""
+        sig: dict[str, Any] = {"n_features": int(n_features), "dtype": dtype}
+        if self.feature_names_in_ is not None:
+            sig["feature_names"] = list(self.feature_names_in_)
+        return sig
 
 
 def capabilities(obj: Any) -> dict[str, Any]:
@@ -103,6 +119,16 @@ class ArrayEstimator(Estimator):
     def __init__(self) -> None:
         self._params = {}
         self.n_features_ = None
+        self.feature_names_in_ = None
+
+    def _check_feature_names(self, X: Any, *, reset: bool) -> None:
+        """scikit-learn's rule, in one place for every built-in estimator: ``reset`` (fit)
+        keeps X's str column names (or None); otherwise a DataFrame with other names, or the
+        same in another order, is refused (an array is read by position)."""
+        if reset:
+            self.feature_names_in_ = feature_names_of(X)
+        else:
+            check_feature_names(self.feature_names_in_, X, type(self).__name__)
 
     @property
     def params(self) -> dict[str, np.ndarray]:
@@ -114,12 +140,23 @@ class ArrayEstimator(Estimator):
         return {}
 
     def _learned(self) -> dict[str, Any]:
-        """Small learned state for the config (names end with an underscore)."""
-        return {"n_features_": self.n_features_}
+        """Small learned state for the config (names end with an underscore); the feature
+        names only when fitted with them (a config saved without them loads as None)."""
+        out: dict[str, Any] = {"n_features_": self.n_features_}
+        if self.feature_names_in_ is not None:
+            out["feature_names_in_"] = list(self.feature_names_in_)
+        return out
 
     def _set_learned(self, config: dict[str, Any]) -> None:
         n = config.get("n_features_")
         self.n_features_ = None if n is None else int(n)
+        names = config.get("feature_names_in_")
+        if names is not None and (not isinstance(names, list) or not all(isinstance(c, str) for c in names)
+                                  or (self.n_features_ is not None and len(names) != self.n_features_)):
+            raise InvalidArgumentError(
+                f"config 'feature_names_in_' must be None or a list of {self.n_features_} str; got {names!r}"
+            )
+        self.feature_names_in_ = None if names is None else list(names)
 
     def _check_params(self) -> None:
         """Refuse params that do not fit the learned state (override where shapes are known)."""
@@ -172,11 +209,12 @@ class Transformer(Estimator):
 
     @property
     def input_signature(self) -> dict[str, Any] | None:
-        """``{"n_features": d, "dtype": ...}`` once fitted (what a Pipeline starting here expects)."""
+        """``{"n_features": d, "dtype": ...}`` once fitted, plus ``"feature_names"`` when fitted
+        on a DataFrame (what a Pipeline starting here expects)."""
         n = getattr(self, "n_features_", None)
         if n is None or not self.is_fitted:
             return None
-        return {"n_features": int(n), "dtype": "object" if self.accepts_strings else "float64"}
+        return self._signature_of(n, "object" if self.accepts_strings else "float64")
 
 
 @runtime_checkable

@@ -274,10 +274,7 @@ class ColumnTransformer(base.Transformer):
         """``{"n_features", "dtype": "object", "feature_names"}`` once fitted (names when fitted on a table)."""
         if not self.is_fitted:
             return None
-        sig: dict[str, Any] = {"n_features": int(self.n_features_), "dtype": "object"}
-        if self.feature_names_in_ is not None:
-            sig["feature_names"] = list(self.feature_names_in_)
-        return sig
+        return self._signature_of(int(self.n_features_), "object")
 
     def __repr__(self) -> str:
         shown = ", ".join(f"({n!r}, {t!r}, {c!r})" for n, t, c in self.transformers)

@@ -22,7 +22,7 @@ import numpy as np
 
 from modelmgmt._validation import check_bool, check_choice, check_real
 from modelmgmt.data.preprocessing import Transformer
-from modelmgmt.data.tables import column_names, columns_of
+from modelmgmt.data.tables import columns_of
 from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["OneHotEncoder", "MinMaxScaler", "Clipper"]
@@ -84,7 +84,6 @@ class OneHotEncoder(Transformer):
         self.handle_unknown = check_choice(handle_unknown, "handle_unknown", ("error", "ignore"))
         self.categories_: list[np.ndarray] = []
         self.kinds_: list[str] = []
-        self.feature_names_in_: list[str] | None = None
 
     def _hyper(self) -> dict[str, Any]:
         return {"handle_unknown": self.handle_unknown}
@@ -93,8 +92,7 @@ class OneHotEncoder(Transformer):
         cats = [
             [None if isinstance(v, float) and math.isnan(v) else v for v in c.tolist()] for c in self.categories_
         ]
-        return {**super()._learned(), "categories_": cats, "kinds_": list(self.kinds_),
-                "feature_names_in_": self.feature_names_in_}
+        return {**super()._learned(), "categories_": cats, "kinds_": list(self.kinds_)}
 
     def _set_learned(self, config: dict[str, Any]) -> None:
         super()._set_learned(config)
@@ -107,8 +105,6 @@ class OneHotEncoder(Transformer):
             np.array([math.nan if v is None else v for v in c], dtype=np.float64) if k == "number" else np.array(c, dtype=str)
             for k, c in zip(kinds, cats)
         ]
-        names = config.get("feature_names_in_")
-        self.feature_names_in_ = None if names is None else [str(n) for n in names]
 
     def _check_params(self) -> None:
         if self._params and len(self._params.get("n_categories", ())) != len(self.categories_):
@@ -123,7 +119,7 @@ class OneHotEncoder(Transformer):
             values = col.astype(np.float64) if kind == "number" else _as_strings(col)
             self.kinds_.append(kind)
             self.categories_.append(np.unique(values))  # NaN sorts last, once
-        self.feature_names_in_ = column_names(X)
+        self._check_feature_names(X, reset=True)
         self.n_features_ = len(cols)
         self._params = {"n_categories": np.array([len(c) for c in self.categories_], dtype=np.int64)}
         return self
@@ -131,6 +127,7 @@ class OneHotEncoder(Transformer):
     def transform(self, X: Any) -> np.ndarray:
         """The one-hot matrix (n, total categories), float64."""
         self.check_fitted()
+        self._check_feature_names(X, reset=False)
         cols = columns_of(X)
         if len(cols) != self.n_features_:
             raise InvalidArgumentError(f"X has {len(cols)} columns, but OneHotEncoder was fitted with {self.n_features_}")
@@ -148,14 +145,6 @@ class OneHotEncoder(Transformer):
             out[rows[found], offset + idx[found]] = 1.0
             offset += len(cats)
         return out
-
-    @property
-    def input_signature(self) -> dict[str, Any] | None:
-        """``{"n_features", "dtype": "object"}`` once fitted, plus ``feature_names`` when fitted on a table."""
-        sig = super().input_signature
-        if sig is not None and self.feature_names_in_ is not None:
-            sig["feature_names"] = list(self.feature_names_in_)
-        return sig
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Output column names ``"{input}_{category}"`` (scikit-learn's)."""
@@ -224,7 +213,7 @@ class MinMaxScaler(Transformer):
 
     def inverse_transform(self, X: Any) -> np.ndarray:
         """Undo :meth:`transform`."""
-        X = self._check_fitted_X(X)
+        X = self._check_fitted_X(X, names=False)
         return (X - self._params["min"]) / self._params["scale"]
 
     @property

@@ -40,6 +40,11 @@ class Transformer(base.Transformer, ArrayEstimator):
     accepts_nan = True
 
     def _check(self, X: Any) -> np.ndarray:
+        """X given to fit, as float64; keeps its feature names (a DataFrame's str columns)."""
+        self._check_feature_names(X, reset=True)
+        return self._as_input(X)
+
+    def _as_input(self, X: Any) -> np.ndarray:
         X = as_float_2d(X, "X", allow_nan=True, dtype=np.float64)
         if not np.isfinite(X).all():  # one pass in the common, clean case
             if np.isinf(X).any():
@@ -48,9 +53,13 @@ class Transformer(base.Transformer, ArrayEstimator):
                 raise InvalidArgumentError(f"X must be finite for {type(self).__name__}; it contains NaN")
         return X
 
-    def _check_fitted_X(self, X: Any) -> np.ndarray:
+    def _check_fitted_X(self, X: Any, *, names: bool = True) -> np.ndarray:
+        """X given after fit: its feature names checked (unless ``names`` is False, as
+        scikit-learn's ``inverse_transform``), then float64 of the fitted width."""
         self.check_fitted()
-        X = self._check(X)
+        if names:
+            self._check_feature_names(X, reset=False)
+        X = self._as_input(X)
         if X.shape[1] != self.n_features_:
             raise InvalidArgumentError(
                 f"X has {X.shape[1]} features, but {type(self).__name__} was fitted with "
@@ -131,7 +140,7 @@ class StandardScaler(Transformer):
 
     def inverse_transform(self, X: Any) -> np.ndarray:
         """Undo :meth:`transform`."""
-        X = self._check_fitted_X(X)
+        X = self._check_fitted_X(X, names=False)
         return X * self._params["scale"] + self._params["mean"]
 
 

@@ -1,5 +1,6 @@
 """Tables: 2-D input whose columns may hold strings (object arrays, pandas DataFrames, dicts
-of columns), read without importing pandas."""
+of columns), read without importing pandas. ``is_table`` and ``feature_names_of`` live in
+:mod:`modelmgmt._validation` (every estimator checks its input there) and are public here."""
 
 from __future__ import annotations
 
@@ -7,23 +8,18 @@ from typing import Any
 
 import numpy as np
 
+from modelmgmt._validation import column_labels, feature_names_of, is_table
 from modelmgmt.errors import InvalidArgumentError
 
-__all__ = ["is_table", "column_names", "as_2d", "n_rows", "columns_of"]
-
-
-def is_table(X: Any) -> bool:
-    """True for a pandas DataFrame (anything with ``columns`` and ``iloc``) or a dict of columns."""
-    return isinstance(X, dict) or (hasattr(X, "columns") and hasattr(X, "iloc"))
+__all__ = ["is_table", "column_names", "feature_names_of", "as_2d", "n_rows", "columns_of"]
 
 
 def column_names(X: Any) -> list[str] | None:
-    """The column names of a DataFrame or dict of columns, else None."""
-    if isinstance(X, dict):
-        return [str(k) for k in X]
-    if is_table(X):
-        return [str(c) for c in X.columns]
-    return None
+    """The column names of a DataFrame or dict of columns as str (for selecting columns by
+    name), else None. The feature names an estimator keeps follow scikit-learn's stricter
+    rule: :func:`feature_names_of`."""
+    labels = column_labels(X)
+    return None if labels is None else [str(c) for c in labels]
 
 
 def columns_of(X: Any) -> list[np.ndarray]:

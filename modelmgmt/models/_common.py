@@ -47,10 +47,11 @@ class TrainableModel(Model, ArrayEstimator):
     # --- the Model contract ----------------------------------------------------------
     @property
     def input_signature(self) -> dict[str, Any] | None:
-        """``{"n_features": d, "dtype": "float64"}`` once fitted, else None."""
+        """``{"n_features": d, "dtype": "float64"}`` once fitted, plus ``"feature_names"`` when
+        fitted on a DataFrame; else None."""
         if self.n_features_ is None:
             return None
-        return {"n_features": int(self.n_features_), "dtype": "float64"}
+        return self._signature_of(self.n_features_, "float64")
 
     def _learned(self) -> dict[str, Any]:
         out = super()._learned()
@@ -83,8 +84,9 @@ class TrainableModel(Model, ArrayEstimator):
 
     # --- inputs ----------------------------------------------------------------------
     def _check_X(self, X: Any, *, finite: bool = True) -> np.ndarray:
-        """X as 2-D float64 with the feature count seen in fit; NotFittedError before fit."""
+        """X as 2-D float64 with the feature names and count seen in fit; NotFittedError before fit."""
         self.check_fitted()
+        self._check_feature_names(X, reset=False)
         X = as_float_2d(X, "X", allow_nan=not finite, dtype=np.float64)
         if X.shape[1] != self.n_features_:
             raise InvalidArgumentError(
@@ -100,7 +102,8 @@ class TrainableModel(Model, ArrayEstimator):
         return X, y
 
     def _start(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Validate the data given to initialize and record the feature count."""
+        """Validate the data given to initialize and record the feature names and count."""
+        self._check_feature_names(X, reset=True)
         X = as_float_2d(X, "X", dtype=np.float64)
         y = as_1d(y, "y")
         check_same_length(X=X, y=y)

@@ -28,8 +28,9 @@ class Model(Estimator):
       before fit and ``ValueError`` when X is not 2-D or has the wrong number of features.
     - classifiers (``is_classifier = True``) also have ``predict_proba(X)`` -> (n_samples,
       n_classes), rows summing to 1, and ``classes_`` (the labels seen in fit, sorted).
-    - ``input_signature`` -> ``{"n_features": int, "dtype": str}`` or None before fit; the
-      registry stores it and deployers check requests against it.
+    - ``input_signature`` -> ``{"n_features": int, "dtype": str}`` or None before fit, plus
+      ``"feature_names"`` when fitted on a DataFrame (``feature_names_in_``); the registry
+      stores it and deployers check requests against it.
     - declared capabilities (:class:`modelmgmt.base.Estimator`): ``is_classifier``,
       ``accepts_nan``, ``accepts_strings``, ``classes_``.
 

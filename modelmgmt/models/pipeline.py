@@ -38,6 +38,8 @@ class Pipeline(Model):
     pipeline is not fitted yet, then trains the model on the transformed data (warm start
     keeps the fitted steps). Params are the steps' params prefixed with the step index
     (``"0.mean"``, ``"2.W"``); the config lists each step's type name and config.
+    Fitted on a DataFrame, its feature names (``feature_names_in_``, ``input_signature``) are
+    those its first step was fitted with; that step refuses a DataFrame with other names.
     """
 
     def __init__(self, steps: Any) -> None:
@@ -73,6 +75,15 @@ class Pipeline(Model):
     def classes_(self) -> np.ndarray | None:  # type: ignore[override]
         """The final classifier's class labels."""
         return self.model.classes_
+
+    @property
+    def feature_names_in_(self) -> list[str] | None:  # type: ignore[override]
+        """The feature names of the first step's input (those it was fitted with), or None."""
+        return getattr(self.steps[0], "feature_names_in_", None)
+
+    @feature_names_in_.setter
+    def feature_names_in_(self, names: list[str] | None) -> None:
+        self.steps[0].feature_names_in_ = names
 
     @property
     def accepts_nan(self) -> bool:  # type: ignore[override]

@@ -45,6 +45,12 @@ def _n_features(est: Any) -> int:
     return int(n)
 
 
+def _inputs(est: Any) -> dict[str, Any]:
+    """The fitted input width and feature names (scikit-learn keeps names only when fitted on
+    a DataFrame whose column names are all str), as our configs hold them."""
+    return {"n_features_": _n_features(est), "feature_names_in_": _names_in(est)}
+
+
 def _linear_regression(est: Any) -> Model:
     coef = np.asarray(est.coef_, dtype=np.float64)
     if coef.ndim != 1:
@@ -54,7 +60,7 @@ def _linear_regression(est: Any) -> Model:
     params = {"W": _f64(coef)}
     if est.fit_intercept:
         params["b"] = np.array([float(est.intercept_)])
-    config = {"fit_intercept": bool(est.fit_intercept), "l2": 0.0, "n_features_": _n_features(est)}
+    config = {"fit_intercept": bool(est.fit_intercept), "l2": 0.0, **_inputs(est)}
     return LinearRegression.from_config(config, params)
 
 
@@ -71,7 +77,7 @@ def _logistic_regression(est: Any) -> Model:
                 "two classes) normalises per-class sigmoids, which is not a softmax; refit it multinomial"
             )
         W, b = coef.T.copy(), intercept
-    config = {"l2": 0.0, "n_features_": _n_features(est), "classes_": classes}
+    config = {"l2": 0.0, **_inputs(est), "classes_": classes}
     return LogisticRegression.from_config(config, {"W": W, "b": b})
 
 
@@ -79,7 +85,7 @@ def _linear_svc(est: Any) -> Model:
     classes = _classes(est)
     if len(classes) != 2:
         raise InvalidArgumentError(f"LinearSVC with {len(classes)} classes cannot be converted; LinearSVM is binary")
-    config = {"C": float(est.C), "n_features_": _n_features(est), "classes_": classes, "n_samples_": None}
+    config = {"C": float(est.C), **_inputs(est), "classes_": classes, "n_samples_": None}
     params = {"W": _f64(est.coef_[0]), "b": np.array([float(np.atleast_1d(est.intercept_)[0])])}
     return LinearSVM.from_config(config, params)
 
@@ -103,7 +109,7 @@ def _mlp_classifier(est: Any) -> Model:
     for i, (W, b) in enumerate(zip(coefs, intercepts)):
         params[f"layers.{i}.W"], params[f"layers.{i}.b"] = W, b
     config = {"hidden": [int(w.shape[1]) for w in coefs[:-1]], "activation": _MLP_ACTIVATIONS[est.activation],
-              "l2": 0.0, "n_features_": _n_features(est), "classes_": _classes(est)}
+              "l2": 0.0, **_inputs(est), "classes_": _classes(est)}
     return MLP.from_config(config, params)
 
 
@@ -111,7 +117,7 @@ def _standard_scaler(est: Any) -> Any:
     n = _n_features(est)
     mean = _f64(est.mean_) if getattr(est, "mean_", None) is not None and est.with_mean else np.zeros(n)
     scale = _f64(est.scale_) if getattr(est, "scale_", None) is not None and est.with_std else np.ones(n)
-    return StandardScaler.from_config({"n_features_": n}, {"mean": mean, "scale": scale})
+    return StandardScaler.from_config(_inputs(est), {"mean": mean, "scale": scale})
 
 
 def _simple_imputer(est: Any) -> Any:
@@ -125,7 +131,7 @@ def _simple_imputer(est: Any) -> Any:
         raise InvalidArgumentError("SimpleImputer(keep_empty_features=True) cannot be converted")
     stats = _f64(est.statistics_)
     config = {"strategy": est.strategy, "missing_values": None if nan else float(mv), "fill_value": est.fill_value,
-              "n_features_": _n_features(est)}
+              **_inputs(est)}
     return SimpleImputer.from_config(config, {"statistics": stats})
 
 
@@ -153,13 +159,13 @@ def _one_hot_encoder(est: Any) -> Any:
             cats.append([str(v) for v in c.tolist()])
         else:
             raise InvalidArgumentError("OneHotEncoder categories must be all numbers or all strings per column")
-    config = {"handle_unknown": est.handle_unknown, "n_features_": _n_features(est), "categories_": cats,
-              "kinds_": kinds, "feature_names_in_": _names_in(est)}
+    config = {"handle_unknown": est.handle_unknown, **_inputs(est), "categories_": cats,
+              "kinds_": kinds}
     return OneHotEncoder.from_config(config, {"n_categories": np.array([len(c) for c in cats], dtype=np.int64)})
 
 
 def _min_max_scaler(est: Any) -> Any:
-    config = {"feature_range": [float(v) for v in est.feature_range], "clip": bool(est.clip), "n_features_": _n_features(est)}
+    config = {"feature_range": [float(v) for v in est.feature_range], "clip": bool(est.clip), **_inputs(est)}
     params = {"min": _f64(est.min_), "scale": _f64(est.scale_), "data_min": _f64(est.data_min_), "data_max": _f64(est.data_max_)}
     return MinMaxScaler.from_config(config, params)
 

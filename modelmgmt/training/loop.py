@@ -10,7 +10,14 @@ from typing import Any
 import numpy as np
 
 from modelmgmt._resources import ResourceMeter
-from modelmgmt._validation import as_1d, as_float_2d, check_int, check_same_length
+from modelmgmt._validation import (
+    as_1d,
+    as_float_2d,
+    check_feature_names,
+    check_int,
+    check_same_length,
+    feature_names_of,
+)
 from modelmgmt.base import Estimator, Trainable
 from modelmgmt.data.tables import as_2d, is_table, n_rows
 from modelmgmt.errors import ConvergenceWarning, InvalidArgumentError
@@ -55,6 +62,15 @@ def _data(model: Any, X: Any, y: Any, what: str) -> tuple[Any, np.ndarray]:
     if n == 0:
         raise InvalidArgumentError(f"X{what} and y{what} must not be empty")
     return X, y
+
+
+def _keep_feature_names(model: Any, names: list[str] | None) -> None:
+    """Give a model trained on arrays read from a DataFrame that DataFrame's feature names
+    (a Pipeline passes them to its first step); a read-only ``feature_names_in_`` is left alone."""
+    try:
+        model.feature_names_in_ = names
+    except AttributeError:
+        pass
 
 
 def _eval_loss(model: Any, X: Any, y: np.ndarray) -> float:
@@ -166,10 +182,17 @@ def fit(
     ("val_accuracy"). ``run.log_metrics(logs, step=epoch)`` is called after every epoch when
     a tracking run is passed. ``progress``: None = a bar on stderr only when it is a
     terminal. A gradient fit that ends while its loss is still falling (see
-    :data:`CONVERGENCE_RTOL`) warns :class:`modelmgmt.ConvergenceWarning`.
+    :data:`CONVERGENCE_RTOL`) warns :class:`modelmgmt.ConvergenceWarning`. X given as a
+    DataFrame whose column names are all str gives the model its ``feature_names_in_`` (as
+    scikit-learn; a warm start and ``validation_data`` must have the same names, in order).
     """
     if not isinstance(model, Estimator) or not isinstance(model, Trainable):
         raise InvalidArgumentError(f"model must be a modelmgmt Model; got {type(model).__name__}")
+    # a model that takes tables (string columns) sees X as given and keeps its names itself;
+    # for the others fit reads X into an array here, so it keeps the names for them
+    fit_names = not model.accepts_strings
+    names = feature_names_of(X) if fit_names else None
+    X_given = X
     X, y = _data(model, X, y, "")
     epochs = check_int(epochs, "epochs", min=0)
     n = n_rows(X)
@@ -179,6 +202,8 @@ def fit(
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise InvalidArgumentError("validation_data must be a pair (X_val, y_val)")
+        if fit_names:
+            check_feature_names(names, validation_data[0], type(model).__name__, "X_val")
         X_val, y_val = _data(model, validation_data[0], validation_data[1], "_val")
         if not is_table(X_val) and not is_table(X) and X_val.shape[1] != X.shape[1]:
             raise InvalidArgumentError(f"X_val has {X_val.shape[1]} features but X has {X.shape[1]}")
@@ -201,6 +226,8 @@ def fit(
             "use solver='gd' (or 'auto') to train with an optimizer"
         )
     direct = optimizer is None and solver is not None and epochs > 0  # epochs=0 trains nothing
+    if fit_names and not direct and model.is_fitted:  # warm start: the names seen in the first fit stay
+        check_feature_names(model.feature_names_in_, X_given, type(model).__name__)
     if optimizer is None and not direct:
         optimizer = Adam(lr=1e-3)
 
@@ -239,6 +266,8 @@ def fit(
         for cb in cbs:
             cb.on_epoch_begin(0, {})
         info = model.solve(X, y)
+        if fit_names:
+            _keep_feature_names(model, names)
         logs: dict[str, Any] = {"loss": float(info["loss"])}
         end_epoch(0, logs)
         history.params["n_iter"] = info.get("n_iter")
@@ -251,6 +280,8 @@ def fit(
 
     if not model.is_fitted:
         model.initialize(X, y, rng)
+        if fit_names:
+            _keep_feature_names(model, names)
     Xp, t = model.prepare_targets(X, y)
     masks = model.masks
     bar = ProgressBar(epochs, n_batches) if wants_progress(progress) else None
