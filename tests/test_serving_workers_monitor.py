@@ -80,7 +80,7 @@ def _same_as_metrics(sample, report):
 @pytest.fixture
 def fast(monkeypatch):
     """Collect every 0.2 s instead of every second (more merge rounds, shorter waits)."""
-    monkeypatch.setattr(workers, "MONITOR_INTERVAL", 0.2)
+    monkeypatch.setattr(workers, "COLLECT_INTERVAL", 0.2)
 
 
 @pytest.fixture

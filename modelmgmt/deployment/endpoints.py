@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, Iterable
 from urllib.parse import unquote
 
 import modelmgmt
@@ -29,7 +29,8 @@ from modelmgmt.deployment.protocol import (
 from modelmgmt.deployment.served import InputSignatureError
 from modelmgmt.deployment.stats import RequestStats
 
-__all__ = ["Endpoints", "HTTPError", "error_body", "metrics_text", "JSON_TYPE", "MAX_JSON_DEPTH"]
+__all__ = ["Endpoints", "HTTPError", "error_body", "metrics_counts", "metrics_text", "sum_counts", "JSON_TYPE",
+           "MAX_JSON_DEPTH"]
 
 JSON_TYPE = "application/json"
 _JSON = JSON_TYPE
@@ -257,36 +258,107 @@ class Endpoints:
         return 200, text.encode(), CONTENT_TYPE, {}
 
 
-def metrics_text(dep: Any, http_stats: RequestStats | None = None) -> str:
+def metrics_counts(dep: Any, http_stats: RequestStats | None = None) -> dict[str, Any]:
+    """This process's counters behind /metrics and ``status()``, as JSON (what several
+    serving processes add up with :func:`sum_counts`): ``http`` (:meth:`RequestStats.counts`
+    or None) and per model ``predictions``, ``monitor_errors``, ``requests``, ``errors``,
+    ``split`` (requests per ref, or None), ``batching`` (``batches``, ``requests``, ``rows``,
+    or None) and ``shadow`` (``{version: Shadow.counts()}``, empty without a shadow)."""
+    models = {}
+    for n, m in dep.models.items():
+        split, shadow, batcher = m._split, m._shadow, m.batcher
+        b = batcher.stats() if batcher is not None else None
+        models[n] = {
+            "predictions": m.predictions, "monitor_errors": m.monitor_errors,
+            "requests": m.stats.count, "errors": m.stats.total_errors,
+            "split": split.counts() if split is not None else None,
+            "batching": None if b is None else {k: b[k] for k in ("batches", "requests", "rows")},
+            "shadow": {} if shadow is None else {shadow.key: shadow.counts()},
+        }
+    return {"http": None if http_stats is None else http_stats.counts(), "models": models}
+
+
+def sum_counts(counts: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Several :func:`metrics_counts` added up (exact: counters and histogram buckets add).
+
+    >>> a = {"http": None, "models": {"m": {"predictions": 2, "monitor_errors": 0, "requests": 2, "errors": 0,
+    ...      "split": None, "batching": None, "shadow": {}}}}
+    >>> sum_counts([a, a])["models"]["m"]["predictions"]
+    4
+    """
+    https: list[dict[str, Any]] = []
+    models: dict[str, dict[str, Any]] = {}
+    for c in counts:
+        if c.get("http") is not None:
+            https.append(c["http"])
+        for n, mc in c["models"].items():
+            t = models.setdefault(n, {"predictions": 0, "monitor_errors": 0, "requests": 0, "errors": 0,
+                                      "split": None, "batching": None, "shadow": {}})
+            for k in ("predictions", "monitor_errors", "requests", "errors"):
+                t[k] += mc[k]
+            for k in ("split", "batching"):
+                if mc[k] is not None:
+                    t[k] = _add(t[k] or {}, mc[k])
+            for key, sc in mc["shadow"].items():
+                t["shadow"][key] = _add(t["shadow"].get(key, {}), sc)
+    return {"http": RequestStats.merged(https).counts() if https else None, "models": models}
+
+
+def _add(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    return {k: a.get(k, 0) + b.get(k, 0) for k in {**a, **b}}
+
+
+def _published(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise HTTPError(503, "the merged metrics are not published (the deployment is stopping)") from None
+
+
+def metrics_text(dep: Any, http_stats: RequestStats | None = None, counts: dict[str, Any] | None = None) -> str:
     """The /metrics text of a deployment: HTTP counters, then per model the served version,
-    predictions, batching and shadow figures, then each monitor's own text."""
+    predictions, batching and shadow figures, then each monitor's own text.
+
+    The counters are ``counts`` (:func:`metrics_counts`, e.g. several processes' summed),
+    by default this process's own. With several workers (``dep.published`` names a file)
+    it is the text the deploying process last published, the same in every process."""
+    published = getattr(dep, "published", None)
+    if counts is None and published is not None:
+        return _published(published)
+    if counts is None:
+        counts = metrics_counts(dep, http_stats)
     exp = Exposition()
-    if http_stats is not None:
-        http_stats.write(exp)
+    if counts["http"] is not None:
+        RequestStats.merged([counts["http"]]).write(exp)
     models = dep.models
+    zero = {"predictions": 0, "monitor_errors": 0, "batching": None, "shadow": {}}
+    per = {n: counts["models"].get(n, zero) for n in models}
     exp.family("modelmgmt_model_version", "Version number being served (0 when stopped).", "gauge",
                [({"name": n, "model": m._current.version.name if m._current else ""},
                  m._current.version.version if m._current else 0) for n, m in models.items()])
     exp.family("modelmgmt_uptime_seconds", "Seconds since the deployment started.", "gauge",
                [({}, time.perf_counter() - dep._t0)])
     exp.family("modelmgmt_predictions_total", "Answered predict calls (HTTP and in-process; rejected "
-               "requests are not counted).", "counter", [({"name": n}, m.predictions) for n, m in models.items()])
+               "requests are not counted).", "counter", [({"name": n}, per[n]["predictions"]) for n in models])
     exp.family("modelmgmt_monitor_errors_total", "Monitor observe() calls that raised.", "counter",
-               [({"name": n}, m.monitor_errors) for n, m in models.items()])
-    batched = [(n, m.batcher.stats()) for n, m in models.items() if m.batcher is not None]
+               [({"name": n}, per[n]["monitor_errors"]) for n in models])
+    batched = [(n, per[n]["batching"] or {}) for n, m in models.items() if m.batcher is not None]
     if batched:
         exp.family("modelmgmt_batches_total", "Model calls made by the batcher.", "counter",
-                   [({"name": n}, b["batches"]) for n, b in batched])
+                   [({"name": n}, b.get("batches", 0)) for n, b in batched])
         exp.family("modelmgmt_batched_requests_total", "Requests answered through the batcher.", "counter",
-                   [({"name": n}, b["requests"]) for n, b in batched])
-    shadows = [(n, m._shadow.snapshot()) for n, m in models.items() if m._shadow is not None]
+                   [({"name": n}, b.get("requests", 0)) for n, b in batched])
+    shadows = [(n, shadow.key, per[n]["shadow"].get(shadow.key) or {})
+               for n, m in models.items() if (shadow := m._shadow) is not None]
     if shadows:
         exp.family("modelmgmt_shadow_requests_total", "Requests mirrored to the shadow version.", "counter",
-                   [({"name": n, "shadow": s["version"]}, s["requests"]) for n, s in shadows])
+                   [({"name": n, "shadow": key}, s.get("requests", 0)) for n, key, s in shadows])
         exp.family("modelmgmt_shadow_errors_total", "Shadow predictions that raised.", "counter",
-                   [({"name": n, "shadow": s["version"]}, s["errors"]) for n, s in shadows])
+                   [({"name": n, "shadow": key}, s.get("errors", 0)) for n, key, s in shadows])
         exp.family("modelmgmt_shadow_agreement", "Share of rows whose predict output equals the served one.",
-                   "gauge", [({"name": n, "shadow": s["version"]}, s["agreement"]) for n, s in shadows])
+                   "gauge", [({"name": n, "shadow": key}, s["equal_rows"] / s["rows"] if s.get("rows") else None)
+                             for n, key, s in shadows])
     text = exp.text()
     monitored = {n: m for n, m in models.items()
                  if m.monitor is not None and callable(getattr(m.monitor, "to_prometheus", None))}

@@ -23,6 +23,7 @@ from typing import Any
 
 from modelmgmt._validation import check_int, check_real
 from modelmgmt.deployment.base import Deployer
+from modelmgmt.deployment.endpoints import metrics_counts, metrics_text
 from modelmgmt.deployment.grpc_server import GRPCServer, check_grpc_port
 from modelmgmt.deployment.server import DEFAULT_MAX_BODY, DEFAULT_READ_TIMEOUT, ModelServer
 from modelmgmt.deployment.serving import (
@@ -32,7 +33,8 @@ from modelmgmt.deployment.serving import (
     load_version,
     resolve_resume_ref,
 )
-from modelmgmt.deployment.workers import MonitorCollector, WorkerPool, check_monitor
+from modelmgmt.deployment.stats import RequestStats
+from modelmgmt.deployment.workers import Collector, WorkerPool, check_monitor
 from modelmgmt.errors import InvalidArgumentError, ModelmgmtError
 
 __all__ = ["HTTPDeployer", "HTTPDeployment", "ModelSlot"]
@@ -57,7 +59,7 @@ class HTTPDeployment(ServingDeployment):
                  extra: tuple[tuple[str, ServedVersion], ...] = (), follow: float | None = None,
                  workers: int = 1, max_batch_size: int = 1, max_batch_delay_ms: float = 0.0,
                  record: bool = True, reuse_port: bool = False, sock: Any = None,
-                 grpc_port: int | None = None) -> None:
+                 grpc_port: int | None = None, published: str | None = None) -> None:
         super().__init__(registry, served, name=name, monitor=monitor, ref=ref, max_batch_size=max_batch_size,
                          max_batch_delay_ms=max_batch_delay_ms, record=record)
         self.models: dict[str, ServingDeployment] = {self.name: self}
@@ -65,6 +67,7 @@ class HTTPDeployment(ServingDeployment):
         self.follow = follow
         self.workers = workers
         self.pool: Any = None
+        self.published = published  # with workers > 1: the file every process serves as /metrics
         self._thread: threading.Thread | None = None
         self.grpc_server: GRPCServer | None = None
         self.grpc_address: str | None = None  # "host:port" when grpc_port is set
@@ -87,21 +90,24 @@ class HTTPDeployment(ServingDeployment):
                     raise InvalidArgumentError("workers > 1 need a registry other processes can open "
                                                f"(file://, a path, s3://); got {url!r}")
                 share = hasattr(socket, "SO_REUSEPORT")
-                self.server = ModelServer((host, port), self, token=token, max_body_bytes=max_body_bytes,
-                                          read_timeout=read_timeout, reuse_port=share)
+                server = self.server = ModelServer((host, port), self, token=token, max_body_bytes=max_body_bytes,
+                                                   read_timeout=read_timeout, reuse_port=share)
                 fd = None
                 if not share:
-                    self.server.socket.set_inheritable(True)
-                    fd = self.server.socket.fileno()
-                # a monitor: every process observes into a replica, merged back into it (see workers.py)
-                collector = None if self.monitor is None else MonitorCollector(self.monitor)
+                    server.socket.set_inheritable(True)
+                    fd = server.socket.fileno()
+                # the merged view of every process: /metrics and status() add up their counters,
+                # and a monitor is observed into a replica per process, merged back into it (workers.py)
+                collector = Collector(lambda: metrics_counts(self, server.stats),
+                                      lambda counts: metrics_text(self, counts=counts), monitor=self.monitor)
+                if collector.local is not None:
+                    self.monitor = collector.local  # worker 0's replica; the monitor passed in is the merged view
+                self.published = collector.path
                 self.pool = WorkerPool(registry, self._specs(), workers=workers - 1, host=host,
-                                       port=self.server.server_address[1], fd=fd, token=token,
+                                       port=server.server_address[1], fd=fd, token=token,
                                        max_body_bytes=max_body_bytes, read_timeout=read_timeout,
                                        max_batch_size=max_batch_size, max_batch_delay_ms=max_batch_delay_ms,
-                                       monitor=collector)
-                if collector is not None:
-                    self.monitor = collector.local  # worker 0's replica; the monitor passed in is the merged view
+                                       collector=collector)
                 for slot_name, m in self.models.items():
                     m.on_change = self._broadcaster(slot_name)
             else:
@@ -182,20 +188,19 @@ class HTTPDeployment(ServingDeployment):
         if self.server is not None:
             st["http"] = self.server.stats.snapshot()
         if self.pool is not None:
-            workers = self.pool.status()
+            # every process's counters, the same sums as /metrics (collected now; a dead
+            # worker's last counts included); latency percentiles stay this process's own
+            collector = self.pool.collector
+            merged, workers = collector.collect(status=True)
             own = {k: st[k] for k in ("requests", "errors", "predictions", "split", "version")}
-            st["workers"] = [{"pid": os.getpid(), **own}, *workers]
-            st["requests"] += sum(w.get("requests", 0) for w in workers)
-            st["errors"] += sum(w.get("errors", 0) for w in workers)
-            st["predictions"] += sum(w.get("predictions", 0) for w in workers)
-            st["monitor_errors"] += sum(w.get("monitor_errors", 0) for w in workers)
-            if self.pool.monitor is not None:  # merging the workers' monitors
-                st["monitor_errors"] += self.pool.monitor.errors
-            split = st.get("split")
-            if split is not None:
-                for w in workers:
-                    for k, v in (w.get("split") or {}).items():
-                        split[k] = split.get(k, 0) + v
+            st["workers"] = [{"pid": os.getpid(), **own, "http": st.get("http")}, *workers]
+            for n, ms in [(self.name, st), *st["models"].items()]:
+                _with_counts(ms, merged["models"].get(n))
+            if "http" in st and merged["http"] is not None:
+                st["http"] = _http_with_counts(st["http"], merged["http"])
+            for ms in (st, st["models"][self.name]):
+                ms["monitor_errors"] += collector.monitor_errors  # merging the workers' monitors
+            st["collect_errors"] = collector.errors
         return st
 
     def _event(self, event: str, served: ServedVersion) -> dict[str, Any]:
@@ -225,6 +230,35 @@ class HTTPDeployment(ServingDeployment):
         if self.pool is not None:
             self.pool.stop()
         self._stop_slots()
+
+
+def _with_counts(st: dict[str, Any], counts: dict[str, Any] | None) -> None:
+    """Put summed counters (:func:`~modelmgmt.deployment.endpoints.sum_counts`) into one
+    model's status."""
+    if counts is None:
+        return
+    for k in ("requests", "errors", "predictions", "monitor_errors"):
+        st[k] = counts[k]
+    if st.get("split") is not None and counts["split"] is not None:
+        st["split"] = dict(counts["split"])
+    if st.get("batching") is not None and counts["batching"] is not None:
+        b = st["batching"] = {**st["batching"], **counts["batching"]}
+        b["mean_batch_requests"] = b["requests"] / b["batches"] if b["batches"] else None
+    shadow = st.get("shadow")
+    s = counts["shadow"].get(shadow["version"]) if shadow is not None else None
+    if shadow is not None and s is not None:
+        st["shadow"] = {**shadow, "requests": s["requests"], "errors": s["errors"], "dropped": s["dropped"],
+                        "agreement": s["equal_rows"] / s["rows"] if s["rows"] else None,
+                        "mean_abs_diff": s["abs_sum"] / s["abs_n"] if s["abs_n"] else None}
+
+
+def _http_with_counts(own: dict[str, Any], counts: dict[str, Any]) -> dict[str, Any]:
+    """Summed HTTP counts with this process's latency percentiles."""
+    out = RequestStats.merged([counts]).snapshot()
+    out["latency_ms"] = own["latency_ms"]
+    for ep, e in out["endpoints"].items():
+        e["latency_ms"] = own["endpoints"].get(ep, {}).get("latency_ms", e["latency_ms"])
+    return out
 
 
 def _check_http_options(options: dict[str, Any]) -> dict[str, Any]:

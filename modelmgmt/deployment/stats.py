@@ -3,7 +3,9 @@
 Recording one request costs a lock, a bisect and two list/array writes (about a
 microsecond), so it can sit on the hot path of every predict. Percentiles are exact over a
 sliding window of the most recent requests (10,000 by default); the histogram and the
-counters cover the whole life of the deployment.
+counters cover the whole life of the deployment. :meth:`RequestStats.counts` is the
+counters and histogram as JSON, and :meth:`RequestStats.merged` sums such counts exactly
+(several serving processes' into one view: the window of recent values is not merged).
 
 >>> s = RequestStats()
 >>> for ms in (1, 2, 3, 4, 100):
@@ -23,6 +25,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from modelmgmt._prometheus import Exposition, format_value
+from modelmgmt.errors import InvalidArgumentError
 
 __all__ = ["DEFAULT_BUCKETS", "Histogram", "RequestStats"]
 
@@ -37,7 +40,7 @@ DEFAULT_BUCKETS: tuple[float, ...] = (
 class Histogram:
     """Cumulative-bucket latency histogram plus a ring buffer of recent values (not locked)."""
 
-    __slots__ = ("bounds", "counts", "sum", "count", "_ring", "_window")
+    __slots__ = ("bounds", "counts", "sum", "count", "_ring", "_window", "_seen")
 
     def __init__(self, bounds: Iterable[float] = DEFAULT_BUCKETS, window: int = 10_000) -> None:
         self.bounds = tuple(sorted(float(b) for b in bounds))
@@ -46,17 +49,29 @@ class Histogram:
         self.count = 0
         self._window = int(window)
         self._ring: list[float] = [0.0] * self._window
+        self._seen = 0  # observations recorded here (merged counts have no values)
 
     def add(self, seconds: float) -> None:
         """Record one observation (the caller holds the lock)."""
         self.counts[bisect.bisect_left(self.bounds, seconds)] += 1
         self.sum += seconds
-        self._ring[self.count % self._window] = seconds
+        self._ring[self._seen % self._window] = seconds
+        self._seen += 1
         self.count += 1
+
+    def add_counts(self, counts: Iterable[int], total: float) -> None:
+        """Add another histogram's per-bucket counts and sum (same bounds; the caller holds the lock)."""
+        counts = [int(c) for c in counts]
+        if len(counts) != len(self.counts):
+            raise InvalidArgumentError(f"histogram counts need {len(self.counts)} buckets; got {len(counts)}")
+        for i, c in enumerate(counts):
+            self.counts[i] += c
+        self.sum += float(total)
+        self.count += sum(counts)
 
     def recent(self) -> list[float]:
         """The most recent observations (up to the window size), in no particular order."""
-        return self._ring[: min(self.count, self._window)]
+        return self._ring[: min(self._seen, self._window)]
 
     def percentiles(self, qs: Iterable[float] = (50, 90, 99)) -> dict[str, float | None]:
         """Percentiles (linear interpolation, like numpy) of the recent window, in seconds."""
@@ -121,6 +136,56 @@ class RequestStats:
                 "latency_ms": {k: _ms(v) for k, v in pct.items()},
                 "endpoints": endpoints,
             }
+
+    def counts(self) -> dict[str, Any]:
+        """The counters and the latency histogram as JSON (no latency window):
+        ``{"bounds", "requests": [[endpoint, code, n], ...], "errors": {endpoint: n},
+        "latency": {endpoint: {"counts": per-bucket counts, "sum": seconds}}}``."""
+        with self._lock:
+            return {
+                "bounds": list(self._hist_bounds()),
+                "requests": [[ep, code, n] for (ep, code), n in sorted(self.by_code.items())],
+                "errors": dict(sorted(self.errors.items())),
+                "latency": {ep: {"counts": list(h.counts), "sum": h.sum} for ep, h in sorted(self.hist.items())},
+            }
+
+    def add(self, counts: dict[str, Any]) -> None:
+        """Add :meth:`counts` of another RequestStats (same buckets) to this one: counters and
+        buckets add exactly; percentiles stay those of the requests recorded here."""
+        if [float(b) for b in counts["bounds"]] != list(self._hist_bounds()):
+            raise InvalidArgumentError(f"cannot add request counts with buckets {counts['bounds']!r} to "
+                                       f"buckets {list(self._hist_bounds())!r}")
+        with self._lock:
+            for ep, code, n in counts["requests"]:
+                key = (str(ep), str(code))
+                self.by_code[key] = self.by_code.get(key, 0) + int(n)
+            for ep, n in counts["errors"].items():
+                self.errors[ep] = self.errors.get(ep, 0) + int(n)
+                self.total_errors += int(n)
+            for ep, h in counts["latency"].items():
+                mine = self.hist.get(ep)
+                if mine is None:
+                    mine = self.hist[ep] = Histogram(self._bounds, self._window)
+                mine.add_counts(h["counts"], h["sum"])
+
+    @classmethod
+    def merged(cls, counts: Iterable[dict[str, Any]]) -> "RequestStats":
+        """A RequestStats holding the sum of several :meth:`counts` (exact; no latency window).
+
+        >>> a, b = RequestStats(), RequestStats()
+        >>> a.record("predict", 0.002); b.record("predict", 0.2, code="422", error=True)
+        >>> m = RequestStats.merged([a.counts(), b.counts()])
+        >>> m.count, m.total_errors, m.counts()["requests"]
+        (2, 1, [['predict', '200', 1], ['predict', '422', 1]])
+        """
+        counts = list(counts)
+        out = cls(counts[0]["bounds"] if counts else DEFAULT_BUCKETS, window=1)
+        for c in counts:
+            out.add(c)
+        return out
+
+    def _hist_bounds(self) -> tuple[float, ...]:
+        return tuple(sorted(float(b) for b in self._bounds))
 
     def to_prometheus(self, prefix: str = "modelmgmt") -> str:
         """Counters and histogram in the Prometheus text exposition format (0.0.4)."""

@@ -134,6 +134,13 @@ class Shadow:
             self.abs_sum += abs_sum
             self.abs_n += abs_n
 
+    def counts(self) -> dict[str, Any]:
+        """The counters behind :meth:`snapshot` (several processes' add up): ``requests``,
+        ``errors``, ``dropped``, ``rows``, ``equal_rows``, ``abs_sum``, ``abs_n``."""
+        with self._lock:
+            return {"requests": self.requests, "errors": self.errors, "dropped": self.dropped, "rows": self.rows,
+                    "equal_rows": self.equal_rows, "abs_sum": self.abs_sum, "abs_n": self.abs_n}
+
     def snapshot(self) -> dict[str, Any]:
         """``version``, ``requests``, ``errors``, ``agreement``, ``mean_abs_diff``, ``dropped``."""
         with self._lock:

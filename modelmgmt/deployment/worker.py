@@ -2,9 +2,10 @@
 
 Reads its configuration (one JSON line) from stdin, serves, then answers control lines
 until stdin closes; see :mod:`modelmgmt.deployment.workers`. Stdout carries only the
-control protocol (anything else printed goes to stderr). With a monitor, ``monitor`` hands
-over what the worker's replica observed since the last time, and after ``stop`` (once the
-last request was answered) the worker sends its last observations.
+control protocol (anything else printed goes to stderr). ``collect`` hands over the worker's
+counters (and, with a monitor, what its replica observed since the last time; with
+``"status": true``, its ``status()``), and after ``stop`` (once the last request was
+answered) the worker sends its final counters and observations.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import socket
 import sys
 from typing import Any
 
+from modelmgmt.deployment.endpoints import metrics_counts
 from modelmgmt.deployment.http import serve_worker
 from modelmgmt.deployment.workers import WorkerMonitor
 from modelmgmt.monitor import persist
@@ -24,14 +26,20 @@ from modelmgmt.registry import Registry
 __all__ = ["main"]
 
 
+def _collected(dep: Any, status: bool = False) -> dict[str, Any]:
+    """This worker's counters, what its monitor observed since the last time and, with
+    ``status``, its status() (with its pid)."""
+    out = {"counts": metrics_counts(dep, dep.server.stats),
+           "monitor": persist.take(dep.monitor) if isinstance(dep.monitor, WorkerMonitor) else None}
+    if status:
+        out["status"] = {**dep.status(), "pid": os.getpid()}
+    return out
+
+
 def _dispatch(dep: Any, cmd: dict[str, Any]) -> Any:
     method = cmd.get("method")
-    if method == "status":
-        st = dep.status()
-        st["pid"] = os.getpid()
-        return st
-    if method == "monitor":
-        return persist.take(dep.monitor) if isinstance(dep.monitor, WorkerMonitor) else None
+    if method == "collect":
+        return _collected(dep, bool(cmd.get("status")))
     slot = dep.models[cmd["model"]]
     arg = cmd.get("arg")
     if method == "update":
@@ -58,7 +66,8 @@ def main() -> int:
         if cfg.get("fd") is not None:
             sock = socket.socket(fileno=cfg["fd"])
         monitor = None if cfg.get("monitor") is None else WorkerMonitor.replica(cfg["monitor"])
-        dep = serve_worker(Registry(cfg["registry"]), cfg["specs"], monitor=monitor, host=cfg["host"], port=cfg["port"],
+        dep = serve_worker(Registry(cfg["registry"]), cfg["specs"], monitor=monitor, published=cfg["published"],
+                           host=cfg["host"], port=cfg["port"],
                            token=cfg["token"], max_body_bytes=cfg["max_body_bytes"],
                            read_timeout=cfg["read_timeout"], max_batch_size=cfg["max_batch_size"],
                            max_batch_delay_ms=cfg["max_batch_delay_ms"], reuse_port=cfg["reuse_port"], sock=sock)
@@ -78,11 +87,10 @@ def main() -> int:
             proto.write(json.dumps(reply, default=str) + "\n")
     finally:
         dep.stop()
-        if isinstance(dep.monitor, WorkerMonitor):  # what it observed since the last collection
-            try:
-                proto.write(json.dumps({"ok": persist.take(dep.monitor)}) + "\n")
-            except OSError:  # the parent is gone
-                pass
+        try:  # its final counters, and what it observed since the last collection
+            proto.write(json.dumps({"ok": _collected(dep)}, default=str) + "\n")
+        except OSError:  # the parent is gone
+            pass
     return 0
 
 
