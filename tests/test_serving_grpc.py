@@ -375,3 +375,23 @@ def test_cli_grpc_port(tmp_path):
             proc.kill()
             raise
     assert rc == 0
+
+
+def test_grpc_calls_are_counted_on_metrics(served):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    _, dep = served
+
+    def counts():
+        with urllib.request.urlopen(f"{dep.url}/metrics", timeout=10) as r:
+            fams = {f.name: f for f in text_string_to_metric_families(r.read().decode())}
+        return {(s.labels["endpoint"], s.labels["code"]): s.value for s in fams["modelmgmt_grpc_requests"].samples}
+
+    before = counts()
+    c = client(dep)
+    c.infer("m", [tensor(X)])
+    c.infer("m", [tensor(X)])
+    refused(c.infer, "nope", [tensor(X)])
+    after = counts()
+    assert after[("ModelInfer", "OK")] - before.get(("ModelInfer", "OK"), 0) == 2
+    assert after[("ModelInfer", "NOT_FOUND")] - before.get(("ModelInfer", "NOT_FOUND"), 0) == 1

@@ -275,7 +275,9 @@ def metrics_counts(dep: Any, http_stats: RequestStats | None = None) -> dict[str
             "batching": None if b is None else {k: b[k] for k in ("batches", "requests", "rows")},
             "shadow": {} if shadow is None else {shadow.key: shadow.counts()},
         }
-    return {"http": None if http_stats is None else http_stats.counts(), "models": models}
+    grpc = getattr(dep, "grpc_server", None)
+    return {"http": None if http_stats is None else http_stats.counts(), "models": models,
+            "grpc": None if grpc is None else grpc.stats.counts()}
 
 
 def sum_counts(counts: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -287,10 +289,13 @@ def sum_counts(counts: Iterable[dict[str, Any]]) -> dict[str, Any]:
     4
     """
     https: list[dict[str, Any]] = []
+    grpcs: list[dict[str, Any]] = []
     models: dict[str, dict[str, Any]] = {}
     for c in counts:
         if c.get("http") is not None:
             https.append(c["http"])
+        if c.get("grpc") is not None:
+            grpcs.append(c["grpc"])
         for n, mc in c["models"].items():
             t = models.setdefault(n, {"predictions": 0, "monitor_errors": 0, "requests": 0, "errors": 0,
                                       "split": None, "batching": None, "shadow": {}})
@@ -301,7 +306,8 @@ def sum_counts(counts: Iterable[dict[str, Any]]) -> dict[str, Any]:
                     t[k] = _add(t[k] or {}, mc[k])
             for key, sc in mc["shadow"].items():
                 t["shadow"][key] = _add(t["shadow"].get(key, {}), sc)
-    return {"http": RequestStats.merged(https).counts() if https else None, "models": models}
+    return {"http": RequestStats.merged(https).counts() if https else None, "models": models,
+            "grpc": RequestStats.merged(grpcs).counts() if grpcs else None}
 
 
 def _add(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
@@ -331,6 +337,8 @@ def metrics_text(dep: Any, http_stats: RequestStats | None = None, counts: dict[
     exp = Exposition()
     if counts["http"] is not None:
         RequestStats.merged([counts["http"]]).write(exp)
+    if counts.get("grpc") is not None:  # RPCs by method and gRPC status code
+        RequestStats.merged([counts["grpc"]]).write(exp, prefix="modelmgmt_grpc")
     models = dep.models
     zero = {"predictions": 0, "monitor_errors": 0, "batching": None, "shadow": {}}
     per = {n: counts["models"].get(n, zero) for n in models}
