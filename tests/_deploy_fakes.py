@@ -10,7 +10,9 @@ import uuid
 
 import numpy as np
 
+import modelmgmt as mm
 from modelmgmt.models import LinearRegression, LogisticRegression
+from modelmgmt.models.base import Model
 from modelmgmt.registry import Registry
 
 
@@ -45,3 +47,41 @@ class SlowRegistry(Registry):
 def memory_registry(cls=Registry):
     """A fresh registry on a unique memory:// root."""
     return cls(f"memory://deploy-tests-{uuid.uuid4().hex}")
+
+
+class ColorScore(Model):
+    """A model that takes strings: score = table[color] * size * scale (columns color, size)."""
+
+    def __init__(self, table=None):
+        self.table = dict(table or {})
+        self._params = {"scale": np.array([1.0])}
+
+    @property
+    def params(self):
+        return self._params
+
+    @property
+    def config(self):
+        return {"table": self.table}
+
+    @classmethod
+    def from_config(cls, config, params):
+        m = cls(config["table"])
+        m._params = dict(params)
+        return m
+
+    @property
+    def input_signature(self):
+        return {"n_features": 2, "dtype": "object", "feature_names": ["color", "size"]}
+
+    def predict(self, X):
+        X = np.asarray(X, dtype=object)
+        if X.ndim != 2 or X.shape[1] != 2:
+            raise ValueError(f"expected 2 columns (color, size); got shape {X.shape}")
+        unknown = sorted({str(c) for c in X[:, 0]} - set(self.table))
+        if unknown:
+            raise ValueError(f"unknown colors {unknown}")
+        return np.array([self.table[str(c)] * float(s) for c, s in X]) * self._params["scale"][0]
+
+
+mm.register_model_type("ColorScore", ColorScore)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import tritonclient.http as triton
-from _deploy_fakes import linear, softmax
+from _deploy_fakes import ColorScore, linear, softmax
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mlflow.pyfunc.scoring_server.client import ScoringServerClient
@@ -23,47 +23,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import modelmgmt as mm
 from modelmgmt.deployment.protocol import decode_invocations
-from modelmgmt.models.base import Model
 
 W1 = np.array([1.0, 2.0, 3.0])
 
 
-class ColorScore(Model):
-    """A model that takes strings: score = table[color] * size * scale (columns color, size)."""
-
-    def __init__(self, table=None):
-        self.table = dict(table or {})
-        self._params = {"scale": np.array([1.0])}
-
-    @property
-    def params(self):
-        return self._params
-
-    @property
-    def config(self):
-        return {"table": self.table}
-
-    @classmethod
-    def from_config(cls, config, params):
-        m = cls(config["table"])
-        m._params = dict(params)
-        return m
-
-    @property
-    def input_signature(self):
-        return {"n_features": 2, "dtype": "object", "feature_names": ["color", "size"]}
-
-    def predict(self, X):
-        X = np.asarray(X, dtype=object)
-        if X.ndim != 2 or X.shape[1] != 2:
-            raise ValueError(f"expected 2 columns (color, size); got shape {X.shape}")
-        unknown = sorted({str(c) for c in X[:, 0]} - set(self.table))
-        if unknown:
-            raise ValueError(f"unknown colors {unknown}")
-        return np.array([self.table[str(c)] * float(s) for c, s in X]) * self._params["scale"][0]
-
-
-mm.register_model_type("ColorScore", ColorScore)
 
 
 @pytest.fixture

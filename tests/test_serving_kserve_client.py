@@ -26,10 +26,9 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from _deploy_fakes import linear, memory_registry, softmax
+from _deploy_fakes import ColorScore, linear, memory_registry, softmax
 
 import modelmgmt as mm
-from modelmgmt.models.base import Model
 
 if importlib.util.find_spec("kserve") is None:  # (find_spec does not import it)
     if os.environ.get("CI"):
@@ -43,37 +42,6 @@ MODELS = ["m", "clf", "colors", "pipe"]
 STRINGS = np.array([["red", "2"], ["blue", "3"]], dtype=object)
 
 
-class Colors(Model):
-    """Takes strings: score = table[color] * size (columns color, size)."""
-
-    def __init__(self, table=None):
-        self.table = dict(table or {})
-        self._params = {"scale": np.array([1.0])}
-
-    @property
-    def params(self):
-        return self._params
-
-    @property
-    def config(self):
-        return {"table": self.table}
-
-    @classmethod
-    def from_config(cls, config, params):
-        m = cls(config["table"])
-        m._params = dict(params)
-        return m
-
-    @property
-    def input_signature(self):
-        return {"n_features": 2, "dtype": "object", "feature_names": ["color", "size"]}
-
-    def predict(self, X):
-        X = np.asarray(X, dtype=object)
-        return np.array([self.table[str(c)] * float(s) for c, s in X]) * self._params["scale"][0]
-
-
-mm.register_model_type("KServeClientColors", Colors)
 CLF = softmax(np.arange(12.0).reshape(3, 4) / 10 - 0.5)
 PIPE = mm.models.Pipeline([mm.data.StandardScaler().fit(np.random.default_rng(0).normal(size=(60, 3))),
                            linear(W1, b=0.5)])
@@ -83,7 +51,7 @@ def make_registry():
     reg = memory_registry()
     reg.register("m", linear(W1))
     reg.register("clf", CLF)
-    reg.register("colors", Colors({"red": 1.0, "blue": 10.0}))
+    reg.register("colors", ColorScore({"red": 1.0, "blue": 10.0}))
     reg.register("pipe", PIPE)
     return reg
 
