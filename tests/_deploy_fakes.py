@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import time
 import uuid
 
@@ -85,3 +87,23 @@ class ColorScore(Model):
 
 
 mm.register_model_type("ColorScore", ColorScore)
+
+
+def stop_cli(proc: subprocess.Popen, timeout: float = 20.0) -> int:
+    """SIGTERM a ``modelmgmt serve`` process and return its exit code (killed, and the
+    TimeoutExpired raised, when it does not stop in time: the failure such tests look for)."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def two_versions(path: str, w1=(1.0, 2.0, 3.0), w2=(0.0, -1.0, 1.0)) -> Registry:
+    """A registry in the folder ``path`` (worker processes open it too) with ``m`` versions 1
+    (``linear(w1)``) and 2 (``linear(w2, b=5.0)``)."""
+    r = Registry(path)
+    r.register("m", linear(w1))
+    r.register("m", linear(w2, b=5.0))
+    return r

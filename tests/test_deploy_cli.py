@@ -5,14 +5,13 @@ from __future__ import annotations
 import io
 import json
 import os
-import signal
 import subprocess
 import sys
 import urllib.request
 
 import numpy as np
 import pytest
-from _deploy_fakes import linear
+from _deploy_fakes import linear, stop_cli
 
 from modelmgmt.registry import Registry
 
@@ -41,12 +40,7 @@ def test_cli_serve_port_zero_prints_real_url_and_stops_on_sigterm(tmp_path):
         # the deployment event landed in the same registry
         assert reg.deployment_history("m")[-1]["event"] == "deploy"
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            rc = proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:  # pragma: no cover - the failure we test for
-            proc.kill()
-            raise
+        rc = stop_cli(proc, timeout=15)
     assert rc == 0
     assert [e["event"] for e in reg.deployment_history("m")] == ["deploy", "stop"]
 
@@ -86,12 +80,7 @@ def _start(tmp_path, *args):
 
 
 def _stop(proc):
-    proc.send_signal(signal.SIGTERM)
-    try:
-        assert proc.wait(timeout=20) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    assert stop_cli(proc) == 0
 
 
 def _post(url, path, body):

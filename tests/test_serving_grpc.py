@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -16,7 +15,7 @@ import grpc
 import numpy as np
 import pytest
 import tritonclient.grpc as tg
-from _deploy_fakes import linear, softmax
+from _deploy_fakes import linear, softmax, stop_cli
 from tritonclient.grpc import service_pb2, service_pb2_grpc
 from tritonclient.utils import InferenceServerException
 
@@ -368,12 +367,7 @@ def test_cli_grpc_port(tmp_path):
         r = tg.InferenceServerClient(address).infer("m", [tensor(X)])
         np.testing.assert_array_equal(r.as_numpy("predict"), reg.load("m").predict(X))
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            rc = proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:  # pragma: no cover - the failure we test for
-            proc.kill()
-            raise
+        rc = stop_cli(proc, timeout=15)
     assert rc == 0
 
 

@@ -16,7 +16,7 @@ import urllib.parse
 
 import numpy as np
 import pytest
-from _deploy_fakes import linear
+from _deploy_fakes import two_versions
 from prometheus_client.parser import text_string_to_metric_families
 
 import modelmgmt as mm
@@ -36,10 +36,7 @@ def fast(monkeypatch):
 
 @pytest.fixture
 def reg(tmp_path):
-    r = mm.Registry(str(tmp_path / "reg"))  # a folder: the worker processes open it too
-    r.register("m", linear(W1))
-    r.register("m", linear(W2, b=5.0))
-    return r
+    return two_versions(str(tmp_path / "reg"), W1, W2)
 
 
 def _request(url, method, path, body=None):

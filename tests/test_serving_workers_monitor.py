@@ -16,7 +16,7 @@ import urllib.parse
 
 import numpy as np
 import pytest
-from _deploy_fakes import linear
+from _deploy_fakes import stop_cli, two_versions
 from prometheus_client.parser import text_string_to_metric_families
 
 import modelmgmt as mm
@@ -85,10 +85,7 @@ def fast(monkeypatch):
 
 @pytest.fixture
 def reg(tmp_path):
-    r = mm.Registry(str(tmp_path / "reg"))  # a folder: the worker processes open it too
-    r.register("m", linear(W1))
-    r.register("m", linear(W2, b=5.0))
-    return r
+    return two_versions(str(tmp_path / "reg"), W1, W2)
 
 
 def _monitor():
@@ -189,12 +186,7 @@ def test_cli_serve_workers_with_a_monitor_shows_the_merged_totals(tmp_path, reg)
         for _ in range(8):
             _same_as_metrics(_scrape(url), report)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            assert proc.wait(timeout=20) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+        assert stop_cli(proc) == 0
 
 
 def test_cli_serve_workers_with_a_missing_reference_fails_cleanly(tmp_path, reg):
