@@ -312,7 +312,7 @@ def test_grpc_port_options_are_checked():
     reg.register("m", linear(W))
     with pytest.raises(mm.InvalidArgumentError, match=r"grpc_port must be None or an int in 0\.\.65535"):
         mm.deploy("m", registry=reg, target="http", grpc_port="50051")
-    with pytest.raises(mm.InvalidArgumentError, match="grpc_port with workers > 1 is not supported yet"):
+    with pytest.raises(mm.InvalidArgumentError, match="other processes can open"):  # workers: tests/test_serving_grpc_workers.py
         mm.deploy("m", registry=reg, target="http", grpc_port=0, workers=2)
     with mm.deploy("m", registry=reg, target="http") as dep:
         assert dep.grpc_address is None

@@ -24,7 +24,8 @@ def add_commands(sub) -> None:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8080)
     s.add_argument("--token", default=os.environ.get("MODELMGMT_TOKEN"), help="require this bearer token")
-    s.add_argument("--grpc-port", type=int, metavar="P", help="also serve OIP v2 over gRPC on port P (0: a free one)")
+    s.add_argument("--grpc-port", type=int, metavar="P",
+                   help="also serve OIP v2 over gRPC on port P (0: a free one; with --workers, in every worker)")
     s.add_argument("--follow", type=float, metavar="SECONDS",
                    help="re-resolve aliases every SECONDS and swap when one moves")
     s.add_argument("--workers", type=int, default=1, help="processes serving the port (SO_REUSEPORT)")

@@ -21,13 +21,22 @@ version is chosen) carries the initial metadata ``x-model-version: NAME/N``.
 Outputs come back in the form the inputs came: ``raw_output_contents`` for a request that used
 ``raw_input_contents`` (as tritonclient sends), typed ``contents`` otherwise; the request
 parameter ``binary_data_output`` (bool) chooses explicitly.
+
+With ``workers=N`` every worker process serves gRPC on the same port, as HTTP: the deploying
+process binds it first (with SO_REUSEPORT, refusing a port another server listens on) and
+each worker joins the real port with the same token and message-size limit, so the kernel
+spreads connections over the processes; each process's RPC counters are collected and summed
+on ``/metrics`` like its HTTP ones (:mod:`modelmgmt.deployment.workers`).
 """
 
 from __future__ import annotations
 
+import errno
 import hmac
 import json
 import math
+import os
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -82,14 +91,16 @@ def import_grpc() -> Any:
 
 
 def check_grpc_port(value: Any, workers: int = 1) -> int | None:
-    """``grpc_port`` of the http target: None (no gRPC) or an int in 0..65535 (0: a free port);
-    InvalidArgumentError with ``workers > 1`` (one process serves gRPC: not supported yet)."""
+    """``grpc_port`` of the http target: None (no gRPC) or an int in 0..65535 (0: a free port).
+    With ``workers > 1`` every worker listens on it with SO_REUSEPORT: InvalidArgumentError
+    where the OS has none."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
         raise InvalidArgumentError(f"grpc_port must be None or an int in 0..65535 (0 picks a free port); got {value!r}")
-    if workers > 1:
-        raise InvalidArgumentError(f"grpc_port with workers > 1 is not supported yet (got workers={workers}); "
+    if workers > 1 and not hasattr(socket, "SO_REUSEPORT"):
+        raise InvalidArgumentError(f"grpc_port with workers > 1 needs SO_REUSEPORT (every worker listens on the "
+                                   f"gRPC port), which this OS does not have (got workers={workers}); "
                                    "serve gRPC with workers=1")
     import_grpc()  # a missing extra is said before anything loads
     return value
@@ -301,10 +312,16 @@ _STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 404: "NOT_FOUND", 40
 class GRPCServer(Endpoints):
     """A gRPC server answering OIP v2 for ``deployment.models`` (the HTTP endpoints' code,
     reached through :class:`~modelmgmt.deployment.endpoints.Endpoints`); ``address`` is
-    ``host:port`` with the real port. ``stats`` counts RPCs by method and status code."""
+    ``host:port`` with the real port. ``stats`` counts RPCs by method and status code.
+
+    ``reuse_port`` listens with SO_REUSEPORT so that the worker processes of one deployment
+    serve the same port: the first of the group (``join=False``) refuses a port another
+    server already listens on and checks that the port it bound can be shared; the others
+    (``join=True``) bind the real port the first one got."""
 
     def __init__(self, deployment: Any, host: str = "127.0.0.1", port: int = 0, *, token: str | None = None,
-                 max_message_bytes: int = 16 * 1024 * 1024, max_workers: int = MAX_WORKERS) -> None:
+                 max_message_bytes: int = 16 * 1024 * 1024, max_workers: int = MAX_WORKERS,
+                 reuse_port: bool = False, join: bool = False) -> None:
         grpc = import_grpc()
         self.grpc = grpc
         self.server = self  # what Endpoints reads: self.server.deployment
@@ -312,6 +329,9 @@ class GRPCServer(Endpoints):
         self.token = token.encode() if token is not None else None
         self.stats = RequestStats()
         self.classes = message_classes()
+        shown = f"[{host}]" if ":" in host else host
+        if reuse_port and not join and port != 0:
+            _probe(host, port, shared=False)  # the port must be free, not shared with another server
         handlers = {}
         for method, (req, resp) in METHODS.items():
             fn = getattr(self, f"_rpc_{method}")
@@ -321,18 +341,23 @@ class GRPCServer(Endpoints):
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="modelmgmt-grpc")
         self._server = grpc.server(
             self._executor, handlers=[grpc.method_handlers_generic_handler(SERVICE, handlers)],
-            options=[("grpc.max_receive_message_length", int(max_message_bytes)), ("grpc.so_reuseport", 0)])
-        shown = f"[{host}]" if ":" in host else host
+            options=[("grpc.max_receive_message_length", int(max_message_bytes)),
+                     ("grpc.so_reuseport", int(reuse_port))])
         try:
             bound = self._server.add_insecure_port(f"{shown}:{port}")
         except RuntimeError as exc:
             bound, why = 0, f": {exc}"
         else:
             why = ""
-        if not bound:
+        try:
+            if not bound:
+                raise ModelmgmtError(f"cannot listen for gRPC on {shown}:{port}{why}")
+            if reuse_port and not join:
+                _probe(host, int(bound), shared=True)  # the workers will be able to join it
+        except BaseException:
             self._server.stop(None)
             self._executor.shutdown(wait=False)
-            raise ModelmgmtError(f"cannot listen for gRPC on {shown}:{port}{why}")
+            raise
         self.host, self.port = host, int(bound)
         self.address = f"{shown}:{self.port}"
         self._server.start()
@@ -409,3 +434,31 @@ class GRPCServer(Endpoints):
             return encode_response(name, used.version.version, result, rid, as_raw)
         finally:
             context.send_initial_metadata((("x-model-version", label),))
+
+
+def _probe(host: str, port: int, *, shared: bool) -> None:
+    """Bind (and close) a socket to each address of ``host:port``: with ``shared``, with
+    SO_REUSEPORT, to check that a listener there lets the workers join it; otherwise without,
+    to check that no other server listens there (SO_REUSEADDR: a closed connection's
+    TIME_WAIT is not a server). ModelmgmtError naming the port when the bind fails."""
+    shown = f"[{host}]" if ":" in host else host
+    try:
+        addresses = {(fam, addr) for fam, _, _, _, addr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
+    except OSError as exc:
+        raise ModelmgmtError(f"cannot listen for gRPC on {shown}:{port}: {exc}") from exc
+    for family, addr in sorted(addresses, key=repr):
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            try:
+                if shared:
+                    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+                elif os.name == "posix":
+                    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind(addr)
+            except OSError as exc:
+                if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+                    continue  # an address family this host does not have (grpc skips it too)
+                if shared:
+                    raise ModelmgmtError(
+                        f"the gRPC port {shown}:{port} cannot be shared by worker processes: grpc did not listen "
+                        f"on it with SO_REUSEPORT on this OS ({exc}); serve gRPC with workers=1") from exc
+                raise ModelmgmtError(f"cannot listen for gRPC on {shown}:{port}: {exc}") from exc

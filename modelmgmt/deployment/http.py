@@ -6,7 +6,8 @@ Options: ``host="127.0.0.1"``, ``port=0`` (0 picks a free port; ``.url`` has the
 ``monitor=None``, ``follow=None`` (seconds between alias re-resolutions), ``workers=1``
 (processes serving the port, see :mod:`modelmgmt.deployment.workers`), ``max_batch_size=1``
 and ``max_batch_delay_ms=0.0`` (adaptive batching, see :mod:`modelmgmt.deployment.batching`),
-``grpc_port=None`` (an int also serves OIP v2 over gRPC, see :mod:`modelmgmt.deployment.grpc_server`).
+``grpc_port=None`` (an int also serves OIP v2 over gRPC, in every worker, see
+:mod:`modelmgmt.deployment.grpc_server`).
 
 ``ref`` may be a list of refs: every model is served under its own name. The returned
 deployment is the first model's; ``dep.models`` maps each name to its own deployment
@@ -96,6 +97,9 @@ class HTTPDeployment(ServingDeployment):
                 if not share:
                     server.socket.set_inheritable(True)
                     fd = server.socket.fileno()
+                if grpc_port is not None:  # bound here first; every worker joins its real port (SO_REUSEPORT)
+                    self.grpc_server = GRPCServer(self, host, grpc_port, token=token, max_message_bytes=max_body_bytes,
+                                                  reuse_port=True)
                 # the merged view of every process: /metrics and status() add up their counters,
                 # and a monitor is observed into a replica per process, merged back into it (workers.py)
                 collector = Collector(lambda: metrics_counts(self, server.stats),
@@ -107,16 +111,19 @@ class HTTPDeployment(ServingDeployment):
                                        port=server.server_address[1], fd=fd, token=token,
                                        max_body_bytes=max_body_bytes, read_timeout=read_timeout,
                                        max_batch_size=max_batch_size, max_batch_delay_ms=max_batch_delay_ms,
-                                       collector=collector)
+                                       collector=collector,
+                                       grpc_port=None if self.grpc_server is None else self.grpc_server.port)
                 for slot_name, m in self.models.items():
                     m.on_change = self._broadcaster(slot_name)
             else:
                 self.server = ModelServer((host, port), self, token=token, max_body_bytes=max_body_bytes,
                                           read_timeout=read_timeout, reuse_port=reuse_port, sock=sock,
                                           join=reuse_port)
+                if grpc_port is not None:  # a worker (reuse_port) joins the port its parent bound
+                    self.grpc_server = GRPCServer(self, host, grpc_port, token=token, max_message_bytes=max_body_bytes,
+                                                  reuse_port=reuse_port, join=reuse_port)
             real_host, real_port = str(self.server.server_address[0]), int(self.server.server_address[1])
-            if grpc_port is not None:
-                self.grpc_server = GRPCServer(self, host, grpc_port, token=token, max_message_bytes=max_body_bytes)
+            if self.grpc_server is not None:
                 self.grpc_address = self.grpc_server.address
         except OSError as exc:
             self._shutdown_partial()
@@ -148,6 +155,8 @@ class HTTPDeployment(ServingDeployment):
         """Undo a start that failed half-way (server bound, some workers started)."""
         if self.pool is not None:
             self.pool.stop()
+        if self.grpc_server is not None:
+            self.grpc_server.stop(None)
         if self.server is not None:
             self.server.server_close()
         if self.batcher is not None:
@@ -178,8 +187,9 @@ class HTTPDeployment(ServingDeployment):
 
     # --- status -------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
-        """In-process status plus ``url``, per-endpoint HTTP counts, every model's status,
-        ``follow`` and, with workers, each worker's status."""
+        """In-process status plus ``url``, per-endpoint HTTP counts (``grpc``: per-method RPC
+        counts, with ``grpc_port``), every model's status, ``follow`` and, with workers, each
+        worker's status."""
         st = super().status()
         st["url"] = self.url
         st["follow"] = self.follow
@@ -187,17 +197,20 @@ class HTTPDeployment(ServingDeployment):
                         for n, m in self.models.items()}
         if self.server is not None:
             st["http"] = self.server.stats.snapshot()
+        if self.grpc_server is not None:
+            st["grpc"] = self.grpc_server.stats.snapshot()
         if self.pool is not None:
             # every process's counters, the same sums as /metrics (collected now; a dead
             # worker's last counts included); latency percentiles stay this process's own
             collector = self.pool.collector
             merged, workers = collector.collect(status=True)
             own = {k: st[k] for k in ("requests", "errors", "predictions", "split", "version")}
-            st["workers"] = [{"pid": os.getpid(), **own, "http": st.get("http")}, *workers]
+            st["workers"] = [{"pid": os.getpid(), **own, "http": st.get("http"), "grpc": st.get("grpc")}, *workers]
             for n, ms in [(self.name, st), *st["models"].items()]:
                 _with_counts(ms, merged["models"].get(n))
-            if "http" in st and merged["http"] is not None:
-                st["http"] = _http_with_counts(st["http"], merged["http"])
+            for transport in ("http", "grpc"):
+                if transport in st and merged.get(transport) is not None:
+                    st[transport] = _http_with_counts(st[transport], merged[transport])
             for ms in (st, st["models"][self.name]):
                 ms["monitor_errors"] += collector.monitor_errors  # merging the workers' monitors
             st["collect_errors"] = collector.errors
@@ -253,7 +266,7 @@ def _with_counts(st: dict[str, Any], counts: dict[str, Any] | None) -> None:
 
 
 def _http_with_counts(own: dict[str, Any], counts: dict[str, Any]) -> dict[str, Any]:
-    """Summed HTTP counts with this process's latency percentiles."""
+    """Summed HTTP (or gRPC) counts with this process's latency percentiles."""
     out = RequestStats.merged([counts]).snapshot()
     out["latency_ms"] = own["latency_ms"]
     for ep, e in out["endpoints"].items():

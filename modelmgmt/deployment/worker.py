@@ -70,7 +70,8 @@ def main() -> int:
                            host=cfg["host"], port=cfg["port"],
                            token=cfg["token"], max_body_bytes=cfg["max_body_bytes"],
                            read_timeout=cfg["read_timeout"], max_batch_size=cfg["max_batch_size"],
-                           max_batch_delay_ms=cfg["max_batch_delay_ms"], reuse_port=cfg["reuse_port"], sock=sock)
+                           max_batch_delay_ms=cfg["max_batch_delay_ms"], reuse_port=cfg["reuse_port"], sock=sock,
+                           grpc_port=cfg.get("grpc_port"))
     except BaseException as exc:
         proto.write(json.dumps({"error": f"{type(exc).__name__}: {exc}"}) + "\n")
         return 1

@@ -3,8 +3,10 @@
 The deploying process is worker 0. Each other worker is a fresh interpreter (``python -m
 modelmgmt.deployment.worker``, never a fork of a process that has threads) that opens the
 registry by its URL, loads the exact versions the parent loaded and listens on the same
-port with ``SO_REUSEPORT`` (the kernel spreads connections over the workers). Where the OS
-has no SO_REUSEPORT, they accept on the parent's listening socket, which they inherit. On a local (``file://``) registry the
+port with ``SO_REUSEPORT`` (the kernel spreads connections over the workers); with
+``grpc_port``, each one also serves gRPC on the port the parent bound first. Where the OS
+has no SO_REUSEPORT, they accept on the parent's listening socket, which they inherit (and
+gRPC is refused). On a local (``file://``) registry the
 tensors are memory-mapped from the blobs, so N workers hold one copy of the weights in the
 page cache (MLServer loads every model into every worker).
 
@@ -18,7 +20,8 @@ place, the parent's :class:`Collector`:
 
 - every :data:`COLLECT_INTERVAL` seconds (and at every ``status()``) the parent asks each
   live worker for its counters (:func:`~modelmgmt.deployment.endpoints.metrics_counts`:
-  predictions, HTTP requests and latency buckets, batching, shadow, canary split) and takes
+  predictions, HTTP requests and gRPC calls with their latency buckets, batching, shadow,
+  canary split) and takes
   its own; it keeps each process's last counts (a worker that died keeps those of the last
   collection: what it answered after that is lost) and adds them up (:func:`~modelmgmt.deployment.endpoints.sum_counts`, exact);
 - it renders the whole ``/metrics`` text from the sums (the served versions and the uptime
@@ -324,11 +327,13 @@ class _Worker:
 
 
 class WorkerPool:
-    """N worker processes serving the same models on one port; the pool closes ``collector``."""
+    """N worker processes serving the same models on one port (and, with ``grpc_port``, the
+    real gRPC port the parent bound); the pool closes ``collector``."""
 
     def __init__(self, registry: Any, specs: list[dict[str, Any]], *, workers: int, host: str, port: int,
                  fd: int | None, token: str | None, max_body_bytes: int, read_timeout: float,
-                 max_batch_size: int, max_batch_delay_ms: float, collector: Collector) -> None:
+                 max_batch_size: int, max_batch_delay_ms: float, collector: Collector,
+                 grpc_port: int | None = None) -> None:
         self.collector = collector
         self._lock = threading.Lock()
         self.workers: list[_Worker] = []
@@ -342,6 +347,7 @@ class WorkerPool:
                 "registry": url, "specs": specs, "host": host, "port": port, "token": token,
                 "max_body_bytes": max_body_bytes, "read_timeout": read_timeout, "max_batch_size": max_batch_size,
                 "max_batch_delay_ms": max_batch_delay_ms, "reuse_port": fd is None, "fd": fd,
+                "grpc_port": grpc_port,  # the real port the parent bound: each worker joins it
                 **collector.config(),
             }
             collector.collect()  # the first /metrics text, there before any worker serves
