@@ -386,6 +386,21 @@ def test_a_second_server_cannot_join_a_workers_port(reg):
         assert post(dep.url, "/invocations", {"inputs": [[1, 1, 1]]})[0] == 200
 
 
+def test_workers_restart_on_the_same_port_at_once(reg):
+    """Stopping closes the keep-alive connections from the server side, which leaves them in
+    TIME_WAIT on the port; a restart right away must still get the port (a listening server
+    there is still refused, above)."""
+    with mm.deploy("m", registry=reg, target="http", workers=2) as dep:
+        port = dep.port
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("POST", "/invocations", body=json.dumps({"inputs": [[1, 1, 1]]}),
+                     headers={"Content-Type": "application/json"})
+        assert conn.getresponse().read()
+    with mm.deploy("m", registry=reg, target="http", workers=2, port=port) as again:
+        assert post(again.url, "/invocations", {"inputs": [[1, 1, 1]]})[0] == 200
+    conn.close()
+
+
 def test_workers_need_a_registry_other_processes_can_open():
     reg = mm.Registry("memory://workers-test")
     reg.register("m", linear(W1))

@@ -126,6 +126,9 @@ class ModelServer(ThreadingHTTPServer):
             if not self.join and self.server_address[1] != 0:
                 # the first of a group: the port must be free, not shared with another server
                 with socket.socket(self.address_family, socket.SOCK_STREAM) as probe:
+                    # SO_REUSEADDR: connections of a previous run still in TIME_WAIT do not
+                    # count; a server listening there does (bind fails)
+                    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                     probe.bind(self.server_address)
             self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         super().server_bind()
