@@ -6,6 +6,7 @@ from __future__ import annotations
 import collections
 import tracemalloc
 
+import pytest
 from _toy_models import ToyLinear
 
 import modelmgmt as mm
@@ -120,3 +121,22 @@ def test_deployment_names_and_histories(tmp_path):
         pass
     else:
         raise AssertionError("a list event was accepted")
+
+
+def test_deployment_summary_reads_the_last_event_without_the_history(tmp_path):
+    reg = mm.Registry(tmp_path)
+    assert reg.deployment_summary("a-api") is None
+    for v in range(1, 201):
+        reg.record_deployment("a-api", {"event": "swap", "version": v})
+    want = reg.deployment_history("a-api")
+    reads = []
+    get = reg.store.get
+    reg.store.get = lambda key: reads.append(key) or get(key)
+    try:
+        summary = reg.deployment_summary("a-api")
+    finally:
+        reg.store.get = get
+    assert summary == {"events": 200, "last": want[-1]} and summary["last"]["version"] == 200
+    assert len(reads) <= 3  # the head hint and a probe past it, not 200 records
+    with pytest.raises(mm.InvalidArgumentError):
+        reg.deployment_summary("../escape")

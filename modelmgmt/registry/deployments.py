@@ -39,3 +39,9 @@ class DeploymentHistory:
     def history(self, deployment_name: str) -> list[dict[str, Any]]:
         """The deployment's events, oldest first ([] for an unknown deployment)."""
         return [r["event"] for r in self._log(deployment_name).read()]
+
+    def summary(self, deployment_name: str) -> dict[str, Any] | None:
+        """``{"events": N, "last": event}`` read in O(1) of the history's length (the log's
+        head hint), or None for an unknown deployment."""
+        last = self._log(deployment_name).tail()
+        return None if last is None else {"events": int(last["seq"]), "last": last["event"]}

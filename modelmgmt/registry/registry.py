@@ -497,6 +497,11 @@ class Registry:
         """A deployment's events, oldest first ([] for an unknown deployment)."""
         return self.deployments.history(deployment_name)
 
+    def deployment_summary(self, deployment_name: str) -> dict[str, Any] | None:
+        """``{"events": N, "last": event}`` of a deployment without reading its whole
+        history (None for an unknown deployment): what a list of deployments shows."""
+        return self.deployments.summary(deployment_name)
+
     # --- tracking ------------------------------------------------------------------------
     def start_run(self, experiment: str, params: dict[str, Any] | None = None,
                   tags: dict[str, Any] | None = None, *, parent: Any = None) -> Run:

@@ -412,10 +412,10 @@ def deployments_page(reg: Any, query: Query) -> Page:
     """Every deployment recorded in the registry, with what it serves now."""
     rows = []
     for dep in _deployment_names(reg):
-        events = reg.deployment_history(dep)
-        if events:
-            last = events[-1]
-            rows.append({"name": dep, "events": len(events), "last_event": last.get("event"),
+        summary = reg.deployment_summary(dep)  # the last event only: O(1) in the history's length
+        if summary is not None:
+            last = summary["last"]
+            rows.append({"name": dep, "events": summary["events"], "last_event": last.get("event"),
                          "serving": f"{last.get('model')}/{last.get('version')}", "time": last.get("time"),
                          "target": last.get("target")})
     return Page("deployments.html", "Deployments", {"deployments": rows})
