@@ -1,14 +1,17 @@
-"""Worker threads for numpy loops that release the GIL (optimizer blocks, monitor sorts)."""
+"""Worker threads for numpy loops that release the GIL (optimizer blocks, monitor sorts), and
+the gate a thread-per-connection server passes its CPU-bound request work through."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from modelmgmt.errors import InvalidArgumentError
 
-__all__ = ["threads_from_env", "shared_pool"]
+__all__ = ["threads_from_env", "shared_pool", "Gate"]
 
 _POOLS: dict[str, tuple[int, ThreadPoolExecutor]] = {}
 _LOCK = threading.Lock()
@@ -41,3 +44,44 @@ def shared_pool(name: str, max_workers: int) -> ThreadPoolExecutor:
             entry = (os.getpid(), ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"modelmgmt-{name}"))
             _POOLS[name] = entry
         return entry[1]
+
+
+class Gate:
+    """One thread at a time through the CPU-bound part of handling a request.
+
+    With a thread per connection, many runnable threads fight for the GIL, and every switch
+    between them costs more than the work it interleaves: throughput falls as clients are
+    added. Behind a gate only one request thread is runnable; the others wait on their
+    sockets or on the gate, which costs nothing. Blocking I/O (reading a body, writing an
+    answer) stays outside. A thread that must wait for other requests inside (a batcher
+    collecting company) steps out with :meth:`step_out`.
+    """
+
+    _held = threading.local()
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def enter(self) -> None:
+        """Wait for the gate and hold it (this thread)."""
+        self._lock.acquire()
+        Gate._held.gate = self
+
+    def leave(self) -> None:
+        """Release the gate this thread holds."""
+        Gate._held.gate = None
+        self._lock.release()
+
+    @staticmethod
+    @contextlib.contextmanager
+    def step_out() -> Iterator[None]:
+        """Release the gate this thread holds (if any) for the block, then take it back."""
+        gate = getattr(Gate._held, "gate", None)
+        if gate is None:
+            yield
+            return
+        gate.leave()
+        try:
+            yield
+        finally:
+            gate.enter()

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from modelmgmt._threads import Gate
 from modelmgmt.errors import BatchingWarning
 
 __all__ = ["Batcher"]
@@ -53,6 +54,8 @@ class Batcher:
         self._stopped = False
         self._inflight = 0  # submitted and not yet answered
         self._last = 0  # requests in the previous call
+        self._queued_rows = 0  # rows in _queue
+        self._room: int | None = None  # rows the collecting batch still takes (None: idle)
         self.batches = 0
         self.rows = 0
         self.requests = 0
@@ -68,9 +71,14 @@ class Batcher:
                 raise RuntimeError("the deployment's batcher is stopped")
             self._queue.append(item)
             self._inflight += 1
-            self._cv.notify()
+            self._queued_rows += X.shape[0]
+            # wake the batcher only when it idles or its batch can now be filled: waking it
+            # for every arrival costs a thread switch each, more than the model call saves
+            if self._room is None or self._queued_rows >= self._room:
+                self._cv.notify()
         try:
-            item.done.wait()
+            with Gate.step_out():  # let the server's other requests in while this one waits
+                item.done.wait()
         finally:
             with self._cv:
                 self._inflight -= 1
@@ -125,6 +133,7 @@ class Batcher:
                 keep.append(it)
         keep.extend(self._queue)
         self._queue = keep
+        self._queued_rows = sum(it.X.shape[0] for it in keep)
         return rows
 
     def _loop(self) -> None:
@@ -144,8 +153,10 @@ class Batcher:
                     left = deadline - time.monotonic()
                     if left <= 0:
                         break
+                    self._room = self.max_rows - rows
                     self._cv.wait(left)
                     rows = self._take(batch, rows)
+                self._room = None
             self._run(batch, rows)
 
     def _run(self, batch: list[_Item], rows: int) -> None:
