@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import threading
+import time
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
@@ -19,7 +20,7 @@ from modelmgmt.monitor.drift import DriftResult
 from modelmgmt.monitor.performance import Calibrator, CBPEState, LabelState, calibration_check
 from modelmgmt.monitor.prometheus import render
 from modelmgmt.monitor.report import DriftReport
-from modelmgmt.monitor.window import Batch, Block, Cumulative, Sliding, group
+from modelmgmt.monitor.window import Batch, Block, Cumulative, Sliding, Timed, group
 
 __all__ = ["Monitor", "choose_test", "SMALL_REFERENCE"]  # the last two live in monitor.columns
 
@@ -47,7 +48,8 @@ class Monitor:
 
     Built from the reference data (typically the training or validation set). ``observe``
     takes batches; ``report`` runs the drift tests on everything observed since creation or
-    the last ``reset`` — or, with ``window=N``, on the last N rows. Memory stays bounded.
+    the last ``reset`` — or, with ``window=N``, on the last N rows, or with
+    ``window_seconds=S``, on the rows observed in the last S seconds. Memory stays bounded.
     """
 
     def __init__(
@@ -59,6 +61,7 @@ class Monitor:
         threshold: float | Mapping[str, float] | None = None,
         tests: Mapping[str | int, str] | None = None,
         window: int | None = None,
+        window_seconds: float | None = None,
         exact_rows: int = 10_000,
         reference_predictions: Any = None,
         reference_labels: Any = None,
@@ -82,6 +85,11 @@ class Monitor:
             raise InvalidArgumentError(f"feature names must be unique; got {names}")
         if window is not None:
             window = check_int(window, "window", min=1)
+        if window_seconds is not None:
+            window_seconds = check_real(window_seconds, "window_seconds", min=0, min_open=True)
+            if window is not None:
+                raise InvalidArgumentError(f"window (rows) and window_seconds (time) exclude each other; got "
+                                           f"window={window} and window_seconds={window_seconds}")
         exact_rows = check_int(exact_rows, "exact_rows", min=0)
         max_bins = check_int(max_bins, "max_bins", min=2)
         drift_share = check_real(drift_share, "drift_share", min=0, max=1, min_open=True)
@@ -114,6 +122,11 @@ class Monitor:
             for j, n in enumerate(names)
         ]
         self.window = window
+        self.window_seconds = window_seconds
+        #: where observe times come from (seconds; wall time, comparable across processes
+        #: and restarts for merge and save/load); tests put a fake clock here
+        self._clock: Callable[[], float] = time.time
+        self._last_t = -np.inf
         self.exact_rows = exact_rows
         self.max_bins = max_bins
         self.drift_share_threshold = drift_share
@@ -129,6 +142,8 @@ class Monitor:
                             tests={names[j]: t for j, t in test_of.items()}, window=window,
                             exact_rows=exact_rows, task=task, drift_share=drift_share,
                             max_bins=max_bins, average=average)
+        if window_seconds is not None:  # only when set: older monitors' settings stay as they were
+            self._config["window_seconds"] = window_seconds
         self._pred: FeatureSpec | None = None
         if reference_predictions is not None:
             rp = np.asarray(reference_predictions)
@@ -188,8 +203,11 @@ class Monitor:
         """Start over: forget the current data, performance, and the alert rules' streaks
         (the rules themselves stay)."""
         with self._lock:
-            if self.window is None:
-                self._store: Cumulative | Sliding = Cumulative(self._empty_block, self.exact_rows)
+            if self.window_seconds is not None:
+                self._store: Cumulative | Sliding | Timed = Timed(self._empty_block, self.window_seconds,
+                                                                  self.exact_rows)
+            elif self.window is None:
+                self._store = Cumulative(self._empty_block, self.exact_rows)
             else:
                 self._store = Sliding(self._empty_block, self.window, self.exact_rows)
             self._n = 0
@@ -202,6 +220,12 @@ class Monitor:
             for rule in getattr(self, "_rules", []):
                 rule.clear()
 
+    def _now(self) -> float:
+        """The clock, never earlier than its last reading (a wall clock stepping back does
+        not reorder observations)."""
+        self._last_t = max(float(self._clock()), self._last_t)
+        return self._last_t
+
     def _empty_block(self, features: bool = True) -> Block:
         """The state of no rows (feature states left None when ``features`` is False: the
         caller fills them)."""
@@ -213,7 +237,12 @@ class Monitor:
         with self._lock:
             self._flush()
             store = self._store
-            blocks = [store.block] if isinstance(store, Cumulative) else [*store.blocks, store.head]
+            if isinstance(store, Cumulative):
+                blocks = [store.block]
+            elif isinstance(store, Sliding):
+                blocks = [*store.blocks, store.head]
+            else:
+                blocks = list(store.blocks.values())
             n = sum(s.nbytes() for b in blocks for s in b.features)
             ring = store.buffer_nbytes if isinstance(store, Sliding) else 0
             n += ring
@@ -223,6 +252,7 @@ class Monitor:
                         n += 0 if ring else batch.cols.nbytes
                     else:
                         n += sum(c.nbytes for c in batch.cols)
+                    n += 0 if batch.times is None else batch.times.nbytes
             return n
 
     # ------------------------------------------------------------------ observe
@@ -269,7 +299,8 @@ class Monitor:
                     raise InvalidArgumentError(f"y_score has {k} classes; earlier batches had {self._score_cols}")
                 self._score_cols = k
             self._label_task = task
-            self._pending.append(Batch(prepared, n_rows, pred_col, yt, yp, ys))
+            times = None if self.window_seconds is None else np.full(n_rows, self._now())
+            self._pending.append(Batch(prepared, n_rows, pred_col, yt, yp, ys, times))
             self._pending_rows += n_rows
             self._n += n_rows
             self._version += 1
@@ -286,6 +317,11 @@ class Monitor:
         store = self._store
         if isinstance(store, Cumulative):
             store.add(self._summarize([batch], store.n + batch.n <= self.exact_rows))
+            return
+        if isinstance(store, Timed):  # by observe time, into the block of its slot
+            parts = store.split(batch)
+            for (slot, _), block in zip(parts, self._summarize_parts([[p] for _, p in parts], True)):
+                store.add(slot, block)
             return
         if batch.n > store.size:  # rows before the window's start never count
             batch = batch.slice(batch.n - store.size, batch.n)
@@ -349,8 +385,11 @@ class Monitor:
     def _build_report(self) -> DriftReport:
         with self._lock:
             self._flush()
-            if self._cache is None or self._cache[0] != self._version:
-                self._cache = (self._version, *self._results())
+            if isinstance(self._store, Timed):
+                self._store.advance(self._now())
+            key = (self._version, self._store.n)  # a time window's rows change with the clock
+            if self._cache is None or self._cache[0] != key:
+                self._cache = (key, *self._results())
             _, features, pred, performance, estimated = self._cache
             share = sum(f.drifted for f in features) / len(features)
             return DriftReport(
@@ -360,10 +399,21 @@ class Monitor:
                 drift_share_threshold=self.drift_share_threshold,
                 prediction_drift=pred,
                 performance=dict(performance),
-                n_observed=self._store.n,
+                n_observed=key[1],
                 created_at=_dt.datetime.now(_dt.timezone.utc).isoformat(),
                 estimated_performance=dict(estimated),
+                window=self._window_of_report(),
             )
+
+    def _window_of_report(self) -> dict[str, float] | None:
+        """What the report covers: None (everything since reset), ``{"rows": N}``, or
+        ``{"seconds": S, "start": T - S, "end": T}`` (clock times; rows observed in
+        ``start < t <= end``)."""
+        store = self._store
+        if isinstance(store, Timed):
+            end = store.now if np.isfinite(store.now) else self._now()
+            return {"seconds": store.seconds, "start": end - store.seconds, "end": end}
+        return None if self.window is None else {"rows": self.window}
 
     def _results(self) -> tuple[list[DriftResult], DriftResult | None, dict[str, float], dict[str, float]]:
         """Feature and prediction drift, performance and its estimate, from the current state
@@ -463,7 +513,11 @@ class Monitor:
 
         Both must have been built from the same reference and settings. Two monitors that
         saw two streams then equal one monitor that saw both (with ``window=N``: one that saw
-        this stream, then the rows in ``other``'s window).
+        this stream, then the rows in ``other``'s window; with ``window_seconds=S``: one
+        that saw both streams, each row at the time it was observed — the rows in
+        ``other``'s window join this one's by observe time, and the window then ends at the
+        later of the two monitors' times, so both clocks must count alike: the default,
+        wall time, does across processes and machines).
         """
         if not isinstance(other, Monitor):
             raise InvalidArgumentError(f"can only merge another Monitor; got {type(other).__name__}")
@@ -473,9 +527,12 @@ class Monitor:
             raise InvalidArgumentError("monitors built from different references or settings cannot be merged")
         with other._lock:
             other._flush()
+            if isinstance(other._store, Timed):
+                other._store.advance(other._now())
+            their_last = other._last_t
             task, cols = other._label_task, other._score_cols
             their_block = other._store.block if isinstance(other._store, Cumulative) else None
-            their_rows = other._store.batches() if isinstance(other._store, Sliding) else []
+            their_rows = other._store.batches() if isinstance(other._store, (Sliding, Timed)) else []
             n_other = other._n
         with self._lock:
             for a, b in ((self._label_task, task), (self._score_cols, cols)):
@@ -484,6 +541,9 @@ class Monitor:
             self._label_task = self._label_task or task
             self._score_cols = self._score_cols or cols
             self._flush()
+            self._last_t = max(self._last_t, their_last)
+            if isinstance(self._store, Timed) and np.isfinite(their_last):
+                self._store.advance(their_last)
             if isinstance(self._store, Cumulative) and their_block is not None:
                 self._store.add(their_block)
             else:
@@ -515,5 +575,6 @@ class Monitor:
         return persist.load(cls, registry, ref, name)
 
     def __repr__(self) -> str:
-        return (f"Monitor({len(self._features)} features, n_observed={self._n}, window={self.window}, "
-                f"exact_rows={self.exact_rows})")
+        window = (f"window_seconds={self.window_seconds:g}" if self.window_seconds is not None
+                  else f"window={self.window}")
+        return f"Monitor({len(self._features)} features, n_observed={self._n}, {window}, exact_rows={self.exact_rows})"

@@ -25,7 +25,7 @@ import numpy as np
 from modelmgmt.errors import InvalidArgumentError, NotFoundError
 from modelmgmt.monitor.performance import CBPEState, LabelState
 from modelmgmt.monitor.sketch import CategoricalState, NumericState
-from modelmgmt.monitor.window import Batch, Block, Cumulative
+from modelmgmt.monitor.window import Batch, Block, Cumulative, Sliding, Timed
 
 __all__ = ["dump", "load", "definition", "from_definition", "current", "take", "restore", "encode_array",
            "decode_array", "FORMAT", "PREFIX"]
@@ -118,13 +118,17 @@ def _cbpe_back(d: dict[str, Any]) -> CBPEState:
 
 def _batch(b: Batch) -> dict[str, Any]:
     cols = encode_array(b.cols) if isinstance(b.cols, np.ndarray) else [encode_array(c) for c in b.cols]
-    return {"cols": cols, "n": b.n, **{k: encode_array(getattr(b, k)) for k in ("pred", "y_true", "y_pred", "y_score")}}
+    out = {"cols": cols, "n": b.n, **{k: encode_array(getattr(b, k)) for k in ("pred", "y_true", "y_pred", "y_score")}}
+    if b.times is not None:  # time windows: each row's observe time
+        out["times"] = encode_array(b.times)
+    return out
 
 
 def _batch_back(d: dict[str, Any]) -> Batch:
     cols = d["cols"]
     cols = decode_array(cols) if isinstance(cols, dict) else [decode_array(c) for c in cols]
-    return Batch(cols, d["n"], *(decode_array(d[k]) for k in ("pred", "y_true", "y_pred", "y_score")))
+    return Batch(cols, d["n"], decode_array(d["pred"]), decode_array(d["y_true"]), decode_array(d["y_pred"]),
+                 decode_array(d["y_score"]), decode_array(d.get("times")))
 
 
 def _block(b: Block) -> dict[str, Any]:
@@ -189,7 +193,8 @@ def _current(store: Any, n: int, label_task: Any, score_cols: Any) -> dict[str, 
         "n": n, "label_task": label_task, "score_cols": score_cols,
         "block": _block(store.block) if isinstance(store, Cumulative) else None,
         "window_batches": None if isinstance(store, Cumulative) else [_batch(b) for b in store.batches()],
-        "window_seen": None if isinstance(store, Cumulative) else store.seen,
+        "window_seen": store.seen if isinstance(store, Sliding) else None,
+        **({"window_now": store.now if math.isfinite(store.now) else None} if isinstance(store, Timed) else {}),
     }
 
 
@@ -225,7 +230,12 @@ def restore(mon: Any, state: dict[str, Any]) -> Any:
         else:
             for b in state["window_batches"]:
                 mon._ingest(_batch_back(b))
-            mon._store.seen = state["window_seen"]
+            if isinstance(mon._store, Sliding):
+                mon._store.seen = state["window_seen"]
+            elif isinstance(mon._store, Timed) and state.get("window_now") is not None:
+                # the window's end: the saved monitor's last time
+                mon._store.advance(state["window_now"])
+                mon._last_t = max(mon._last_t, state["window_now"])
         mon._n = state["n"]
         mon._version += 1
     return mon

@@ -48,8 +48,14 @@ def render(report: "DriftReport", labels: Mapping[str, Any] | None = None,
                  [({"metric": k}, v) for k, v in report.estimated_performance.items()])
     e.family("modelmgmt_rows_observed_total", "Rows observed since the monitor was created or reset.",
              "counter", [({}, int(report.n_observed if n_total is None else n_total))])
-    e.family("modelmgmt_report_rows", "Rows the report covers (the window's rows with window=N).", "gauge",
+    e.family("modelmgmt_report_rows", "Rows the report covers (the window's rows with a window).", "gauge",
              [({}, int(report.n_observed))])
+    if report.window is not None and "seconds" in report.window:
+        e.family("modelmgmt_window_seconds", "Length of the time window the report covers (window_seconds).",
+                 "gauge", [({}, report.window["seconds"])])
+    elif report.window is not None:
+        e.family("modelmgmt_window_rows", "Length of the row window the report covers (window=N).", "gauge",
+                 [({}, report.window["rows"])])
     rules = list(rules)
     if rules:
         e.family("modelmgmt_alert_firing", "1 while the alert rule is firing, else 0.", "gauge",

@@ -38,7 +38,10 @@ class DriftReport:
 
     ``performance`` comes from observed labels; ``estimated_performance`` ("accuracy",
     "f1", "roc_auc") from scores alone (CBPE). ``n_observed`` is the number of rows the
-    report covers (the window's rows with ``window=N``).
+    report covers (the window's rows with ``window=N`` or ``window_seconds=S``).
+    ``window`` says which rows those are: None (everything since the monitor's reset),
+    ``{"rows": N}``, or ``{"seconds": S, "start": ..., "end": ...}`` (the rows observed at
+    ``start < t <= end``, times of the monitor's clock: Unix seconds by default).
     """
 
     features: list[DriftResult]
@@ -50,6 +53,7 @@ class DriftReport:
     n_observed: int
     created_at: str = ""
     estimated_performance: dict[str, float] = attrs.field(factory=dict)
+    window: dict[str, float] | None = None
 
     @property
     def drifted_features(self) -> list[str]:
@@ -75,6 +79,7 @@ class DriftReport:
             "estimated_performance": {k: _num(v) for k, v in self.estimated_performance.items()},
             "n_observed": self.n_observed,
             "created_at": self.created_at,
+            "window": None if self.window is None else dict(self.window),
         }
 
     def to_html(self) -> str:
@@ -106,6 +111,7 @@ class DriftReport:
             n_observed=d["n_observed"],
             created_at=d.get("created_at", ""),
             estimated_performance=_nums(d.get("estimated_performance", {})),
+            window=d.get("window"),
         )
 
     @classmethod

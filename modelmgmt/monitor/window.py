@@ -14,6 +14,13 @@ statistics) and, while the monitor keeps rows, the batches themselves.
   binning the batch once (as cumulative); a report sums at most ~17 blocks' histograms and
   bins at most one block's rows. Memory: the window's rows plus 17 histograms, flat in
   the stream length.
+- Timed (``window_seconds=S``): blocks of the rows observed in one S/16-second slot of the
+  clock (block ``k`` holds the rows observed at ``k*S/16 <= t < (k+1)*S/16``), each keeping
+  its rows with their observe times. At time T the window is the rows observed at
+  ``t > T - S``: blocks whose last row is older are dropped, blocks whose first row is
+  younger count by their state, and the rows still inside of the (at most one or two)
+  blocks straddling ``T - S`` are binned from their kept rows — so the result equals a
+  monitor that saw only the rows of the last S seconds. At most 17 slots overlap a window.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from typing import Any, Callable
 import attrs
 import numpy as np
 
-__all__ = ["Batch", "Block", "Cumulative", "Sliding", "BLOCKS_PER_WINDOW", "MIN_BLOCK_ROWS"]
+__all__ = ["Batch", "Block", "Cumulative", "Sliding", "Timed", "BLOCKS_PER_WINDOW", "MIN_BLOCK_ROWS"]
 
 #: a sliding window is cut into about this many blocks ...
 BLOCKS_PER_WINDOW = 16
@@ -34,7 +41,8 @@ MIN_BLOCK_ROWS = 32_768
 @attrs.define(eq=False)
 class Batch:
     """Checked rows: feature columns (a (features, rows) float array or a list of 1-D
-    columns), the prediction column for prediction drift, and the optional label arrays."""
+    columns), the prediction column for prediction drift, the optional label arrays, and
+    (time windows) each row's observe time."""
 
     cols: Any
     n: int
@@ -42,6 +50,7 @@ class Batch:
     y_true: np.ndarray | None = None
     y_pred: np.ndarray | None = None
     y_score: np.ndarray | None = None
+    times: np.ndarray | None = None
 
     def column(self, j: int) -> np.ndarray:
         """Feature ``j``'s values."""
@@ -51,7 +60,7 @@ class Batch:
         """Which optional parts are present (batches concatenate only with the same pattern)."""
         return (isinstance(self.cols, np.ndarray), self.pred is not None, self.y_true is not None,
                 self.y_pred is not None, self.y_score is not None,
-                None if self.y_score is None else self.y_score.ndim)
+                None if self.y_score is None else self.y_score.ndim, self.times is not None)
 
     def slice(self, a: int, b: int) -> "Batch":
         """Rows a..b-1."""
@@ -59,7 +68,20 @@ class Batch:
             return None if v is None else v[a:b]
 
         cols = self.cols[:, a:b] if isinstance(self.cols, np.ndarray) else [c[a:b] for c in self.cols]
-        return Batch(cols, b - a, cut(self.pred), cut(self.y_true), cut(self.y_pred), cut(self.y_score))
+        return Batch(cols, b - a, cut(self.pred), cut(self.y_true), cut(self.y_pred), cut(self.y_score),
+                     cut(self.times))
+
+    def select(self, mask: np.ndarray) -> "Batch":
+        """The rows where ``mask`` (a boolean array of n) is True, in order."""
+        if mask.all():
+            return self
+
+        def pick(v: np.ndarray | None) -> np.ndarray | None:
+            return None if v is None else v[mask]
+
+        cols = self.cols[:, mask] if isinstance(self.cols, np.ndarray) else [c[mask] for c in self.cols]
+        return Batch(cols, int(mask.sum()), pick(self.pred), pick(self.y_true), pick(self.y_pred),
+                     pick(self.y_score), pick(self.times))
 
     @staticmethod
     def concat(batches: list["Batch"]) -> "Batch":
@@ -76,7 +98,8 @@ class Batch:
             parts = [getattr(b, name) for b in batches]
             return None if parts[0] is None else np.concatenate(parts)
 
-        return Batch(cols, sum(b.n for b in batches), cat("pred"), cat("y_true"), cat("y_pred"), cat("y_score"))
+        return Batch(cols, sum(b.n for b in batches), cat("pred"), cat("y_true"), cat("y_pred"), cat("y_score"),
+                     cat("times"))
 
 
 def group(batches: list[Batch]) -> list[Batch]:
@@ -249,5 +272,105 @@ class Sliding:
         tail, blocks = self._window_batches()
         out = summarize(tail, False)
         for b in blocks:
+            out.merge(b, 0)
+        return out
+
+
+class Timed:
+    """The rows observed in the last ``seconds`` seconds, as blocks of S/16-second slots
+    (see the module docstring). ``now`` is the latest time known: the newest row's, or a
+    later one given to :meth:`advance` (a report's clock reading)."""
+
+    def __init__(self, empty: Callable[[], Block], seconds: float, exact_rows: int):
+        self._empty = empty
+        self.seconds = seconds
+        self.exact_rows = exact_rows
+        self.block_seconds = seconds / BLOCKS_PER_WINDOW
+        self.blocks: dict[int, Block] = {}  # by slot
+        self.spans: dict[int, tuple[float, float]] = {}  # slot -> (first, last) observe time
+        self.now = -np.inf
+
+    @property
+    def cutoff(self) -> float:
+        """Rows observed at this time or before are outside the window."""
+        return self.now - self.seconds
+
+    def advance(self, now: float) -> None:
+        """Move the window's end to ``now`` (never back) and drop the blocks that left it."""
+        self.now = max(self.now, now)
+        cutoff = self.cutoff
+        for k in [k for k, (_, last) in self.spans.items() if last <= cutoff]:
+            del self.blocks[k], self.spans[k]
+
+    def split(self, batch: Batch) -> list[tuple[int, Batch]]:
+        """``batch`` (with times) cut by slot, rows already outside the window left out."""
+        assert batch.times is not None
+        inside = batch.times > max(self.now, float(batch.times.max())) - self.seconds
+        batch = batch.select(inside)
+        if batch.n == 0:
+            return []
+        assert batch.times is not None
+        slots = np.floor(batch.times / self.block_seconds).astype(np.int64)
+        if slots[0] == slots[-1] and (slots == slots[0]).all():
+            return [(int(slots[0]), batch)]
+        return [(int(k), batch.select(slots == k)) for k in np.unique(slots)]
+
+    def add(self, slot: int, block: Block) -> None:
+        """Add the summarised state (with its rows and their times) of rows of one slot."""
+        assert block.batches is not None
+        times = [b.times for b in block.batches if b.times is not None]
+        first, last = min(float(t.min()) for t in times), max(float(t.max()) for t in times)
+        if slot in self.blocks:
+            self.blocks[slot].merge(block, None)
+            a, b = self.spans[slot]
+            self.spans[slot] = (min(a, first), max(b, last))
+        else:
+            self.blocks[slot] = block
+            self.spans[slot] = (first, last)
+        self.advance(last)
+
+    def _parts(self) -> tuple[list[Batch], list[Block]]:
+        """(the rows inside the window of the blocks straddling its start, the blocks wholly
+        inside), oldest slot first."""
+        cutoff = self.cutoff
+        tail: list[Batch] = []
+        whole: list[Block] = []
+        for k in sorted(self.blocks):
+            block, (first, _) = self.blocks[k], self.spans[k]
+            if first > cutoff:
+                whole.append(block)
+                continue
+            for b in block.batches or []:
+                assert b.times is not None
+                mask = b.times > cutoff
+                if mask.any():
+                    tail.append(b.select(mask))
+        return tail, whole
+
+    @property
+    def n(self) -> int:
+        tail, whole = self._parts()
+        return sum(b.n for b in tail) + sum(b.n for b in whole)
+
+    def batches(self) -> list[Batch]:
+        """The rows of the window (with their times), oldest slot first."""
+        cutoff = self.cutoff
+        out: list[Batch] = []
+        for k in sorted(self.blocks):
+            for b in self.blocks[k].batches or []:
+                assert b.times is not None
+                mask = b.times > cutoff
+                if mask.any():
+                    out.append(b.select(mask))
+        return out
+
+    def state(self, summarize: Callable[[list[Batch], bool], Block]) -> Block:
+        """The window's state: from its rows when at most ``exact_rows`` (kept, exact tests),
+        else the straddling blocks' remaining rows binned plus the other blocks' states."""
+        tail, whole = self._parts()
+        if sum(b.n for b in tail) + sum(b.n for b in whole) <= self.exact_rows:
+            return summarize(self.batches(), True)
+        out = summarize(tail, False)
+        for b in whole:
             out.merge(b, 0)
         return out
