@@ -5,10 +5,10 @@ time, whatever the batching and the gaps; merge is by observe time; save/load ke
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import pytest
+from _monitor_streams import assert_same_report, classification_monitor, stream
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
@@ -24,48 +24,6 @@ class FakeClock:
         return self.t
 
 
-def _stream(seed: int, n: int):
-    rng = np.random.default_rng(seed)
-    ref = np.column_stack([rng.normal(size=1500), rng.integers(0, 5, 1500), rng.normal(size=1500)])
-    X = np.column_stack([rng.normal(0.3, 1, n), rng.integers(0, 6, n), rng.normal(size=n)])
-    X[rng.random(n) < 0.05, 2] = np.nan
-    score = 1 / (1 + np.exp(-X[:, 0]))
-    y_pred = (score > 0.5).astype(int)
-    y_true = (rng.random(n) < score).astype(int)
-    return ref, X, y_pred, y_true, score
-
-
-def assert_same_report(a, b, tol=1e-12):
-    assert a.n_observed == b.n_observed
-    for fa, fb in zip([*a.features, a.prediction_drift], [*b.features, b.prediction_drift]):
-        if fa is None:
-            assert fb is None
-            continue
-        assert fa.test == fb.test and fa.drifted == fb.drifted and fa.n_current == fb.n_current
-        assert fa.statistic == pytest.approx(fb.statistic, rel=tol, abs=tol) or (
-            math.isnan(fa.statistic) and math.isnan(fb.statistic))
-        assert (fa.p_value is None) == (fb.p_value is None)
-        if fa.p_value is not None:
-            assert fa.p_value == pytest.approx(fb.p_value, rel=tol, abs=tol) or (
-                math.isnan(fa.p_value) and math.isnan(fb.p_value))
-        assert fa.missing_share == pytest.approx(fb.missing_share, abs=tol) or (
-            math.isnan(fa.missing_share) and math.isnan(fb.missing_share))
-        assert fa.out_of_range_share == pytest.approx(fb.out_of_range_share, abs=tol) or (
-            math.isnan(fa.out_of_range_share) and math.isnan(fb.out_of_range_share))
-        assert fa.histogram == fb.histogram and fa.new_categories == fb.new_categories
-    for da, db in ((a.performance, b.performance), (a.estimated_performance, b.estimated_performance)):
-        assert da.keys() == db.keys()
-        for k in da:
-            assert da[k] == pytest.approx(db[k], rel=tol, abs=tol) or (math.isnan(da[k]) and math.isnan(db[k]))
-
-
-def _monitor(ref, y_pred, clock=None, **kw):
-    mon = mm.Monitor(ref, categorical=[1], reference_predictions=y_pred[:500], task="classification", **kw)
-    if clock is not None:
-        mon._clock = clock
-    return mon
-
-
 def _observe(mon, data, a, b):
     _, X, y_pred, y_true, score = data
     mon.observe(X[a:b], y_pred=y_pred[a:b], y_true=y_true[a:b], y_score=score[a:b])
@@ -73,7 +31,7 @@ def _observe(mon, data, a, b):
 
 def _fresh(data, batches, now, seconds, exact_rows):
     """A cumulative monitor fed only the batches (t, a, b) observed at t > now - seconds."""
-    fresh = _monitor(data[0], data[2], exact_rows=exact_rows)
+    fresh = classification_monitor(data[0], data[2], exact_rows=exact_rows)
     for t, a, b in batches:
         if t > now - seconds:
             _observe(fresh, data, a, b)
@@ -84,9 +42,9 @@ def _fresh(data, batches, now, seconds, exact_rows):
 def test_equals_a_monitor_fed_the_last_seconds_at_many_times(exact_rows):
     """S = 160 s: blocks of 10 s. Batches on block edges, just before them, several per
     block, gaps longer than the window; reports between observations too."""
-    data = _stream(0, 6000)
+    data = stream(0, 6000)
     clock = FakeClock(0.0)
-    mon = _monitor(data[0], data[2], clock, window_seconds=160, exact_rows=exact_rows)
+    mon = classification_monitor(data[0], data[2], clock, window_seconds=160, exact_rows=exact_rows)
     times = [0.0, 5.0, 9.999, 10.0, 10.0, 20.0, 25.5, 40.0, 79.0, 80.0, 150.0, 160.0, 165.0, 170.0,
              175.0, 230.0, 240.0, 320.0, 330.0, 700.0, 705.0, 709.99, 710.0, 719.0, 860.0, 869.0]
     sizes = np.random.default_rng(1).integers(0, 220, len(times))
@@ -106,10 +64,10 @@ def test_equals_a_monitor_fed_the_last_seconds_at_many_times(exact_rows):
 
 
 def test_empty_window_reports_like_a_monitor_that_saw_nothing():
-    data = _stream(1, 500)
+    data = stream(1, 500)
     clock = FakeClock(50.0)
-    mon = _monitor(data[0], data[2], clock, window_seconds=30)
-    empty = _monitor(data[0], data[2]).report()
+    mon = classification_monitor(data[0], data[2], clock, window_seconds=30)
+    empty = classification_monitor(data[0], data[2]).report()
     assert_same_report(mon.report(), empty)  # nothing observed yet
     _observe(mon, data, 0, 500)
     assert mon.report().n_observed == 500
@@ -129,9 +87,9 @@ def test_empty_window_reports_like_a_monitor_that_saw_nothing():
 def test_hypothesis_streams(seed, seconds, exact_rows, steps, late):
     """Batch sizes and gaps (in units of the window) drawn at random; compared after every
     batch and once more ``late`` windows after the last."""
-    data = _stream(seed, 300 * 14)
+    data = stream(seed, 300 * 14)
     clock = FakeClock(12345.678)
-    mon = _monitor(data[0], data[2], clock, window_seconds=seconds, exact_rows=exact_rows)
+    mon = classification_monitor(data[0], data[2], clock, window_seconds=seconds, exact_rows=exact_rows)
     batches, a = [], 0
     for k, gap in steps:
         clock.t += gap * seconds
@@ -145,9 +103,9 @@ def test_hypothesis_streams(seed, seconds, exact_rows, steps, late):
 
 def test_small_batches_queued_between_reports_keep_their_own_times():
     """One-row calls wait in a queue (FLUSH_ROWS); each still counts at its own time."""
-    data = _stream(2, 600)
+    data = stream(2, 600)
     clock = FakeClock(0.0)
-    mon = _monitor(data[0], data[2], clock, window_seconds=100, exact_rows=0)
+    mon = classification_monitor(data[0], data[2], clock, window_seconds=100, exact_rows=0)
     batches = []
     for i in range(600):
         clock.t = i * 0.5
@@ -176,9 +134,9 @@ def test_memory_is_bounded_by_the_window():
 
 
 def test_clock_stepping_back_does_not_reorder():
-    data = _stream(4, 300)
+    data = stream(4, 300)
     clock = FakeClock(100.0)
-    mon = _monitor(data[0], data[2], clock, window_seconds=10)
+    mon = classification_monitor(data[0], data[2], clock, window_seconds=10)
     _observe(mon, data, 0, 100)
     clock.t = 50.0  # a wall clock set back: read as 100 still
     _observe(mon, data, 100, 200)
@@ -191,10 +149,10 @@ def test_clock_stepping_back_does_not_reorder():
 def test_merge_is_by_observe_time():
     """Two replicas observing interleaved in time; the merged monitor equals one monitor
     that saw every batch at its time."""
-    data = _stream(5, 3000)
+    data = stream(5, 3000)
     clock_a, clock_b = FakeClock(0.0), FakeClock(0.0)
-    a = _monitor(data[0], data[2], clock_a, window_seconds=50, exact_rows=0)
-    b = _monitor(data[0], data[2], clock_b, window_seconds=50, exact_rows=0)
+    a = classification_monitor(data[0], data[2], clock_a, window_seconds=50, exact_rows=0)
+    b = classification_monitor(data[0], data[2], clock_b, window_seconds=50, exact_rows=0)
     rng = np.random.default_rng(6)
     batches, pos = [], 0
     for i in range(30):
@@ -213,8 +171,8 @@ def test_merge_is_by_observe_time():
     assert_same_report(rep, _fresh(data, batches, 110.0, 50, 0).report())
     assert a.n_observed == pos
     for exact in (10_000,):  # the exact path after a merge, too
-        c = _monitor(data[0], data[2], FakeClock(110.0), window_seconds=50, exact_rows=exact)
-        d = _monitor(data[0], data[2], FakeClock(110.0), window_seconds=50, exact_rows=exact)
+        c = classification_monitor(data[0], data[2], FakeClock(110.0), window_seconds=50, exact_rows=exact)
+        d = classification_monitor(data[0], data[2], FakeClock(110.0), window_seconds=50, exact_rows=exact)
         for (t, x, y), mon in zip(batches, [c, d] * 15):
             mon._clock.t = t
             _observe(mon, data, x, y)
@@ -233,13 +191,13 @@ def test_merge_refuses_other_windows():
 
 
 def test_save_load_keeps_the_window_and_continues_exactly():
-    data = _stream(8, 2000)
+    data = stream(8, 2000)
     model = mm.models.LinearRegression()
     model.fit(data[0][:, :1], data[0][:, 0], epochs=1)
     reg = mm.Registry("memory://monitor-time-window")
     reg.register("m", model)
     clock = FakeClock(0.0)
-    saved = _monitor(data[0], data[2], clock, window_seconds=40, exact_rows=300)
+    saved = classification_monitor(data[0], data[2], clock, window_seconds=40, exact_rows=300)
     batches = []
     for i in range(10):
         clock.t = i * 6.0

@@ -3,10 +3,10 @@ last N rows reports, whatever the batching; memory stays flat as the stream grow
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
+from _monitor_streams import assert_same_report as _same_report
+from _monitor_streams import classification_monitor, stream
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
@@ -14,40 +14,8 @@ import modelmgmt as mm
 from modelmgmt.monitor import window as window_module
 
 
-def _stream(seed: int, n: int):
-    rng = np.random.default_rng(seed)
-    ref = np.column_stack([rng.normal(size=1500), rng.integers(0, 5, 1500), rng.normal(size=1500)])
-    X = np.column_stack([rng.normal(0.3, 1, n), rng.integers(0, 6, n), rng.normal(size=n)])
-    X[rng.random(n) < 0.05, 2] = np.nan
-    score = 1 / (1 + np.exp(-X[:, 0]))
-    y_pred = (score > 0.5).astype(int)
-    y_true = (rng.random(n) < score).astype(int)
-    return ref, X, y_pred, y_true, score
-
-
 def assert_same_report(a, b, tol=1e-12):
-    assert a.n_observed == b.n_observed
-    for fa, fb in zip([*a.features, a.prediction_drift], [*b.features, b.prediction_drift]):
-        if fa is None:
-            assert fb is None
-            continue
-        assert fa.test == fb.test and fa.drifted == fb.drifted and fa.n_current == fb.n_current
-        assert fa.statistic == pytest.approx(fb.statistic, rel=tol, abs=tol) or (
-            math.isnan(fa.statistic) and math.isnan(fb.statistic))
-        assert (fa.p_value is None) == (fb.p_value is None)
-        if fa.p_value is not None:
-            assert fa.p_value == pytest.approx(fb.p_value, rel=1e-9, abs=tol)
-        assert fa.missing_share == pytest.approx(fb.missing_share, abs=tol)
-        assert fa.out_of_range_share == pytest.approx(fb.out_of_range_share, abs=tol)
-        assert fa.histogram == fb.histogram and fa.new_categories == fb.new_categories
-    for da, db in ((a.performance, b.performance), (a.estimated_performance, b.estimated_performance)):
-        assert da.keys() == db.keys()
-        for k in da:
-            assert da[k] == pytest.approx(db[k], rel=tol, abs=tol) or (math.isnan(da[k]) and math.isnan(db[k]))
-
-
-def _monitor(ref, y_pred, **kw):
-    return mm.Monitor(ref, categorical=[1], reference_predictions=y_pred[:500], task="classification", **kw)
+    _same_report(a, b, tol, p_rel=1e-9)
 
 
 @settings(max_examples=30, deadline=None)
@@ -56,18 +24,18 @@ def _monitor(ref, y_pred, **kw):
        min_block=hs.sampled_from([1, 50, window_module.MIN_BLOCK_ROWS]))
 def test_window_equals_a_monitor_that_saw_only_the_last_n_rows(seed, window, exact_rows, cuts, min_block):
     """min_block 1 and 50 give windows of 16+ blocks (rings that wrap, blocks that slide out)."""
-    ref, X, y_pred, y_true, score = _stream(seed, 2500)
+    ref, X, y_pred, y_true, score = stream(seed, 2500)
     saved = window_module.MIN_BLOCK_ROWS
     window_module.MIN_BLOCK_ROWS = min_block
     try:
-        mon = _monitor(ref, y_pred, window=window, exact_rows=exact_rows)
+        mon = classification_monitor(ref, y_pred, window=window, exact_rows=exact_rows)
     finally:
         window_module.MIN_BLOCK_ROWS = saved
     cuts = sorted(cuts)
     for a, b in zip([0, *cuts], [*cuts, 2500]):
         if b > a:
             mon.observe(X[a:b], y_pred=y_pred[a:b], y_true=y_true[a:b], y_score=score[a:b])
-    fresh = _monitor(ref, y_pred, exact_rows=exact_rows)
+    fresh = classification_monitor(ref, y_pred, exact_rows=exact_rows)
     last = slice(2500 - window, 2500)
     fresh.observe(X[last], y_pred=y_pred[last], y_true=y_true[last], y_score=score[last])
     assert_same_report(mon.report(), fresh.report())
