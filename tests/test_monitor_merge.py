@@ -8,11 +8,12 @@ import urllib.request
 
 import numpy as np
 import pytest
+from _monitor_streams import stream as _stream
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
 import modelmgmt as mm
-from tests.test_monitor_window import _stream, assert_same_report
+from tests.test_monitor_window import assert_same_report
 
 
 def _monitor(ref, y_pred, **kw):
