@@ -14,20 +14,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
-
-
-def _best(fn, repeat: int) -> tuple[float, object]:
-    best, value = float("inf"), None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        value = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, value
+from bench_metrics import _best  # best-of-N wall time, shared with the metrics benchmark
 
 
 class _Plain:

@@ -48,24 +48,22 @@ def Wrapped(model, classes=None):
     return _SkRegressor(model) if classes is None else _SkClassifier(model)
 
 
-@pytest.fixture(scope="module")
-def iris_model():
-    X, y = datasets.load_iris(return_X_y=True)
-    model = mm.models.LogisticRegression()
+def _fitted(model, load):
+    X, y = load(return_X_y=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model.fit(X, y)
     return model, X, y
+
+
+@pytest.fixture(scope="module")
+def iris_model():
+    return _fitted(mm.models.LogisticRegression(), datasets.load_iris)
 
 
 @pytest.fixture(scope="module")
 def diabetes_model():
-    X, y = datasets.load_diabetes(return_X_y=True)
-    model = mm.models.LinearRegression()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model.fit(X, y)
-    return model, X, y
+    return _fitted(mm.models.LinearRegression(), datasets.load_diabetes)
 
 
 def _sk_permutation(model, X, y, scoring, seed, n_repeats, classes=None):
